@@ -1,0 +1,91 @@
+// Package slackhandler is the bot's Slack HTTP edge: it verifies every request
+// Slack sends, parses slash commands, Events API deliveries and interactivity
+// payloads, acks within Slack's three seconds, and hands the work to a
+// Dispatcher.
+package slackhandler
+
+import "context"
+
+// Command is a verified slash command invocation.
+type Command struct {
+	TeamID       string
+	EnterpriseID string
+	ChannelID    string
+	ChannelName  string
+	UserID       string
+	UserName     string
+	Command      string // e.g. "/agent"
+	Text         string // everything after the command, trimmed
+	ResponseURL  string
+	TriggerID    string
+}
+
+// Reply is the body of a slash command's ack. Empty Text acks with an empty
+// 200; otherwise the text is shown ephemerally, or to the channel if InChannel.
+type Reply struct {
+	Text      string
+	InChannel bool
+}
+
+// Message is a user's message that may start or continue a conversation:
+// an app_mention, a DM, or a plain message in a channel. The handler has
+// already dropped bot messages, the bot's own messages and subtypes.
+type Message struct {
+	EventID     string
+	TeamID      string
+	ChannelID   string
+	ChannelType string // "im", "channel", "group", "mpim"
+	UserID      string
+	Text        string // the bot's mention stripped, other mentions kept
+	TS          string
+	ThreadTS    string // empty at top level
+	Mention     bool   // the bot was mentioned (app_mention, or its <@id> in the text)
+	RetryNum    int    // X-Slack-Retry-Num, 0 for a first delivery
+	RetryReason string // X-Slack-Retry-Reason
+}
+
+// AssistantThread is a Slack AI app thread the user just opened.
+type AssistantThread struct {
+	EventID          string
+	TeamID           string
+	ChannelID        string
+	ThreadTS         string
+	UserID           string
+	ContextChannelID string
+}
+
+// Action is a click on a Block Kit button of one of the bot's messages.
+type Action struct {
+	TeamID      string
+	UserID      string
+	UserName    string
+	ChannelID   string
+	MessageTS   string
+	ThreadTS    string
+	ActionID    string
+	BlockID     string
+	Value       string
+	ResponseURL string
+	TriggerID   string
+}
+
+// ViewSubmission is a submitted modal (e.g. editing a tool call before approving).
+type ViewSubmission struct {
+	TeamID          string
+	UserID          string
+	CallbackID      string
+	PrivateMetadata string
+	// Values maps block_id -> action_id -> submitted value.
+	Values map[string]map[string]string
+}
+
+// Dispatcher accepts verified Slack work. Each method must return quickly
+// (well under Slack's three seconds): record the work, do it elsewhere.
+type Dispatcher interface {
+	Command(ctx context.Context, c Command) Reply
+	Message(ctx context.Context, m Message) error
+	AssistantThreadStarted(ctx context.Context, t AssistantThread) error
+	Action(ctx context.Context, a Action) error
+	// ViewSubmission returns per-block errors to show in the modal, or nil to close it.
+	ViewSubmission(ctx context.Context, v ViewSubmission) map[string]string
+}
