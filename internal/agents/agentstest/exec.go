@@ -1,0 +1,350 @@
+package agentstest
+
+import (
+	"encoding/json"
+	"fmt"
+	"maps"
+	"strings"
+	"time"
+
+	"github.com/deepagents-slack/slackbot/internal/agents"
+	"github.com/google/uuid"
+)
+
+type outcome int
+
+const (
+	outcomeDone outcome = iota
+	outcomeInterrupted
+	outcomeFailed
+	outcomeCancelled
+)
+
+// frame is the graph a step runs in: the root agent (its state is the
+// thread's) or a subagent (namespace tools:<id>, state of its own).
+type frame struct {
+	ns       string
+	messages *[]map[string]any
+	todos    *[]Todo
+}
+
+// executor plays one run.
+type executor struct {
+	s    *Server
+	th   *thread
+	rn   *run
+	root *frame
+	step int // langgraph_step of the next model call
+}
+
+// play runs rn on th and reports how it ended. Script code runs without the
+// server lock; every state change and event happens under it.
+func (s *Server) play(th *thread, rn *run) outcome {
+	x := &executor{s: s, th: th, rn: rn, step: 1}
+	x.root = &frame{messages: &th.messages, todos: &th.todos}
+
+	s.mu.Lock()
+	s.emitLocked(rn, "metadata", "", map[string]any{"run_id": rn.id, "attempt": 1})
+	turn := Turn{
+		AgentID: rn.agentID, ThreadID: th.id, RunID: rn.id, Input: rn.req.input, Resume: rn.req.resume,
+		Options: th.options, Index: th.turns, History: chatHistory(th.messages),
+	}
+	th.turns++
+	if rn.req.resume != nil {
+		turn.Actions, turn.Remaining = x.resumeLocked(rn.req.resume)
+	} else {
+		x.cancelInterruptLocked()
+		for _, m := range rn.req.input {
+			*x.root.messages = append(*x.root.messages, inputMessage(m))
+		}
+	}
+	x.valuesLocked(x.root)
+	s.mu.Unlock()
+
+	steps := rn.def.script(turn)
+	out, _ := x.steps(x.root, steps)
+	return out
+}
+
+// steps plays steps in f. On an interrupt at the root, the steps that did not
+// run are kept for the resume turn.
+func (x *executor) steps(f *frame, steps []Step) (outcome, int) {
+	for i, st := range steps {
+		if x.rn.ctx.Err() != nil {
+			return outcomeCancelled, i
+		}
+		out := x.stepOne(f, st)
+		if out == outcomeInterrupted && f == x.root {
+			x.s.mu.Lock()
+			if x.th.interrupt != nil {
+				x.th.interrupt.remaining = append([]Step(nil), steps[i+1:]...)
+			}
+			x.s.mu.Unlock()
+		}
+		if out != outcomeDone {
+			return out, i
+		}
+	}
+	return outcomeDone, len(steps)
+}
+
+func (x *executor) stepOne(f *frame, st Step) outcome {
+	switch {
+	case st.Text != nil:
+		return x.text(f, st.Text)
+	case st.Todos != nil:
+		todos := append([]Todo{}, st.Todos.Todos...)
+		id := x.callTool(f, "write_todos", map[string]any{"todos": todos})
+		x.s.mu.Lock()
+		defer x.s.mu.Unlock()
+		*f.todos = todos
+		x.toolResultLocked(f, "write_todos", id, fmt.Sprintf("Updated todo list to %s", todoList(todos)), "success",
+			map[string]any{"todos": todos})
+		return outcomeDone
+	case st.Tool != nil:
+		id := x.callTool(f, st.Tool.Name, st.Tool.Args)
+		x.s.mu.Lock()
+		defer x.s.mu.Unlock()
+		x.toolResultLocked(f, st.Tool.Name, id, st.Tool.Result, "success", nil)
+		return outcomeDone
+	case st.Subagent != nil:
+		return x.subagent(f, st.Subagent)
+	case st.MemoryWrite != nil:
+		args := map[string]any{"file_path": st.MemoryWrite.Path, "content": st.MemoryWrite.Content}
+		id := x.callTool(f, "write_file", args)
+		x.s.mu.Lock()
+		defer x.s.mu.Unlock()
+		if x.th.options.SkipMemoryWriteProtection {
+			x.th.memories[st.MemoryWrite.Path] = st.MemoryWrite.Content
+			x.toolResultLocked(f, "write_file", id, "Updated file "+st.MemoryWrite.Path, "success", nil)
+			return outcomeDone
+		}
+		x.interruptLocked(f, pendingAction{
+			name: "write_file", args: args, callID: id, memory: true,
+			allowed: []string{agents.DecisionApprove, agents.DecisionReject},
+			result:  "Updated file " + st.MemoryWrite.Path,
+		})
+		return outcomeInterrupted
+	case st.Approval != nil:
+		id := x.callTool(f, st.Approval.Name, st.Approval.Args)
+		x.s.mu.Lock()
+		defer x.s.mu.Unlock()
+		x.interruptLocked(f, pendingAction{
+			name: st.Approval.Name, args: st.Approval.Args, callID: id,
+			allowed: append([]string(nil), st.Approval.Allowed...), result: st.Approval.Name + " completed",
+		})
+		return outcomeInterrupted
+	case st.Fail != nil:
+		x.s.mu.Lock()
+		defer x.s.mu.Unlock()
+		x.s.emitLocked(x.rn, "error", "", map[string]any{"error": "AgentError", "message": st.Fail.Message})
+		return outcomeFailed
+	case st.Pause != nil:
+		t := time.NewTimer(st.Pause.Duration)
+		defer t.Stop()
+		select {
+		case <-t.C:
+			return outcomeDone
+		case <-x.rn.ctx.Done():
+			return outcomeCancelled
+		}
+	}
+	return outcomeDone
+}
+
+// text streams an AI message chunk by chunk, then records it.
+func (x *executor) text(f *frame, t *TextStep) outcome {
+	id := "lc_run--" + uuid.NewString()
+	meta := x.chunkMeta(f)
+	send := func(content any) {
+		x.s.mu.Lock()
+		defer x.s.mu.Unlock()
+		x.s.emitLocked(x.rn, "messages", f.ns, []any{
+			map[string]any{"type": "AIMessageChunk", "id": id, "content": content, "tool_call_chunks": []any{}},
+			meta,
+		})
+	}
+	if t.Blocks {
+		send([]map[string]any{{"type": "thinking", "thinking": t.Thinking, "index": 0}})
+	}
+	for _, c := range t.Chunks {
+		if x.rn.ctx.Err() != nil {
+			return outcomeCancelled
+		}
+		if t.Blocks {
+			send([]map[string]any{{"type": "text", "text": c, "index": 1}})
+		} else {
+			send(c)
+		}
+	}
+	joined := strings.Join(t.Chunks, "")
+	var content any = joined
+	if t.Blocks {
+		content = []map[string]any{{"type": "thinking", "thinking": t.Thinking}, {"type": "text", "text": joined}}
+	}
+	x.s.mu.Lock()
+	defer x.s.mu.Unlock()
+	msg := aiMessage(id, content, nil)
+	*f.messages = append(*f.messages, msg)
+	x.s.emitLocked(x.rn, "updates", f.ns, map[string]any{"model": map[string]any{"messages": []any{msg}}})
+	x.valuesLocked(f)
+	return outcomeDone
+}
+
+// callTool records an AI message that calls one tool and returns the call id.
+func (x *executor) callTool(f *frame, name string, args map[string]any) string {
+	if args == nil {
+		args = map[string]any{}
+	}
+	callID := "call_" + strings.ReplaceAll(uuid.NewString(), "-", "")[:24]
+	id := "lc_run--" + uuid.NewString()
+	argsJSON, _ := json.Marshal(args)
+	meta := x.chunkMeta(f)
+	x.s.mu.Lock()
+	defer x.s.mu.Unlock()
+	x.s.emitLocked(x.rn, "messages", f.ns, []any{
+		map[string]any{"type": "AIMessageChunk", "id": id, "content": "", "tool_call_chunks": []any{
+			map[string]any{"name": name, "args": string(argsJSON), "id": callID, "index": 0, "type": "tool_call_chunk"},
+		}},
+		meta,
+	})
+	msg := aiMessage(id, "", []any{map[string]any{"name": name, "args": args, "id": callID, "type": "tool_call"}})
+	*f.messages = append(*f.messages, msg)
+	x.s.emitLocked(x.rn, "updates", f.ns, map[string]any{"model": map[string]any{"messages": []any{msg}}})
+	x.valuesLocked(f)
+	return callID
+}
+
+// toolResultLocked records a tool's result; extra holds other state the tools
+// node updates (todos).
+func (x *executor) toolResultLocked(f *frame, name, callID, content, status string, extra map[string]any) {
+	msg := toolMessage(name, callID, content, status)
+	*f.messages = append(*f.messages, msg)
+	upd := map[string]any{"messages": []any{msg}}
+	maps.Copy(upd, extra)
+	x.s.emitLocked(x.rn, "updates", f.ns, map[string]any{"tools": upd})
+	x.valuesLocked(f)
+}
+
+// subagent delegates steps to a subgraph through the task tool.
+func (x *executor) subagent(f *frame, sa *SubagentStep) outcome {
+	callID := x.callTool(f, "task", map[string]any{"description": sa.Description, "subagent_type": sa.Name})
+	ns := "tools:" + uuid.NewString()
+	if f.ns != "" {
+		ns = f.ns + "|" + ns
+	}
+	msgs := []map[string]any{humanMessage(sa.Description)}
+	child := &frame{ns: ns, messages: &msgs, todos: new([]Todo)}
+	x.s.mu.Lock()
+	x.valuesLocked(child)
+	x.s.mu.Unlock()
+	out, _ := x.steps(child, sa.Steps)
+	x.s.mu.Lock()
+	defer x.s.mu.Unlock()
+	switch out {
+	case outcomeDone:
+		x.toolResultLocked(f, "task", callID, lastAIText(msgs), "success", nil)
+	case outcomeInterrupted:
+		if x.th.interrupt != nil && x.th.interrupt.taskCallID == "" {
+			x.th.interrupt.taskCallID, x.th.interrupt.taskNS = callID, f.ns
+		}
+	}
+	return out
+}
+
+// chunkMeta is the metadata half of a messages-tuple event.
+func (x *executor) chunkMeta(f *frame) map[string]any {
+	x.step++
+	ns := "model:" + uuid.NewString()
+	if f.ns != "" {
+		ns = f.ns + "|" + ns
+	}
+	return map[string]any{
+		"langgraph_node":          "model",
+		"langgraph_step":          x.step,
+		"langgraph_triggers":      []string{"branch:to:model"},
+		"langgraph_path":          []string{"__pregel_pull", "model"},
+		"langgraph_checkpoint_ns": ns,
+		"run_id":                  x.rn.id,
+		"thread_id":               x.th.id,
+		"assistant_id":            x.rn.agentID,
+		"ls_provider":             "anthropic",
+		"ls_model_type":           "chat",
+	}
+}
+
+// valuesLocked emits f's full state.
+func (x *executor) valuesLocked(f *frame) {
+	if f == x.root {
+		x.s.emitLocked(x.rn, "values", "", x.s.threadValuesLocked(x.th))
+		return
+	}
+	state := map[string]any{"messages": append([]map[string]any(nil), *f.messages...)}
+	if *f.todos != nil {
+		state["todos"] = *f.todos
+	}
+	x.s.emitLocked(x.rn, "values", f.ns, state)
+}
+
+// threadValuesLocked is a thread's state, with __interrupt__ while it waits
+// for a decision.
+func (s *Server) threadValuesLocked(th *thread) map[string]any {
+	state := map[string]any{"messages": append([]map[string]any{}, th.messages...)}
+	if th.todos != nil {
+		state["todos"] = append([]Todo{}, th.todos...)
+	}
+	if th.interrupt != nil {
+		state["__interrupt__"] = []any{th.interrupt.item()}
+	}
+	return state
+}
+
+func inputMessage(m agents.Message) map[string]any {
+	typ := map[string]string{
+		agents.RoleUser: "human", agents.RoleAssistant: "ai", agents.RoleSystem: "system", agents.RoleTool: "tool",
+	}[m.Role]
+	msg := humanMessage(m.Content)
+	msg["type"] = typ
+	if typ == "ai" {
+		msg["tool_calls"] = []any{}
+	}
+	return msg
+}
+
+func humanMessage(content string) map[string]any {
+	return map[string]any{"type": "human", "id": uuid.NewString(), "content": content}
+}
+
+func aiMessage(id string, content any, toolCalls []any) map[string]any {
+	if toolCalls == nil {
+		toolCalls = []any{}
+	}
+	return map[string]any{"type": "ai", "id": id, "content": content, "tool_calls": toolCalls}
+}
+
+func toolMessage(name, callID, content, status string) map[string]any {
+	return map[string]any{
+		"type": "tool", "id": uuid.NewString(), "name": name, "tool_call_id": callID,
+		"content": content, "status": status,
+	}
+}
+
+func lastAIText(msgs []map[string]any) string {
+	for i := len(msgs) - 1; i >= 0; i-- {
+		if msgs[i]["type"] == "ai" {
+			if t := contentText(msgs[i]["content"]); t != "" {
+				return t
+			}
+		}
+	}
+	return ""
+}
+
+// todoList renders todos the way deepagents' write_todos result does.
+func todoList(todos []Todo) string {
+	parts := make([]string, 0, len(todos))
+	for _, t := range todos {
+		parts = append(parts, fmt.Sprintf("{'content': '%s', 'status': '%s'}", t.Content, t.Status))
+	}
+	return "[" + strings.Join(parts, ", ") + "]"
+}

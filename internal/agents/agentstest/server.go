@@ -1,0 +1,300 @@
+// Package agentstest is an in-process fake of the Managed Deep Agents API
+// (POST /threads/runs, GET /threads/{id}) and of the Agent Server run routes
+// underneath it (thread state, run join stream), for tests and demos.
+//
+// Agents are scripts: each run asks the agent's Script for Steps (text,
+// todos, tool calls, subagents, memory writes, approvals, failures) and plays
+// them as the real runtime would, streaming server-sent events, pausing on
+// human-in-the-loop interrupts and validating resume decisions. Fault knobs
+// (cut streams, failing run starts, latency, a down server) exercise a
+// client's error handling.
+package agentstest
+
+import (
+	"context"
+	"crypto/subtle"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"sync"
+	"time"
+
+	"github.com/deepagents-slack/slackbot/internal/agents"
+)
+
+// BasePath is where the fake mounts the API, like the real service's
+// https://api.smith.langchain.com/v1/deepagents.
+const BasePath = "/v1/deepagents"
+
+// Server is a running fake. All methods are safe for concurrent use.
+type Server struct {
+	// URL is the API base URL, ending in /v1/deepagents.
+	URL string
+
+	hs                *httptest.Server
+	apiKey            string
+	streamUnsupported bool
+	webhooks          bool
+	style             agentStyle
+	webhookClient     *http.Client
+
+	ctx    context.Context // cancelled by Close; parent of every run
+	cancel context.CancelFunc
+	wg     sync.WaitGroup // run workers and webhook deliveries
+
+	mu          sync.Mutex
+	changed     chan struct{} // closed and replaced whenever runs change
+	agentScript map[string]agentDef
+	threads     map[string]*thread
+	runs        map[string]*run
+	runOrder    []*run
+	requests    []json.RawMessage
+	runsStarted int
+	inFlight    int // webhook deliveries under way
+	cutAfter    int
+	failStarts  int
+	failStatus  int
+	latency     time.Duration
+	down        bool
+}
+
+type agentDef struct {
+	script Script
+	style  agentStyle
+}
+
+// NewServer starts a fake on a local port. Close it when done.
+func NewServer(opts ...Option) *Server {
+	ctx, cancel := context.WithCancel(context.Background())
+	s := &Server{
+		apiKey:        "test-key",
+		webhooks:      true,
+		webhookClient: &http.Client{Timeout: 10 * time.Second, Transport: http.DefaultTransport.(*http.Transport).Clone()},
+		ctx:           ctx,
+		cancel:        cancel,
+		changed:       make(chan struct{}),
+		agentScript:   map[string]agentDef{},
+		threads:       map[string]*thread{},
+		runs:          map[string]*run{},
+	}
+	for _, o := range opts {
+		o.applyServer(s)
+	}
+	s.hs = httptest.NewServer(s.routes())
+	s.URL = s.hs.URL + BasePath
+	return s
+}
+
+// Close stops every run, closes all connections and waits for the server's
+// goroutines to finish.
+func (s *Server) Close() {
+	s.cancel()
+	s.hs.CloseClientConnections()
+	s.hs.Close()
+	s.wg.Wait()
+	s.webhookClient.CloseIdleConnections()
+}
+
+// AddAgent registers (or replaces) agentID, played by script.
+func (s *Server) AddAgent(agentID string, script Script, opts ...AgentOption) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	st := s.style
+	for _, o := range opts {
+		o.applyAgent(&st)
+	}
+	s.agentScript[agentID] = agentDef{script: script, style: st}
+}
+
+// CutStreamsAfter makes every stream connection opened from now on close
+// abruptly (no `end`, broken chunked encoding) after n events; 0 turns it off.
+func (s *Server) CutStreamsAfter(n int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.cutAfter = n
+}
+
+// FailRunStarts makes the next n POST /threads/runs answer status with the
+// error body the real service sends for it, starting nothing.
+func (s *Server) FailRunStarts(n int, status int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.failStarts, s.failStatus = n, status
+}
+
+// SetLatency delays every run start by d.
+func (s *Server) SetLatency(d time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.latency = d
+}
+
+// SetDown makes the server close every connection without answering.
+func (s *Server) SetDown(down bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.down = down
+}
+
+func (s *Server) routes() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST "+BasePath+"/threads/runs", s.handleCreateRun)
+	mux.HandleFunc("GET "+BasePath+"/threads/{tid}", s.handleGetThread)
+	mux.HandleFunc("GET "+BasePath+"/threads/{tid}/state", s.handleGetState)
+	mux.HandleFunc("GET "+BasePath+"/threads/{tid}/runs/{rid}", s.handleGetRun)
+	mux.HandleFunc("GET "+BasePath+"/threads/{tid}/runs/{rid}/stream", s.handleJoinStream)
+	return s.gate(mux)
+}
+
+// gate applies the down knob and the auth layer in front of every route.
+func (s *Server) gate(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.mu.Lock()
+		down := s.down
+		s.mu.Unlock()
+		if down {
+			dropConnection(w)
+			return
+		}
+		key := r.Header.Get("X-Api-Key")
+		switch {
+		case key == "":
+			s.recordRejected(r)
+			writeJSON(w, http.StatusUnauthorized, map[string]string{"error": "Unauthorized"})
+			return
+		case subtle.ConstantTimeCompare([]byte(key), []byte(s.apiKey)) != 1:
+			s.recordRejected(r)
+			writeJSON(w, http.StatusForbidden, map[string]string{"error": "Forbidden"})
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// dropConnection closes the client's connection without a response.
+func dropConnection(w http.ResponseWriter) {
+	conn, _, err := http.NewResponseController(w).Hijack()
+	if err != nil {
+		// Cannot hijack (HTTP/2): the closest thing is aborting the handler.
+		panic(http.ErrAbortHandler)
+	}
+	_ = conn.Close()
+}
+
+// notifyLocked wakes everyone waiting for a change. Callers hold s.mu.
+func (s *Server) notifyLocked() {
+	close(s.changed)
+	s.changed = make(chan struct{})
+}
+
+// WaitIdle waits until no run is pending or running and every webhook has
+// been delivered.
+func (s *Server) WaitIdle(ctx context.Context) error {
+	for {
+		s.mu.Lock()
+		busy := s.inFlight > 0
+		for _, r := range s.runOrder {
+			if !r.finished {
+				busy = true
+				break
+			}
+		}
+		ch := s.changed
+		s.mu.Unlock()
+		if !busy {
+			return nil
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-s.ctx.Done():
+			return s.ctx.Err()
+		}
+	}
+}
+
+// RunRequests returns the raw bodies of every POST /threads/runs the server
+// received, accepted or rejected, in order.
+func (s *Server) RunRequests() []json.RawMessage {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]json.RawMessage, len(s.requests))
+	copy(out, s.requests)
+	return out
+}
+
+// RunsStarted counts the runs accepted so far.
+func (s *Server) RunsStarted() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.runsStarted
+}
+
+// RunInfo describes one accepted run.
+type RunInfo struct {
+	RunID             string
+	ThreadID          string
+	AgentID           string
+	Status            string
+	Options           agents.ThreadOptions
+	Input             []agents.Message
+	Resume            *agents.Resume
+	Metadata          map[string]any
+	MultitaskStrategy string
+	Webhook           string
+}
+
+// Runs returns every accepted run in start order.
+func (s *Server) Runs() []RunInfo {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]RunInfo, 0, len(s.runOrder))
+	for _, r := range s.runOrder {
+		out = append(out, r.info())
+	}
+	return out
+}
+
+// ThreadInfo describes one thread.
+type ThreadInfo struct {
+	ThreadID string
+	AgentID  string
+	Status   string
+	Options  agents.ThreadOptions
+	Metadata map[string]any
+	Messages []agents.Message
+	Todos    []Todo
+	// Memories are the files written under /memories/, by path.
+	Memories map[string]string
+	// Interrupted holds the pending action requests, if any.
+	Interrupted []Action
+	Runs        int
+}
+
+// Thread returns thread id's current state.
+func (s *Server) Thread(id string) (ThreadInfo, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	th, ok := s.threads[id]
+	if !ok {
+		return ThreadInfo{}, false
+	}
+	return th.info(), true
+}
+
+// RunEvents returns the events a run has emitted so far, as a client would
+// decode them (data compacted).
+func (s *Server) RunEvents(runID string) []agents.Event {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r, ok := s.runs[runID]
+	if !ok {
+		return nil
+	}
+	out := make([]agents.Event, 0, len(r.events))
+	for _, e := range r.events {
+		out = append(out, e.decoded())
+	}
+	return out
+}

@@ -1,0 +1,185 @@
+package agentstest
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/deepagents-slack/slackbot/internal/agents"
+)
+
+// heartbeatEvery is how many events pass between heartbeat comments; idle
+// streams also get one every heartbeatIdle.
+const (
+	heartbeatEvery = 3
+	heartbeatIdle  = 200 * time.Millisecond
+)
+
+// sseEvent is one stored event of a run. data is pretty-printed JSON so that
+// it spans several data: lines on the wire.
+type sseEvent struct {
+	id   string
+	name string
+	data []byte
+}
+
+func (e sseEvent) decoded() agents.Event {
+	var buf bytes.Buffer
+	if err := json.Compact(&buf, e.data); err != nil {
+		buf.Write(e.data)
+	}
+	mode, ns, _ := strings.Cut(e.name, "|")
+	ev := agents.Event{ID: e.id, Name: e.name, Mode: mode, Data: buf.Bytes()}
+	if ns != "" {
+		ev.Namespace = strings.Split(ns, "|")
+	}
+	return ev
+}
+
+// emitLocked appends an event to rn's log if the run's stream_mode and
+// stream_subgraphs ask for it. metadata, error and end always go out.
+func (s *Server) emitLocked(rn *run, mode, ns string, data any) {
+	if rn.done {
+		return
+	}
+	switch mode {
+	case "metadata", "error", "end":
+	case "messages":
+		if !slices.Contains(rn.req.streamMode, "messages-tuple") {
+			return
+		}
+	default:
+		if !slices.Contains(rn.req.streamMode, mode) {
+			return
+		}
+	}
+	if ns != "" && !rn.req.subgraphs {
+		return
+	}
+	name := mode
+	if ns != "" {
+		name += "|" + ns
+	}
+	b, err := json.MarshalIndent(data, "", "  ")
+	if err != nil {
+		b = []byte("null")
+	}
+	rn.seq++
+	rn.events = append(rn.events, sseEvent{id: strconv.Itoa(rn.seq), name: name, data: b})
+	close(rn.notify)
+	rn.notify = make(chan struct{})
+}
+
+// handleJoinStream serves GET /threads/{tid}/runs/{rid}/stream: it replays
+// the run's events after Last-Event-ID, then follows live until the run ends.
+func (s *Server) handleJoinStream(w http.ResponseWriter, r *http.Request) {
+	if s.streamUnsupported {
+		http.NotFound(w, r)
+		return
+	}
+	s.mu.Lock()
+	rn, ok := s.runs[r.PathValue("rid")]
+	cut := s.cutAfter
+	s.mu.Unlock()
+	if !ok || rn.threadID != r.PathValue("tid") {
+		errorf(http.StatusNotFound, CodeRunNotFound, "Verify the thread and run IDs: run not found").write(w)
+		return
+	}
+	next := 0
+	if last := r.Header.Get("Last-Event-ID"); last != "" {
+		if n, err := strconv.Atoi(last); err == nil && n > 0 {
+			next = n
+		}
+	}
+	rc := http.NewResponseController(w)
+	w.Header().Set("Content-Type", "text/event-stream")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(http.StatusOK)
+	_ = rc.Flush()
+
+	ticker := time.NewTicker(heartbeatIdle)
+	defer ticker.Stop()
+	written := 0
+	for {
+		s.mu.Lock()
+		var pending []sseEvent
+		if next < len(rn.events) {
+			pending = append(pending, rn.events[next:]...)
+		}
+		done, wake := rn.done, rn.notify
+		s.mu.Unlock()
+		for _, e := range pending {
+			if err := writeEvent(w, e); err != nil {
+				return
+			}
+			next++
+			written++
+			if written%heartbeatEvery == 0 {
+				_, _ = io.WriteString(w, ": heartbeat\n\n")
+			}
+			if err := rc.Flush(); err != nil {
+				return
+			}
+			if cut > 0 && written >= cut {
+				dropConnection(w)
+				return
+			}
+		}
+		if done && len(pending) == 0 {
+			return
+		}
+		if len(pending) > 0 {
+			continue
+		}
+		select {
+		case <-wake:
+		case <-ticker.C:
+			if _, err := io.WriteString(w, ": heartbeat\n\n"); err != nil {
+				return
+			}
+			if err := rc.Flush(); err != nil {
+				return
+			}
+		case <-r.Context().Done():
+			return
+		case <-s.ctx.Done():
+			return
+		}
+	}
+}
+
+// writeEvent writes one event with its JSON split across data: lines.
+func writeEvent(w http.ResponseWriter, e sseEvent) error {
+	var b strings.Builder
+	fmt.Fprintf(&b, "id: %s\nevent: %s\n", e.id, e.name)
+	for line := range strings.SplitSeq(string(e.data), "\n") {
+		b.WriteString("data: ")
+		b.WriteString(line)
+		b.WriteByte('\n')
+	}
+	b.WriteByte('\n')
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+// handleGetRun serves GET /threads/{tid}/runs/{rid} (Agent Server only).
+func (s *Server) handleGetRun(w http.ResponseWriter, r *http.Request) {
+	if s.streamUnsupported {
+		http.NotFound(w, r)
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	rn, ok := s.runs[r.PathValue("rid")]
+	if !ok || rn.threadID != r.PathValue("tid") {
+		errorf(http.StatusNotFound, CodeRunNotFound, "Verify the thread and run IDs: run not found").write(w)
+		return
+	}
+	writeJSON(w, http.StatusOK, rn.recordLocked())
+}

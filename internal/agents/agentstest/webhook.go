@@ -1,0 +1,50 @@
+package agentstest
+
+import (
+	"bytes"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"strings"
+)
+
+// deliverWebhook POSTs a finished run (with its final values) to url, once,
+// as the runtime does when a run carries `webhook`.
+func (s *Server) deliverWebhook(url string, body map[string]any) {
+	defer s.wg.Done()
+	defer func() {
+		s.mu.Lock()
+		s.inFlight--
+		s.notifyLocked()
+		s.mu.Unlock()
+	}()
+	b, err := json.Marshal(body)
+	if err != nil {
+		return
+	}
+	req, err := http.NewRequestWithContext(s.ctx, http.MethodPost, url, bytes.NewReader(b))
+	if err != nil {
+		return
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := s.webhookClient.Do(req)
+	if err != nil {
+		slog.Debug("agentstest: webhook delivery failed", "err", err)
+		return
+	}
+	_, _ = io.Copy(io.Discard, resp.Body)
+	_ = resp.Body.Close()
+}
+
+// recordRejected keeps the body of a POST /threads/runs the auth layer
+// turned away, so RunRequests shows every attempt.
+func (s *Server) recordRejected(r *http.Request) {
+	if r.Method != http.MethodPost || !strings.HasSuffix(r.URL.Path, "/threads/runs") {
+		return
+	}
+	body, _ := io.ReadAll(io.LimitReader(r.Body, 1<<20))
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.requests = append(s.requests, json.RawMessage(body))
+}

@@ -1,0 +1,323 @@
+package slackhandler
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/slack-go/slack/slackevents"
+)
+
+// Inner event types the handler dispatches. Everything else is acked and
+// dropped before slack-go parses it, so an event type slack-go does not know
+// (ParseEvent fails with "inner Event does not exist") never causes a retry.
+const (
+	eventAppMention             = "app_mention"
+	eventMessage                = "message"
+	eventAssistantThreadStarted = "assistant_thread_started"
+)
+
+// envelope is the part of an Events API body the handler reads itself before
+// handing it to slack-go: enough to route it and to know the bot's identity.
+type envelope struct {
+	Type           string `json:"type"`
+	EventID        string `json:"event_id"`
+	TeamID         string `json:"team_id"`
+	Authorizations []struct {
+		UserID string `json:"user_id"`
+		IsBot  bool   `json:"is_bot"`
+	} `json:"authorizations"`
+	Event *struct {
+		Type string `json:"type"`
+	} `json:"event"`
+}
+
+// botUserIDs returns the user ids that are this bot: the configured one and
+// the bot installations the event was delivered for. Authorizations of user
+// tokens name a human and must not silence that human.
+func (h *Handler) botUserIDs(env envelope) []string {
+	ids := []string{h.BotUserID}
+	for _, a := range env.Authorizations {
+		if a.IsBot && a.UserID != "" && a.UserID != h.BotUserID {
+			ids = append(ids, a.UserID)
+		}
+	}
+	return nonEmpty(ids)
+}
+
+// serveEvent handles POST /slack/events (already verified).
+func (h *Handler) serveEvent(w http.ResponseWriter, r *http.Request) {
+	log := h.logger().With(slog.String("route", RouteEvents))
+	if !hasMediaType(r, "application/json") {
+		log.Warn("unexpected content type", slog.String("content_type", r.Header.Get("Content-Type")))
+		badEvent(w)
+		return
+	}
+	body, err := io.ReadAll(r.Body)
+	if err != nil {
+		log.Warn("reading body", slog.Any("err", err))
+		badEvent(w)
+		return
+	}
+	var env envelope
+	if err := json.Unmarshal(body, &env); err != nil {
+		log.Warn("malformed event body", slog.Any("err", err))
+		badEvent(w)
+		return
+	}
+	log = log.With(slog.String("type", env.Type))
+
+	switch env.Type {
+	case slackevents.URLVerification:
+		h.serveURLVerification(w, body, log)
+	case slackevents.AppRateLimited:
+		log.Warn("slack is rate limiting this app's events", slog.String("team", env.TeamID))
+		if h.Metrics != nil {
+			h.Metrics.AppRateLimited()
+		}
+		ackEmpty(w)
+	case slackevents.CallbackEvent:
+		h.serveCallback(w, r, body, env, log)
+	default:
+		log.Info("ignoring unknown outer event type")
+		ackEmpty(w)
+	}
+}
+
+func (h *Handler) serveURLVerification(w http.ResponseWriter, body []byte, log *slog.Logger) {
+	ev, err := slackevents.ParseEvent(json.RawMessage(body), slackevents.OptionNoVerifyToken())
+	if err != nil {
+		log.Warn("malformed url_verification", slog.Any("err", err))
+		badEvent(w)
+		return
+	}
+	uv, ok := ev.Data.(*slackevents.EventsAPIURLVerificationEvent)
+	if !ok || uv.Challenge == "" {
+		log.Warn("url_verification without a challenge")
+		badEvent(w)
+		return
+	}
+	log.Info("answering url_verification")
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.WriteHeader(http.StatusOK)
+	_, _ = io.WriteString(w, uv.Challenge)
+}
+
+func (h *Handler) serveCallback(w http.ResponseWriter, r *http.Request, body []byte, env envelope, log *slog.Logger) {
+	retryNum, retryReason := retryHeaders(r.Header)
+	log = log.With(slog.String("event_id", env.EventID), slog.String("team", env.TeamID))
+	if retryNum > 0 {
+		log = log.With(slog.Int("retry_num", retryNum), slog.String("retry_reason", retryReason))
+		log.Info("slack redelivered an event")
+		if h.Metrics != nil {
+			h.Metrics.EventRetried(retryNum, retryReason)
+		}
+	}
+	if env.Event == nil || env.Event.Type == "" {
+		log.Warn("event_callback without an inner event type")
+		badEvent(w)
+		return
+	}
+	innerType := env.Event.Type
+	log = log.With(slog.String("event_type", innerType))
+	switch innerType {
+	case eventAppMention, eventMessage, eventAssistantThreadStarted:
+	default:
+		log.Debug("ignoring event type")
+		ackEmpty(w)
+		return
+	}
+
+	ev, err := slackevents.ParseEvent(json.RawMessage(body), slackevents.OptionNoVerifyToken())
+	if err != nil {
+		log.Warn("slack-go could not parse the event", slog.Any("err", err))
+		badEvent(w)
+		return
+	}
+	cb, ok := ev.Data.(*slackevents.EventsAPICallbackEvent)
+	if !ok {
+		log.Warn("unexpected parse result")
+		badEvent(w)
+		return
+	}
+	bots := h.botUserIDs(env)
+
+	var work func(context.Context) error
+	switch e := ev.InnerEvent.Data.(type) {
+	case *slackevents.AppMentionEvent:
+		msg, reason := h.mentionMessage(e, bots)
+		if reason != "" {
+			log.Debug("ignoring app_mention", slog.String("reason", reason))
+			ackEmpty(w)
+			return
+		}
+		msg.EventID, msg.TeamID, msg.RetryNum, msg.RetryReason = cb.EventID, cb.TeamID, retryNum, retryReason
+		work = func(ctx context.Context) error { return h.Dispatcher.Message(ctx, msg) }
+	case *slackevents.MessageEvent:
+		msg, reason := h.plainMessage(e, bots)
+		if reason != "" {
+			log.Debug("ignoring message", slog.String("reason", reason))
+			ackEmpty(w)
+			return
+		}
+		msg.EventID, msg.TeamID, msg.RetryNum, msg.RetryReason = cb.EventID, cb.TeamID, retryNum, retryReason
+		work = func(ctx context.Context) error { return h.Dispatcher.Message(ctx, msg) }
+	case *slackevents.AssistantThreadStartedEvent:
+		at := e.AssistantThread
+		if at.ChannelID == "" || at.ThreadTimeStamp == "" {
+			log.Warn("assistant_thread_started without channel or thread")
+			ackEmpty(w)
+			return
+		}
+		t := AssistantThread{
+			EventID:          cb.EventID,
+			TeamID:           cb.TeamID,
+			ChannelID:        at.ChannelID,
+			ThreadTS:         at.ThreadTimeStamp,
+			UserID:           at.UserID,
+			ContextChannelID: at.Context.ChannelID,
+		}
+		work = func(ctx context.Context) error { return h.Dispatcher.AssistantThreadStarted(ctx, t) }
+	default:
+		log.Warn("unexpected inner event data")
+		ackEmpty(w)
+		return
+	}
+
+	err, answered := bounded(r, h.ackTimeout(), work)
+	switch {
+	case !answered:
+		// The work may not have been recorded. Let Slack redeliver it; the
+		// dispatcher deduplicates by event id.
+		log.Error("dispatcher did not accept the event in time; asking Slack to retry")
+		http.Error(w, "try again", http.StatusServiceUnavailable)
+	case err != nil:
+		log.Error("dispatcher refused the event; asking Slack to retry", slog.Any("err", err))
+		http.Error(w, "try again", http.StatusInternalServerError)
+	default:
+		ackEmpty(w)
+	}
+}
+
+// mentionMessage turns an app_mention into a Message, or says why it is ignored.
+func (h *Handler) mentionMessage(e *slackevents.AppMentionEvent, bots []string) (Message, string) {
+	if reason := h.ignoreReason(e.User, e.BotID, bots); reason != "" {
+		return Message{}, reason
+	}
+	if e.Edited != nil {
+		// Edits never start runs; the original message was handled already.
+		return Message{}, "edited"
+	}
+	if e.Channel == "" || e.TimeStamp == "" {
+		return Message{}, "no channel or ts"
+	}
+	return Message{
+		ChannelID:   e.Channel,
+		ChannelType: channelTypeFromID(e.Channel),
+		UserID:      e.User,
+		Text:        StripMention(e.Text, bots...),
+		TS:          e.TimeStamp,
+		ThreadTS:    e.ThreadTimeStamp,
+		Mention:     true,
+	}, ""
+}
+
+// plainMessage turns a message event into a Message, or says why it is ignored.
+func (h *Handler) plainMessage(e *slackevents.MessageEvent, bots []string) (Message, string) {
+	if e.SubType != "" {
+		return Message{}, "subtype " + e.SubType
+	}
+	if e.Message != nil && e.Message.Hidden {
+		return Message{}, "hidden"
+	}
+	if reason := h.ignoreReason(e.User, e.BotID, bots); reason != "" {
+		return Message{}, reason
+	}
+	if e.Channel == "" || e.TimeStamp == "" {
+		return Message{}, "no channel or ts"
+	}
+	channelType := e.ChannelType
+	if channelType == "" {
+		channelType = channelTypeFromID(e.Channel)
+	}
+	return Message{
+		ChannelID:   e.Channel,
+		ChannelType: channelType,
+		UserID:      e.User,
+		Text:        StripMention(e.Text, bots...),
+		TS:          e.TimeStamp,
+		ThreadTS:    e.ThreadTimeStamp,
+		Mention:     HasMention(e.Text, bots...),
+	}, ""
+}
+
+// ignoreReason says why a message from user/botID must not be dispatched, or "".
+func (h *Handler) ignoreReason(user, botID string, bots []string) string {
+	switch {
+	case botID != "" && h.BotID != "" && botID == h.BotID:
+		return "own bot message"
+	case botID != "":
+		return "bot message"
+	case user == "":
+		return "no user"
+	}
+	for _, id := range bots {
+		if user == id {
+			return "own message"
+		}
+	}
+	return ""
+}
+
+// channelTypeFromID guesses a conversation's type from its id prefix, for
+// events (app_mention) that do not carry channel_type. Private channels
+// created since 2021 also start with C, so "group" is only a best guess.
+func channelTypeFromID(id string) string {
+	switch {
+	case strings.HasPrefix(id, "D"):
+		return slackevents.ChannelTypeIM
+	case strings.HasPrefix(id, "G"):
+		return slackevents.ChannelTypeGroup
+	default:
+		return slackevents.ChannelTypeChannel
+	}
+}
+
+// knownRetryReason reports whether reason is one Slack documents. Other
+// values are reported as "other": the headers are not signed, so they must
+// not be able to grow a metric's label set.
+func knownRetryReason(reason string) bool {
+	switch reason {
+	case "http_timeout", "too_many_redirects", "connection_failed", "ssl_error", "http_error", "unknown_error":
+		return true
+	}
+	return false
+}
+
+// maxRetryNum caps a redelivery count; Slack sends 1 to 3.
+const maxRetryNum = 10
+
+// retryHeaders reads Slack's redelivery headers. A missing or garbled count
+// is treated as a first delivery.
+func retryHeaders(h http.Header) (int, string) {
+	n, err := strconv.Atoi(h.Get("X-Slack-Retry-Num"))
+	if err != nil || n <= 0 {
+		return 0, ""
+	}
+	reason := h.Get("X-Slack-Retry-Reason")
+	if !knownRetryReason(reason) {
+		reason = "other"
+	}
+	return min(n, maxRetryNum), reason
+}
+
+// badEvent rejects a verified but unusable event. Redelivering the same bytes
+// cannot help, so ask Slack not to retry.
+func badEvent(w http.ResponseWriter) {
+	w.Header().Set("X-Slack-No-Retry", "1")
+	http.Error(w, "bad request", http.StatusBadRequest)
+}

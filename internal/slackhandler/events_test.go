@@ -1,0 +1,322 @@
+package slackhandler
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"reflect"
+	"strings"
+	"sync"
+	"testing"
+)
+
+const testAuthorizations = `[{"enterprise_id":null,"team_id":"T1","user_id":"UBOT","is_bot":true,"is_enterprise_install":false}]`
+
+// callback wraps an inner event in an event_callback envelope as Slack sends it.
+func callback(inner string) string {
+	return callbackWithAuth(inner, testAuthorizations)
+}
+
+func callbackWithAuth(inner, authorizations string) string {
+	return fmt.Sprintf(`{"token":"legacy","team_id":"T1","api_app_id":"A1","event":%s,"type":"event_callback",`+
+		`"event_id":"Ev1","event_time":1760000000,"authorizations":%s,"is_ext_shared_channel":false,`+
+		`"event_context":"4-abc"}`, inner, authorizations)
+}
+
+func TestEventsDispatch(t *testing.T) {
+	tests := []struct {
+		name string
+		body string
+		want []Message // nil: nothing dispatched
+	}{
+		{
+			name: "app_mention at top level",
+			body: callback(`{"type":"app_mention","user":"U1","text":"<@UBOT> summarize <#C9|news> for <@U2>","ts":"1.000100","channel":"C1","event_ts":"1.000100"}`),
+			want: []Message{{EventID: "Ev1", TeamID: "T1", ChannelID: "C1", ChannelType: "channel", UserID: "U1",
+				Text: "summarize <#C9|news> for <@U2>", TS: "1.000100", Mention: true}},
+		},
+		{
+			name: "app_mention in a thread",
+			body: callback(`{"type":"app_mention","user":"U1","text":"<@UBOT|agent> and now?","ts":"2.0","thread_ts":"1.0","channel":"C1","event_ts":"2.0"}`),
+			want: []Message{{EventID: "Ev1", TeamID: "T1", ChannelID: "C1", ChannelType: "channel", UserID: "U1",
+				Text: "and now?", TS: "2.0", ThreadTS: "1.0", Mention: true}},
+		},
+		{
+			name: "DM",
+			body: callback(`{"type":"message","client_msg_id":"m1","user":"U1","text":"hello there","ts":"3.0","channel":"D1","channel_type":"im","event_ts":"3.0"}`),
+			want: []Message{{EventID: "Ev1", TeamID: "T1", ChannelID: "D1", ChannelType: "im", UserID: "U1",
+				Text: "hello there", TS: "3.0"}},
+		},
+		{
+			name: "DM reply in its thread",
+			body: callback(`{"type":"message","user":"U1","text":"more","ts":"4.0","thread_ts":"3.0","channel":"D1","channel_type":"im","event_ts":"4.0"}`),
+			want: []Message{{EventID: "Ev1", TeamID: "T1", ChannelID: "D1", ChannelType: "im", UserID: "U1",
+				Text: "more", TS: "4.0", ThreadTS: "3.0"}},
+		},
+		{
+			name: "plain thread reply in a channel",
+			body: callback(`{"type":"message","user":"U1","text":"what about <@U2>?","ts":"5.0","thread_ts":"1.0","channel":"C1","channel_type":"channel","event_ts":"5.0"}`),
+			want: []Message{{EventID: "Ev1", TeamID: "T1", ChannelID: "C1", ChannelType: "channel", UserID: "U1",
+				Text: "what about <@U2>?", TS: "5.0", ThreadTS: "1.0"}},
+		},
+		{
+			name: "channel message mentioning the bot",
+			body: callback(`{"type":"message","user":"U1","text":"hey <@UBOT> go","ts":"6.0","channel":"G1","channel_type":"group","event_ts":"6.0"}`),
+			want: []Message{{EventID: "Ev1", TeamID: "T1", ChannelID: "G1", ChannelType: "group", UserID: "U1",
+				Text: "hey go", TS: "6.0", Mention: true}},
+		},
+		{
+			name: "mention of the bot user named in authorizations",
+			body: callbackWithAuth(`{"type":"message","user":"U1","text":"<@UOTHER> hi","ts":"7.0","channel":"C1","channel_type":"mpim","event_ts":"7.0"}`,
+				`[{"team_id":"T1","user_id":"UOTHER","is_bot":true}]`),
+			want: []Message{{EventID: "Ev1", TeamID: "T1", ChannelID: "C1", ChannelType: "mpim", UserID: "U1",
+				Text: "hi", TS: "7.0", Mention: true}},
+		},
+		{
+			name: "a human named in a user-token authorization is not the bot",
+			body: callbackWithAuth(`{"type":"message","user":"UHUMAN","text":"hi","ts":"8.0","channel":"D1","channel_type":"im","event_ts":"8.0"}`,
+				`[{"team_id":"T1","user_id":"UHUMAN","is_bot":false}]`),
+			want: []Message{{EventID: "Ev1", TeamID: "T1", ChannelID: "D1", ChannelType: "im", UserID: "UHUMAN",
+				Text: "hi", TS: "8.0"}},
+		},
+		{
+			name: "other bot's message",
+			body: callback(`{"type":"message","subtype":"bot_message","bot_id":"BOTHER","text":"beep","ts":"9.0","channel":"C1","channel_type":"channel","event_ts":"9.0"}`),
+		},
+		{
+			name: "own post comes back with bot_id and no subtype",
+			body: callback(`{"type":"message","user":"UBOT","bot_id":"BBOT","text":"answer","ts":"10.0","channel":"C1","channel_type":"channel","event_ts":"10.0"}`),
+		},
+		{
+			name: "bot_id without subtype from another app",
+			body: callback(`{"type":"message","user":"UAPP","bot_id":"BAPP","text":"<@UBOT> loop?","ts":"10.5","channel":"C1","channel_type":"channel","event_ts":"10.5"}`),
+		},
+		{
+			name: "own message without bot_id",
+			body: callback(`{"type":"message","user":"UBOT","text":"hi","ts":"11.0","channel":"D1","channel_type":"im","event_ts":"11.0"}`),
+		},
+		{
+			name: "own message by the authorizations bot user",
+			body: callbackWithAuth(`{"type":"message","user":"UOTHER","text":"hi","ts":"11.5","channel":"D1","channel_type":"im","event_ts":"11.5"}`,
+				`[{"team_id":"T1","user_id":"UOTHER","is_bot":true}]`),
+		},
+		{
+			name: "app_mention by a bot",
+			body: callback(`{"type":"app_mention","user":"UAPP","bot_id":"BAPP","text":"<@UBOT> hi","ts":"12.0","channel":"C1","event_ts":"12.0"}`),
+		},
+		{
+			name: "edited app_mention",
+			body: callback(`{"type":"app_mention","user":"U1","text":"<@UBOT> hi!","ts":"13.0","channel":"C1","event_ts":"13.1","edited":{"user":"U1","ts":"13.1"}}`),
+		},
+		{
+			name: "message_changed",
+			body: callback(`{"type":"message","subtype":"message_changed","hidden":true,"channel":"C1","channel_type":"channel","ts":"14.1","event_ts":"14.1",` +
+				`"message":{"type":"message","user":"U1","text":"<@UBOT> edited","ts":"14.0","edited":{"user":"U1","ts":"14.1"}},` +
+				`"previous_message":{"type":"message","user":"U1","text":"<@UBOT> orig","ts":"14.0"}}`),
+		},
+		{
+			name: "message_deleted",
+			body: callback(`{"type":"message","subtype":"message_deleted","hidden":true,"channel":"C1","channel_type":"channel","ts":"15.1","deleted_ts":"15.0","event_ts":"15.1"}`),
+		},
+		{
+			name: "channel_join",
+			body: callback(`{"type":"message","subtype":"channel_join","user":"U1","text":"<@U1> has joined the channel","ts":"16.0","channel":"C1","channel_type":"channel","event_ts":"16.0"}`),
+		},
+		{
+			name: "thread_broadcast",
+			body: callback(`{"type":"message","subtype":"thread_broadcast","user":"U1","text":"<@UBOT> also here","ts":"17.0","thread_ts":"1.0","channel":"C1","channel_type":"channel","event_ts":"17.0","root":{"type":"message","user":"U1","text":"root","ts":"1.0"}}`),
+		},
+		{
+			name: "hidden message without subtype",
+			body: callback(`{"type":"message","hidden":true,"user":"U1","text":"x","ts":"18.0","channel":"C1","channel_type":"channel","event_ts":"18.0"}`),
+		},
+		{
+			name: "message without user",
+			body: callback(`{"type":"message","text":"x","ts":"19.0","channel":"C1","channel_type":"channel","event_ts":"19.0"}`),
+		},
+		{
+			name: "event type slack-go does not know",
+			body: callback(`{"type":"brand_new_event_2031","user":"U1","event_ts":"20.0"}`),
+		},
+		{
+			name: "known event type the bot does not handle",
+			body: callback(`{"type":"reaction_added","user":"U1","reaction":"eyes","item":{"type":"message","channel":"C1","ts":"1.0"},"event_ts":"21.0"}`),
+		},
+		{
+			name: "unknown outer type",
+			body: `{"type":"something_new","team_id":"T1"}`,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			d := &fakeDispatcher{}
+			rec := serve(newTestRouter(d, nil), eventRequest(tt.body))
+			if rec.Code != http.StatusOK {
+				t.Fatalf("status = %d, want 200 (body %q)", rec.Code, rec.Body)
+			}
+			if got := d.gotMessages(); !reflect.DeepEqual(got, tt.want) {
+				t.Errorf("messages:\n got %+v\nwant %+v", got, tt.want)
+			}
+			if tt.want == nil && d.calls() != 0 {
+				t.Errorf("dispatcher called %d times, want 0", d.calls())
+			}
+		})
+	}
+}
+
+func TestURLVerification(t *testing.T) {
+	d := &fakeDispatcher{}
+	body := `{"token":"Jhj5dZrVaK7ZwHHjRyZWjbDl","challenge":"3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P","type":"url_verification"}`
+	rec := serve(newTestRouter(d, nil), eventRequest(body))
+	if rec.Code != http.StatusOK {
+		t.Fatalf("status = %d", rec.Code)
+	}
+	if got := rec.Body.String(); got != "3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P" {
+		t.Errorf("body = %q", got)
+	}
+	if ct := rec.Header().Get("Content-Type"); !strings.HasPrefix(ct, "text/plain") {
+		t.Errorf("content type = %q", ct)
+	}
+	if d.calls() != 0 {
+		t.Errorf("dispatcher called")
+	}
+}
+
+func TestURLVerificationMustBeSigned(t *testing.T) {
+	req := eventRequest(`{"type":"url_verification","challenge":"abc"}`)
+	req.Header.Set(headerSignature, "v0="+strings.Repeat("0", 64))
+	if rec := serve(newTestRouter(&fakeDispatcher{}, nil), req); rec.Code != http.StatusUnauthorized {
+		t.Errorf("status = %d, want 401", rec.Code)
+	}
+}
+
+func TestAssistantThreadStarted(t *testing.T) {
+	d := &fakeDispatcher{}
+	body := callback(`{"type":"assistant_thread_started","assistant_thread":{"user_id":"U1","context":{"channel_id":"C7","team_id":"T1","enterprise_id":"E1"},"channel_id":"D1","thread_ts":"1729999327.187299"},"event_ts":"1715873754.429808"}`)
+	if rec := serve(newTestRouter(d, nil), eventRequest(body)); rec.Code != http.StatusOK {
+		t.Fatalf("status = %d", rec.Code)
+	}
+	want := []AssistantThread{{EventID: "Ev1", TeamID: "T1", ChannelID: "D1", ThreadTS: "1729999327.187299", UserID: "U1", ContextChannelID: "C7"}}
+	if !reflect.DeepEqual(d.threads, want) {
+		t.Errorf("got %+v, want %+v", d.threads, want)
+	}
+}
+
+func TestEventRetryHeaders(t *testing.T) {
+	tests := []struct {
+		name, num, reason string
+		wantNum           int
+		wantReason        string
+		wantMetric        []string
+	}{
+		{"first delivery", "", "", 0, "", nil},
+		{"first retry", "1", "http_timeout", 1, "http_timeout", []string{"1 http_timeout"}},
+		{"third retry", "3", "http_error", 3, "http_error", []string{"3 http_error"}},
+		{"undocumented reason", "2", strings.Repeat("x", 500), 2, "other", []string{"2 other"}},
+		{"garbled count", "two", "http_timeout", 0, "", nil},
+		{"absurd count", "1000000", "unknown_error", 10, "unknown_error", []string{"10 unknown_error"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			d, m := &fakeDispatcher{}, &recordingMetrics{}
+			req := eventRequest(callback(`{"type":"app_mention","user":"U1","text":"<@UBOT> hi","ts":"1.0","channel":"C1","event_ts":"1.0"}`))
+			if tt.num != "" {
+				req.Header.Set("X-Slack-Retry-Num", tt.num)
+				req.Header.Set("X-Slack-Retry-Reason", tt.reason)
+			}
+			if rec := serve(newTestRouter(d, m), req); rec.Code != http.StatusOK {
+				t.Fatalf("status = %d", rec.Code)
+			}
+			msgs := d.gotMessages()
+			if len(msgs) != 1 || msgs[0].RetryNum != tt.wantNum || msgs[0].RetryReason != tt.wantReason {
+				t.Fatalf("messages = %+v, want one with retry %d %q", msgs, tt.wantNum, tt.wantReason)
+			}
+			if !reflect.DeepEqual(m.retries, tt.wantMetric) {
+				t.Errorf("retry metrics = %v, want %v", m.retries, tt.wantMetric)
+			}
+			if want := []string{"events 200"}; !reflect.DeepEqual(m.acks, want) {
+				t.Errorf("ack metrics = %v, want %v", m.acks, want)
+			}
+		})
+	}
+}
+
+func TestAppRateLimited(t *testing.T) {
+	d, m := &fakeDispatcher{}, &recordingMetrics{}
+	body := `{"token":"Jhj5dZrVaK7ZwHHjRyZWjbDl","type":"app_rate_limited","team_id":"T123456","minute_rate_limited":1518467820,"api_app_id":"A123456"}`
+	if rec := serve(newTestRouter(d, m), eventRequest(body)); rec.Code != http.StatusOK {
+		t.Fatalf("status = %d", rec.Code)
+	}
+	if m.rateLimited != 1 || d.calls() != 0 {
+		t.Errorf("rate limited metric %d, dispatcher calls %d; want 1, 0", m.rateLimited, d.calls())
+	}
+}
+
+func TestEventDispatcherErrorAsksForRetry(t *testing.T) {
+	d := &fakeDispatcher{err: errors.New("store down")}
+	body := callback(`{"type":"app_mention","user":"U1","text":"<@UBOT> hi","ts":"1.0","channel":"C1","event_ts":"1.0"}`)
+	rec := serve(newTestRouter(d, nil), eventRequest(body))
+	if rec.Code != http.StatusInternalServerError {
+		t.Errorf("status = %d, want 500", rec.Code)
+	}
+	if rec.Header().Get("X-Slack-No-Retry") != "" {
+		t.Errorf("a refused event must be retried by Slack")
+	}
+	if strings.Contains(rec.Body.String(), "store down") {
+		t.Errorf("internal error leaked to Slack: %q", rec.Body)
+	}
+	d2 := &fakeDispatcher{err: errors.New("store down")}
+	at := callback(`{"type":"assistant_thread_started","assistant_thread":{"user_id":"U1","context":{},"channel_id":"D1","thread_ts":"1.0"},"event_ts":"1.0"}`)
+	if rec := serve(newTestRouter(d2, nil), eventRequest(at)); rec.Code != http.StatusInternalServerError {
+		t.Errorf("assistant_thread_started: status = %d, want 500", rec.Code)
+	}
+}
+
+func TestMalformedEvents(t *testing.T) {
+	tests := []struct {
+		name, contentType, body string
+	}{
+		{"not JSON", "application/json", `{"type":`},
+		{"JSON array", "application/json", `[1,2]`},
+		{"empty body", "application/json", ``},
+		{"event_callback without event", "application/json", `{"type":"event_callback","event_id":"Ev1"}`},
+		{"event_callback with null event", "application/json", `{"type":"event_callback","event":null}`},
+		{"handled event with wrong field types", "application/json", callback(`{"type":"message","user":42,"text":[],"ts":"1.0","channel":"C1"}`)},
+		{"url_verification without challenge", "application/json", `{"type":"url_verification"}`},
+		{"form instead of JSON", "application/x-www-form-urlencoded", `type=url_verification&challenge=abc`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			d := &fakeDispatcher{}
+			req := signedRequest("/slack/events", tt.contentType, []byte(tt.body))
+			rec := serve(newTestRouter(d, nil), req)
+			if rec.Code != http.StatusBadRequest {
+				t.Errorf("status = %d, want 400", rec.Code)
+			}
+			if rec.Header().Get("X-Slack-No-Retry") != "1" {
+				t.Errorf("missing X-Slack-No-Retry")
+			}
+			if d.calls() != 0 {
+				t.Errorf("dispatcher called")
+			}
+		})
+	}
+}
+
+func TestEventsConcurrent(t *testing.T) {
+	d := &fakeDispatcher{}
+	r := newTestRouter(d, &recordingMetrics{})
+	var wg sync.WaitGroup
+	for i := range 20 {
+		wg.Go(func() {
+			body := callback(fmt.Sprintf(`{"type":"message","user":"U1","text":"m%d","ts":"%d.0","channel":"D1","channel_type":"im","event_ts":"1.0"}`, i, i))
+			if rec := serve(r, eventRequest(body)); rec.Code != http.StatusOK {
+				t.Errorf("status = %d", rec.Code)
+			}
+		})
+	}
+	wg.Wait()
+	if n := len(d.gotMessages()); n != 20 {
+		t.Errorf("dispatched %d messages, want 20", n)
+	}
+}

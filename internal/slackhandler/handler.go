@@ -1,0 +1,172 @@
+package slackhandler
+
+import (
+	"context"
+	"encoding/json"
+	"log/slog"
+	"mime"
+	"net/http"
+	"time"
+
+	"github.com/gorilla/mux"
+)
+
+// DefaultAckTimeout leaves half a second of Slack's three for the network.
+const DefaultAckTimeout = 2500 * time.Millisecond
+
+// Route names passed to Metrics.ObserveAck.
+const (
+	RouteCommands     = "commands"
+	RouteEvents       = "events"
+	RouteInteractions = "interactions"
+)
+
+// Metrics receives what the handler observes. Every method must be cheap and
+// safe for concurrent use. A nil Metrics records nothing.
+type Metrics interface {
+	// ObserveAck records how long a route took to answer Slack, and with what
+	// status (including rejections by the Verifier).
+	ObserveAck(route string, d time.Duration, status int)
+	// EventRetried records a redelivered event (X-Slack-Retry-Num > 0).
+	EventRetried(num int, reason string)
+	// AppRateLimited records an app_rate_limited notice from Slack.
+	AppRateLimited()
+}
+
+// Handler answers Slack's HTTP requests and hands the work to Dispatcher.
+// Set the fields before calling Routes and do not change them afterwards.
+type Handler struct {
+	Dispatcher Dispatcher
+	// BotUserID is the bot's user id (U…): its messages are ignored and its
+	// mention is stripped. The bot user ids in an event's authorizations are
+	// honoured too.
+	BotUserID string
+	// BotID is the bot's bot id (B…), used only to tell the bot's own posts
+	// from other bots' in the logs: every message carrying a bot_id is ignored.
+	BotID string
+	// SlashCommand, if set (e.g. "/agent"), is the only command dispatched;
+	// others get an ephemeral notice.
+	SlashCommand string
+	// AckTimeout bounds how long each request waits for the Dispatcher;
+	// default DefaultAckTimeout.
+	AckTimeout time.Duration
+	Logger     *slog.Logger // default slog.Default()
+	Metrics    Metrics      // optional
+}
+
+// Routes registers the three Slack endpoints on r, each behind v. Methods are
+// not restricted at the router so that v answers wrong methods (405) and the
+// ack metric sees them. It panics if Dispatcher is nil: a wiring mistake
+// that should stop the process at startup, not on Slack's first request.
+func (h *Handler) Routes(r *mux.Router, v Verifier) {
+	if h.Dispatcher == nil {
+		panic("slackhandler: Handler.Dispatcher is nil")
+	}
+	r.Handle("/slack/commands", h.observe(RouteCommands, v.Middleware(http.HandlerFunc(h.serveCommand))))
+	r.Handle("/slack/events", h.observe(RouteEvents, v.Middleware(http.HandlerFunc(h.serveEvent))))
+	r.Handle("/slack/interactions", h.observe(RouteInteractions, v.Middleware(http.HandlerFunc(h.serveInteraction))))
+}
+
+func (h *Handler) ackTimeout() time.Duration {
+	if h.AckTimeout > 0 {
+		return h.AckTimeout
+	}
+	return DefaultAckTimeout
+}
+
+func (h *Handler) logger() *slog.Logger {
+	if h.Logger != nil {
+		return h.Logger
+	}
+	return slog.Default()
+}
+
+// observe reports each response's status and latency to Metrics.
+func (h *Handler) observe(route string, next http.Handler) http.Handler {
+	if h.Metrics == nil {
+		return next
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		sw := &statusWriter{ResponseWriter: w}
+		next.ServeHTTP(sw, r)
+		h.Metrics.ObserveAck(route, time.Since(start), sw.status())
+	})
+}
+
+type statusWriter struct {
+	http.ResponseWriter
+	code int
+}
+
+func (s *statusWriter) WriteHeader(code int) {
+	if s.code == 0 {
+		s.code = code
+	}
+	s.ResponseWriter.WriteHeader(code)
+}
+
+func (s *statusWriter) Write(b []byte) (int, error) {
+	if s.code == 0 {
+		s.code = http.StatusOK
+	}
+	return s.ResponseWriter.Write(b)
+}
+
+func (s *statusWriter) status() int {
+	if s.code == 0 {
+		return http.StatusOK
+	}
+	return s.code
+}
+
+func (s *statusWriter) Unwrap() http.ResponseWriter { return s.ResponseWriter }
+
+// bounded runs fn on its own goroutine with a context that keeps the
+// request's values but not its cancellation, and expires after the ack
+// timeout. It returns fn's result, or ok=false if fn has not answered by the
+// time the context expires or the client goes away. fn may keep running after
+// that; it must honour its context and must not touch the request.
+func bounded[T any](r *http.Request, timeout time.Duration, fn func(context.Context) T) (result T, ok bool) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), timeout)
+	done := make(chan T, 1) // buffered: a late fn must not block forever
+	go func() {
+		defer cancel()
+		done <- fn(ctx)
+	}()
+	select {
+	case result = <-done:
+		return result, true
+	case <-ctx.Done():
+	case <-r.Context().Done():
+	}
+	// fn may have answered at the same instant; prefer its answer.
+	select {
+	case result = <-done:
+		return result, true
+	default:
+		var zero T
+		return zero, false
+	}
+}
+
+// hasMediaType reports whether the request's Content-Type is want (parameters
+// such as charset are ignored).
+func hasMediaType(r *http.Request, want string) bool {
+	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	return err == nil && mt == want
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	body, err := json.Marshal(v)
+	if err != nil {
+		http.Error(w, "internal error", http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_, _ = w.Write(body)
+}
+
+// ackEmpty answers Slack with an empty 200.
+func ackEmpty(w http.ResponseWriter) { w.WriteHeader(http.StatusOK) }

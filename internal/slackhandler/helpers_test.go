@@ -1,0 +1,182 @@
+package slackhandler
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gorilla/mux"
+)
+
+const (
+	testSecret  = "test-signing-secret"
+	testBotUser = "UBOT"
+	testBotID   = "BBOT"
+)
+
+// testNow is the fixed clock every test verifier uses.
+var testNow = time.Unix(1_760_000_000, 0)
+
+// fakeDispatcher records what it is given, like a dispatcher that queues work.
+type fakeDispatcher struct {
+	mu         sync.Mutex
+	commands   []Command
+	messages   []Message
+	threads    []AssistantThread
+	actions    []Action
+	views      []ViewSubmission
+	reply      Reply
+	err        error             // returned by Message, AssistantThreadStarted and Action
+	viewErrors map[string]string // returned by ViewSubmission
+	// block, when set, makes every method wait on it, ignoring its context,
+	// like a dispatcher stuck on a dead store.
+	block chan struct{}
+}
+
+func (f *fakeDispatcher) wait() {
+	if f.block != nil {
+		<-f.block
+	}
+}
+
+func (f *fakeDispatcher) Command(_ context.Context, c Command) Reply {
+	f.wait()
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.commands = append(f.commands, c)
+	return f.reply
+}
+
+func (f *fakeDispatcher) Message(_ context.Context, m Message) error {
+	f.wait()
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.messages = append(f.messages, m)
+	return f.err
+}
+
+func (f *fakeDispatcher) AssistantThreadStarted(_ context.Context, t AssistantThread) error {
+	f.wait()
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.threads = append(f.threads, t)
+	return f.err
+}
+
+func (f *fakeDispatcher) Action(_ context.Context, a Action) error {
+	f.wait()
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.actions = append(f.actions, a)
+	return f.err
+}
+
+func (f *fakeDispatcher) ViewSubmission(_ context.Context, v ViewSubmission) map[string]string {
+	f.wait()
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.views = append(f.views, v)
+	return f.viewErrors
+}
+
+// calls counts every call the dispatcher received.
+func (f *fakeDispatcher) calls() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return len(f.commands) + len(f.messages) + len(f.threads) + len(f.actions) + len(f.views)
+}
+
+func (f *fakeDispatcher) gotMessages() []Message {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]Message(nil), f.messages...)
+}
+
+// recordingMetrics records what the handler reports.
+type recordingMetrics struct {
+	mu          sync.Mutex
+	acks        []string // "route status"
+	retries     []string // "num reason"
+	rateLimited int
+}
+
+func (m *recordingMetrics) ObserveAck(route string, _ time.Duration, status int) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.acks = append(m.acks, route+" "+strconv.Itoa(status))
+}
+
+func (m *recordingMetrics) EventRetried(num int, reason string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.retries = append(m.retries, strconv.Itoa(num)+" "+reason)
+}
+
+func (m *recordingMetrics) AppRateLimited() {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.rateLimited++
+}
+
+func discardLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }
+
+func testVerifier() Verifier {
+	return Verifier{Secret: testSecret, Now: func() time.Time { return testNow }, Logger: discardLogger()}
+}
+
+// newTestRouter wires a Handler around d the way main does.
+func newTestRouter(d Dispatcher, m Metrics) *mux.Router {
+	h := &Handler{
+		Dispatcher:   d,
+		BotUserID:    testBotUser,
+		BotID:        testBotID,
+		SlashCommand: "/agent",
+		AckTimeout:   time.Second,
+		Logger:       discardLogger(),
+		Metrics:      m,
+	}
+	r := mux.NewRouter()
+	h.Routes(r, testVerifier())
+	return r
+}
+
+// signedRequest builds a POST Slack would send, signed at testNow.
+func signedRequest(path, contentType string, body []byte) *http.Request {
+	req := httptest.NewRequest(http.MethodPost, path, bytes.NewReader(body))
+	req.Header.Set("Content-Type", contentType)
+	ts := strconv.FormatInt(testNow.Unix(), 10)
+	req.Header.Set(headerTimestamp, ts)
+	req.Header.Set(headerSignature, Sign(testSecret, ts, body))
+	return req
+}
+
+func eventRequest(body string) *http.Request {
+	return signedRequest("/slack/events", "application/json", []byte(body))
+}
+
+func formRequest(path string, form url.Values) *http.Request {
+	return signedRequest(path, "application/x-www-form-urlencoded", []byte(form.Encode()))
+}
+
+func serve(h http.Handler, req *http.Request) *httptest.ResponseRecorder {
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	return rec
+}
+
+func readAll(t *testing.T, r io.Reader) string {
+	t.Helper()
+	b, err := io.ReadAll(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
