@@ -1,0 +1,104 @@
+package agents
+
+import (
+	"encoding/json"
+	"testing"
+)
+
+func TestContentText(t *testing.T) {
+	tests := []struct {
+		name, raw, want string
+	}{
+		{"string", `"hello"`, "hello"},
+		{"empty", ``, ""},
+		{"null", `null`, ""},
+		{"number", `42`, ""},
+		{"text blocks joined", `[{"type":"text","text":"Hello, "},{"type":"text","text":"world"}]`, "Hello, world"},
+		{"thinking skipped", `[{"type":"thinking","thinking":"secret","signature":"x"},{"type":"text","text":"shown"}]`, "shown"},
+		{"reasoning skipped", `[{"type":"reasoning","reasoning":"why"},{"type":"text","text":"answer"}]`, "answer"},
+		{"tool_use skipped", `[{"type":"text","text":"Let me check."},{"type":"tool_use","id":"t","name":"search","input":{"q":"x"}}]`, "Let me check."},
+		{"image skipped", `[{"type":"image_url","image_url":{"url":"data:..."}},{"type":"text","text":"a cat"}]`, "a cat"},
+		{"bare strings in a list", `["a", {"type":"text","text":"b"}, 3, null]`, "ab"},
+		{"responses output_text", `[{"type":"output_text","text":"hi","annotations":[]}]`, "hi"},
+		{"single block object", `{"type":"text","text":"solo"}`, "solo"},
+		{"text block with non-string text", `[{"type":"text","text":5}]`, ""},
+		{"malformed", `[{"type":"text","text":"x"`, ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := ContentText(json.RawMessage(tc.raw)); got != tc.want {
+				t.Errorf("ContentText(%s) = %q, want %q", tc.raw, got, tc.want)
+			}
+		})
+	}
+}
+
+func TestFinalText(t *testing.T) {
+	tests := []struct {
+		name, values, want string
+	}{
+		{
+			name:   "last ai message of the turn",
+			values: finalValues,
+			want:   "Acme charges $10/month.",
+		},
+		{
+			name:   "role-based messages",
+			values: `{"messages":[{"role":"user","content":"hi"},{"role":"assistant","content":"first"},{"role":"tool","content":"r"},{"role":"assistant","content":"second"}]}`,
+			want:   "second",
+		},
+		{
+			name:   "bare message list",
+			values: `[{"type":"human","content":"q"},{"type":"ai","content":"a"}]`,
+			want:   "a",
+		},
+		{
+			name:   "a trailing tool message does not hide the answer",
+			values: `{"messages":[{"type":"human","content":"q"},{"type":"ai","content":"answer"},{"type":"tool","tool_call_id":"x","content":"late"}]}`,
+			want:   "answer",
+		},
+		{
+			name:   "previous turn's answer is not this turn's",
+			values: `{"messages":[{"type":"human","content":"q1"},{"type":"ai","content":"old answer"},{"type":"human","content":"q2"}]}`,
+			want:   "",
+		},
+		{
+			name:   "tool-call-only last message has no text",
+			values: `{"messages":[{"type":"human","content":"q"},{"type":"ai","content":"","tool_calls":[{"name":"x","args":{},"id":"1"}]}]}`,
+			want:   "",
+		},
+		{
+			name:   "LangChain constructor form",
+			values: `{"messages":[{"lc":1,"type":"constructor","id":["langchain_core","messages","HumanMessage"],"kwargs":{"content":"q"}},{"lc":1,"type":"constructor","id":["langchain_core","messages","AIMessage"],"kwargs":{"content":[{"type":"text","text":"from lc"}]}}]}`,
+			want:   "from lc",
+		},
+		{
+			name:   "thinking blocks excluded",
+			values: `{"messages":[{"type":"ai","content":[{"type":"thinking","thinking":"x"},{"type":"text","text":"visible"}]}]}`,
+			want:   "visible",
+		},
+		{name: "no messages", values: `{"todos":[]}`, want: ""},
+		{name: "messages not a list", values: `{"messages":"oops"}`, want: ""},
+		{name: "empty", values: ``, want: ""},
+		{name: "garbage", values: `{{{`, want: ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := FinalText(json.RawMessage(tc.values)); got != tc.want {
+				t.Errorf("FinalText = %q, want %q", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestDecodeMessageToolCalls(t *testing.T) {
+	raw := `{"type":"ai","content":"","additional_kwargs":{"tool_calls":[{"id":"c1","type":"function","function":{"name":"web_search","arguments":"{\"query\":\"acme\",\"n\":3}"}}]}}`
+	m, ok := decodeMessage(json.RawMessage(raw))
+	if !ok || len(m.ToolCalls) != 1 {
+		t.Fatalf("decodeMessage = %+v, %v", m, ok)
+	}
+	c := m.ToolCalls[0]
+	if c.ID != "c1" || c.Name != "web_search" || c.Args["query"] != "acme" || c.Args["n"] != json.Number("3") {
+		t.Errorf("tool call = %+v", c)
+	}
+}
