@@ -145,6 +145,9 @@ func (s *Server) update(p params) result {
 			}
 		}
 	}
+	// An update replaces what a stream showed: from now on the message reads
+	// like any other.
+	m.streamed, m.streaming = false, false
 	m.updates++
 	res := ok(map[string]any{"channel": channel, "ts": m.ts, "text": m.text, "message": m.apiJSON()})
 	res.warning = c.warning()

@@ -1,0 +1,246 @@
+package main
+
+import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"io"
+	"net/url"
+	"os"
+	"reflect"
+	"regexp"
+	"strconv"
+	"strings"
+
+	"github.com/kelseyhightower/envconfig"
+
+	"github.com/deepagents-slack/slackbot/internal/agents"
+	"github.com/deepagents-slack/slackbot/internal/relay"
+)
+
+// env is the raw environment, read by envconfig. Every field is a string so
+// that validation can report every problem at once instead of the first.
+type env struct {
+	SlackSigningSecret string `envconfig:"SLACK_SIGNING_SECRET" desc:"Slack app signing secret (required, secret)"`
+	SlackBotToken      string `envconfig:"SLACK_BOT_TOKEN" desc:"Slack bot token xoxb-… (required, secret)"`
+	SlackAPIURL        string `envconfig:"SLACK_API_URL" default:"https://slack.com/api/" desc:"Slack Web API base URL (GovSlack or a test server)"`
+	LangsmithAPIKey    string `envconfig:"LANGSMITH_API_KEY" desc:"LangSmith API key sent as X-Api-Key (required, secret)"`
+	DeepagentsBaseURL  string `envconfig:"DEEPAGENTS_BASE_URL" default:"https://api.smith.langchain.com/v1/deepagents" desc:"Managed Deep Agents API base URL"`
+	AgentID            string `envconfig:"AGENT_ID" desc:"default agent for every channel (required)"`
+	ChannelAgents      string `envconfig:"CHANNEL_AGENTS" desc:"per-channel agents: C123:agent-id,C456:agent-id"`
+	HeadlessChannels   string `envconfig:"HEADLESS_CHANNELS" desc:"channels whose new threads skip memory-write approval"`
+	TestRunChannels    string `envconfig:"TEST_RUN_CHANNELS" desc:"channels whose new threads are test runs"`
+	OpsUsers           string `envconfig:"OPS_USERS" desc:"user ids allowed to post /agent test runs (and to decide approvals)"`
+	ApproverUsers      string `envconfig:"APPROVER_USERS" desc:"extra user ids allowed to decide approval cards"`
+	AllowedChannels    string `envconfig:"ALLOWED_CHANNELS" desc:"optional channel allow-list (DMs are always allowed)"`
+	Port               string `envconfig:"PORT" default:"8080" desc:"HTTP port"`
+	DatabaseURL        string `envconfig:"DATABASE_URL" default:"deepagents-slack.db" desc:"SQLite file path, or postgres://… for several replicas"`
+	SlashCommand       string `envconfig:"SLASH_COMMAND" default:"/agent" desc:"slash command name"`
+	PublicURL          string `envconfig:"PUBLIC_URL" desc:"public https base URL; enables the run-completion webhook fallback"`
+	Reactions          string `envconfig:"REACTIONS" default:"true" desc:"react to users' messages when picked up and answered"`
+	Streaming          string `envconfig:"SLACK_STREAMING" default:"true" desc:"use Slack's chat.startStream for live replies where available"`
+	Workers            string `envconfig:"WORKERS" default:"32" desc:"runs one replica follows at once"`
+	LogLevel           string `envconfig:"LOG_LEVEL" default:"info" desc:"debug, info, warn or error"`
+	ReplicaName        string `envconfig:"REPLICA_NAME" desc:"this replica's name in leases (default host-pid)"`
+}
+
+// Config is the validated configuration of the service.
+type Config struct {
+	SigningSecret string
+	BotToken      string
+	SlackAPIURL   string
+	APIKey        string
+	BaseURL       string
+	Policy        relay.Policy
+	Port          int
+	DatabaseURL   string
+	SlashCommand  string
+	PublicURL     string
+	Reactions     bool
+	Streaming     bool
+	Workers       int
+	LogLevel      string
+	ReplicaName   string
+
+	// agentOptions tune the runtime client; tests shorten its backoff.
+	agentOptions []agents.Option
+}
+
+// WebhookSecret keys the run-completion webhook tokens. It is derived from
+// the signing secret so every replica agrees without another setting.
+func (c Config) WebhookSecret() []byte {
+	m := hmac.New(sha256.New, []byte(c.SigningSecret))
+	m.Write([]byte("deepagents-slack/webhook-token"))
+	return m.Sum(nil)
+}
+
+var (
+	channelID = regexp.MustCompile(`^[CGD][A-Z0-9]{2,}$`)
+	userID    = regexp.MustCompile(`^[UW][A-Z0-9]{2,}$`)
+	agentID   = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._:-]*$`)
+	command   = regexp.MustCompile(`^/[a-z0-9_-]{1,31}$`)
+)
+
+// loadConfig reads and validates the environment. The error names every
+// missing or malformed setting; it never contains a secret's value.
+func loadConfig(getenv func(string) string) (Config, error) {
+	raw := readEnv(getenv)
+	var problems []string
+	bad := func(format string, a ...any) { problems = append(problems, fmt.Sprintf(format, a...)) }
+	required := func(name, v string) string {
+		v = strings.TrimSpace(v)
+		if v == "" {
+			bad("%s is required", name)
+		}
+		return v
+	}
+
+	c := Config{
+		SigningSecret: required("SLACK_SIGNING_SECRET", raw.SlackSigningSecret),
+		BotToken:      required("SLACK_BOT_TOKEN", raw.SlackBotToken),
+		APIKey:        required("LANGSMITH_API_KEY", raw.LangsmithAPIKey),
+		DatabaseURL:   strings.TrimSpace(raw.DatabaseURL),
+		SlashCommand:  strings.TrimSpace(raw.SlashCommand),
+		LogLevel:      strings.ToLower(strings.TrimSpace(raw.LogLevel)),
+		ReplicaName:   strings.TrimSpace(raw.ReplicaName),
+	}
+	if c.BotToken != "" && !strings.HasPrefix(c.BotToken, "xoxb-") {
+		bad("SLACK_BOT_TOKEN must be a bot token (it starts with xoxb-)")
+	}
+	c.SlackAPIURL = checkURL(bad, "SLACK_API_URL", raw.SlackAPIURL)
+	if c.SlackAPIURL != "" && !strings.HasSuffix(c.SlackAPIURL, "/") {
+		c.SlackAPIURL += "/" // slack-go appends method names to it
+	}
+	c.BaseURL = strings.TrimRight(checkURL(bad, "DEEPAGENTS_BASE_URL", raw.DeepagentsBaseURL), "/")
+	if strings.TrimSpace(raw.PublicURL) != "" {
+		c.PublicURL = strings.TrimRight(checkURL(bad, "PUBLIC_URL", raw.PublicURL), "/")
+	}
+
+	c.Policy.DefaultAgent = required("AGENT_ID", raw.AgentID)
+	if c.Policy.DefaultAgent != "" && !agentID.MatchString(c.Policy.DefaultAgent) {
+		bad("AGENT_ID %q is not a valid agent id", c.Policy.DefaultAgent)
+	}
+	c.Policy.ChannelAgents = parseChannelAgents(bad, raw.ChannelAgents)
+	c.Policy.HeadlessChannels = parseIDs(bad, "HEADLESS_CHANNELS", raw.HeadlessChannels, channelID, "channel")
+	c.Policy.TestRunChannels = parseIDs(bad, "TEST_RUN_CHANNELS", raw.TestRunChannels, channelID, "channel")
+	c.Policy.AllowedChannels = parseIDs(bad, "ALLOWED_CHANNELS", raw.AllowedChannels, channelID, "channel")
+	c.Policy.OpsUsers = parseIDs(bad, "OPS_USERS", raw.OpsUsers, userID, "user")
+	c.Policy.ApproverUsers = parseIDs(bad, "APPROVER_USERS", raw.ApproverUsers, userID, "user")
+
+	if p, err := strconv.Atoi(strings.TrimSpace(raw.Port)); err != nil || p < 1 || p > 65535 {
+		bad("PORT %q is not a port number (1-65535)", raw.Port)
+	} else {
+		c.Port = p
+	}
+	if w, err := strconv.Atoi(strings.TrimSpace(raw.Workers)); err != nil || w < 1 || w > 10000 {
+		bad("WORKERS %q is not a number of workers (1-10000)", raw.Workers)
+	} else {
+		c.Workers = w
+	}
+	c.Reactions = parseBool(bad, "REACTIONS", raw.Reactions)
+	c.Streaming = parseBool(bad, "SLACK_STREAMING", raw.Streaming)
+	if !command.MatchString(c.SlashCommand) {
+		bad("SLASH_COMMAND %q must look like /agent (lowercase, at most 32 characters)", c.SlashCommand)
+	}
+	switch c.LogLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		bad("LOG_LEVEL %q must be debug, info, warn or error", raw.LogLevel)
+	}
+	if c.DatabaseURL == "" {
+		bad("DATABASE_URL must not be empty (leave it unset for the embedded SQLite file)")
+	}
+	if c.ReplicaName == "" {
+		host, _ := os.Hostname()
+		c.ReplicaName = fmt.Sprintf("%s-%d", host, os.Getpid())
+	}
+	if len(problems) > 0 {
+		return Config{}, errors.New("invalid configuration:\n  - " + strings.Join(problems, "\n  - "))
+	}
+	return c, nil
+}
+
+// readEnv fills env from getenv using its envconfig tags and defaults.
+// envconfig.Process only reads the process environment; going through
+// getenv keeps run() testable without mutating global state.
+func readEnv(getenv func(string) string) env {
+	var e env
+	v := reflect.ValueOf(&e).Elem()
+	t := v.Type()
+	for i := 0; i < t.NumField(); i++ {
+		f := t.Field(i)
+		val := getenv(f.Tag.Get("envconfig"))
+		if val == "" {
+			val = f.Tag.Get("default")
+		}
+		v.Field(i).SetString(val)
+	}
+	return e
+}
+
+// printSettings writes the table of every setting, its default and meaning.
+func printSettings(w io.Writer) error {
+	return envconfig.Usagef("", &env{}, w, envconfig.DefaultTableFormat)
+}
+
+func checkURL(bad func(string, ...any), name, v string) string {
+	v = strings.TrimSpace(v)
+	u, err := url.Parse(v)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		bad("%s %q is not an http(s) URL", name, v)
+		return ""
+	}
+	return v
+}
+
+func parseBool(bad func(string, ...any), name, v string) bool {
+	b, err := strconv.ParseBool(strings.TrimSpace(v))
+	if err != nil {
+		bad("%s %q must be true or false", name, v)
+	}
+	return b
+}
+
+func splitList(v string) []string {
+	var out []string
+	for _, f := range strings.FieldsFunc(v, func(r rune) bool { return r == ',' || r == ' ' || r == '\n' || r == '\t' }) {
+		if f = strings.TrimSpace(f); f != "" {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+func parseIDs(bad func(string, ...any), name, v string, re *regexp.Regexp, kind string) map[string]bool {
+	ids := map[string]bool{}
+	for _, id := range splitList(v) {
+		if !re.MatchString(id) {
+			bad("%s entry %q is not a Slack %s id", name, id, kind)
+			continue
+		}
+		ids[id] = true
+	}
+	return ids
+}
+
+// parseChannelAgents reads "C123:agent-uuid,C456:agent-uuid".
+func parseChannelAgents(bad func(string, ...any), v string) map[string]string {
+	m := map[string]string{}
+	for _, entry := range splitList(v) {
+		ch, agent, ok := strings.Cut(entry, ":")
+		switch {
+		case !ok || agent == "":
+			bad("CHANNEL_AGENTS entry %q must be <channel id>:<agent id>", entry)
+		case !channelID.MatchString(ch):
+			bad("CHANNEL_AGENTS entry %q: %q is not a Slack channel id", entry, ch)
+		case !agentID.MatchString(agent):
+			bad("CHANNEL_AGENTS entry %q: %q is not a valid agent id", entry, agent)
+		case m[ch] != "":
+			bad("CHANNEL_AGENTS names channel %s twice", ch)
+		default:
+			m[ch] = agent
+		}
+	}
+	return m
+}

@@ -1,0 +1,201 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/gorilla/mux"
+	"github.com/slack-go/slack"
+
+	"github.com/deepagents-slack/slackbot/internal/agents"
+	"github.com/deepagents-slack/slackbot/internal/metrics"
+	"github.com/deepagents-slack/slackbot/internal/relay"
+	"github.com/deepagents-slack/slackbot/internal/slackhandler"
+	"github.com/deepagents-slack/slackbot/internal/slackpost"
+	"github.com/deepagents-slack/slackbot/internal/threadmap"
+)
+
+const (
+	maxSlackBody    = 1 << 20 // Slack payloads are small; a megabyte is generous
+	shutdownTimeout = 10 * time.Second
+)
+
+// service is the wired bot: its HTTP routes and the workers behind them.
+type service struct {
+	log     *slog.Logger
+	store   threadmap.Store
+	relay   *relay.Relay
+	handler http.Handler
+}
+
+// newService wires every package from cfg. The caller closes s.store.
+func newService(ctx context.Context, cfg Config, log *slog.Logger) (*service, error) {
+	m := metrics.New()
+	store, err := threadmap.Open(ctx, cfg.DatabaseURL)
+	if err != nil {
+		return nil, fmt.Errorf("open store: %w", err)
+	}
+	fail := func(err error) (*service, error) {
+		store.Close()
+		return nil, err
+	}
+
+	runtime, err := agents.New(cfg.BaseURL, cfg.APIKey, append([]agents.Option{
+		agents.WithLogger(log.With("component", "agents")),
+		agents.WithUserAgent("deepagents-slack"),
+	}, cfg.agentOptions...)...)
+	if err != nil {
+		return fail(fmt.Errorf("agents client: %w", err))
+	}
+	slackHTTP := &http.Client{Timeout: 30 * time.Second, Transport: m.SlackTransport(http.DefaultTransport)}
+	api := slack.New(cfg.BotToken, slack.OptionAPIURL(cfg.SlackAPIURL), slack.OptionHTTPClient(slackHTTP))
+	auth, err := authTest(ctx, api)
+	if err != nil {
+		return fail(err)
+	}
+	poster := slackpost.New(api, slackpost.WithHTTPClient(slackHTTP), slackpost.WithLogger(log.With("component", "slack")))
+
+	rl, err := relay.New(relay.Config{
+		Store:         store,
+		Agents:        runtime,
+		Slack:         poster,
+		Policy:        cfg.Policy,
+		Logger:        log.With("component", "relay"),
+		Metrics:       m,
+		SlashCommand:  cfg.SlashCommand,
+		Owner:         cfg.ReplicaName,
+		Workers:       cfg.Workers,
+		Reactions:     cfg.Reactions,
+		Streaming:     cfg.Streaming,
+		WebhookURL:    cfg.PublicURL,
+		WebhookSecret: cfg.WebhookSecret(),
+	})
+	if err != nil {
+		return fail(err)
+	}
+
+	h := &slackhandler.Handler{
+		Dispatcher:   rl,
+		BotUserID:    auth.UserID,
+		BotID:        auth.BotID,
+		SlashCommand: cfg.SlashCommand,
+		Logger:       log.With("component", "slackhandler"),
+		Metrics:      m,
+	}
+	r := mux.NewRouter()
+	h.Routes(r, slackhandler.Verifier{Secret: cfg.SigningSecret, MaxSkew: 5 * time.Minute, MaxBody: maxSlackBody, Logger: log.With("component", "verify")})
+	r.Handle("/agents/webhook/{token}", rl.WebhookHandler()).Methods(http.MethodPost)
+	r.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "ok\n") }).Methods(http.MethodGet)
+	r.HandleFunc("/readyz", readyz(store)).Methods(http.MethodGet)
+	r.Handle("/metrics", m.Handler()).Methods(http.MethodGet)
+
+	log.Info("service ready", "bot_user", auth.UserID, "team", auth.TeamID, "replica", cfg.ReplicaName)
+	return &service{log: log, store: store, relay: rl, handler: r}, nil
+}
+
+// authTest learns the bot's own user id, so it can ignore its own messages.
+func authTest(ctx context.Context, api *slack.Client) (*slack.AuthTestResponse, error) {
+	var lastErr error
+	for attempt := 0; attempt < 3; attempt++ {
+		actx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		resp, err := api.AuthTestContext(actx)
+		cancel()
+		if err == nil {
+			return resp, nil
+		}
+		lastErr = err
+		var se slack.SlackErrorResponse
+		if errors.As(err, &se) { // e.g. invalid_auth: retrying won't help
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(time.Second << attempt):
+		}
+	}
+	return nil, fmt.Errorf("slack auth.test (check SLACK_BOT_TOKEN and SLACK_API_URL): %w", lastErr)
+}
+
+func readyz(store threadmap.Store) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+		defer cancel()
+		if err := store.Ping(ctx); err != nil {
+			http.Error(w, "store unreachable", http.StatusServiceUnavailable)
+			return
+		}
+		io.WriteString(w, "ready\n")
+	}
+}
+
+// run serves HTTP on ln and works the ledger until ctx ends, then shuts
+// down in order: stop taking requests and let in-flight acks finish, then
+// stop the workers, which hand their leases to other replicas.
+func (s *service) run(ctx context.Context, ln net.Listener) error {
+	srv := &http.Server{
+		Handler:           s.handler,
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       10 * time.Second,
+		WriteTimeout:      15 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+	}
+	workCtx, stopWork := context.WithCancel(context.WithoutCancel(ctx))
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		s.relay.Run(workCtx)
+	}()
+
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- srv.Serve(ln) }()
+
+	var err error
+	select {
+	case err = <-serveErr:
+	case <-ctx.Done():
+		s.log.Info("shutting down: finishing in-flight requests")
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownTimeout)
+		err = srv.Shutdown(sctx)
+		cancel()
+	}
+	stopWork()
+	wg.Wait()
+	s.log.Info("stopped")
+	if errors.Is(err, http.ErrServerClosed) {
+		err = nil
+	}
+	return err
+}
+
+func serve(ctx context.Context, cfg Config, stdout io.Writer) error {
+	log := newLogger(stdout, cfg.LogLevel)
+	svc, err := newService(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer svc.store.Close()
+	ln, err := net.Listen("tcp", ":"+strconv.Itoa(cfg.Port))
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	log.Info("listening", "addr", ln.Addr().String())
+	return svc.run(ctx, ln)
+}
+
+func newLogger(w io.Writer, level string) *slog.Logger {
+	var l slog.Level
+	_ = l.UnmarshalText([]byte(level))
+	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: l}))
+}

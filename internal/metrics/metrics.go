@@ -1,0 +1,124 @@
+// Package metrics exposes the bot's operational counters to Prometheus.
+package metrics
+
+import (
+	"net/http"
+	"path"
+	"strconv"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// Metrics holds every collector, registered on its own registry (no global state).
+type Metrics struct {
+	reg *prometheus.Registry
+
+	requests       *prometheus.CounterVec
+	ackSeconds     *prometheus.HistogramVec
+	eventRetries   *prometheus.CounterVec
+	appRateLimited prometheus.Counter
+	runsStarted    prometheus.Counter
+	runsFinished   *prometheus.CounterVec
+	runsInFlight   prometheus.Gauge
+	leaseTakeovers prometheus.Counter
+	approvals      *prometheus.CounterVec
+	duplicates     *prometheus.CounterVec
+	slackCalls     *prometheus.CounterVec
+}
+
+// New creates the collectors.
+func New() *Metrics {
+	m := &Metrics{
+		reg: prometheus.NewRegistry(),
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "slackbot_http_requests_total", Help: "Slack requests by route and status.",
+		}, []string{"route", "status"}),
+		ackSeconds: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "slackbot_ack_seconds", Help: "Time from a Slack request to its ack.",
+			Buckets: []float64{.001, .005, .01, .05, .1, .25, .5, 1, 2, 3},
+		}, []string{"route"}),
+		eventRetries: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "slackbot_event_retries_total", Help: "Events API deliveries that were Slack retries.",
+		}, []string{"num", "reason"}),
+		appRateLimited: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "slackbot_app_rate_limited_total", Help: "app_rate_limited notices from Slack.",
+		}),
+		runsStarted: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "slackbot_runs_started_total", Help: "Agent runs started.",
+		}),
+		runsFinished: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "slackbot_runs_finished_total", Help: "Agent runs followed to their end, by outcome.",
+		}, []string{"outcome"}),
+		runsInFlight: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "slackbot_runs_in_flight", Help: "Runs this replica is following now.",
+		}),
+		leaseTakeovers: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "slackbot_lease_takeovers_total", Help: "Jobs taken over after another worker's lease expired.",
+		}),
+		approvals: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "slackbot_approvals_total", Help: "Approval decisions, by decision.",
+		}, []string{"decision"}),
+		duplicates: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "slackbot_duplicate_deliveries_total", Help: "Slack deliveries recognised as duplicates.",
+		}, []string{"kind"}),
+		slackCalls: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "slackbot_slack_api_calls_total", Help: "Slack Web API calls by method and HTTP status (429 = rate limited, error = no response).",
+		}, []string{"method", "status"}),
+	}
+	m.reg.MustRegister(m.requests, m.ackSeconds, m.eventRetries, m.appRateLimited, m.runsStarted,
+		m.runsFinished, m.runsInFlight, m.leaseTakeovers, m.approvals, m.duplicates, m.slackCalls,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return m
+}
+
+// Handler serves /metrics.
+func (m *Metrics) Handler() http.Handler {
+	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{Registry: m.reg})
+}
+
+// ObserveAck records one Slack request's ack.
+func (m *Metrics) ObserveAck(route string, d time.Duration, status int) {
+	m.requests.WithLabelValues(route, strconv.Itoa(status)).Inc()
+	m.ackSeconds.WithLabelValues(route).Observe(d.Seconds())
+}
+
+// EventRetried records a retried Events API delivery.
+func (m *Metrics) EventRetried(num int, reason string) {
+	m.eventRetries.WithLabelValues(strconv.Itoa(num), reason).Inc()
+}
+
+// AppRateLimited records an app_rate_limited notice.
+func (m *Metrics) AppRateLimited() { m.appRateLimited.Inc() }
+
+func (m *Metrics) RunStarted()                { m.runsStarted.Inc() }
+func (m *Metrics) RunFinished(outcome string) { m.runsFinished.WithLabelValues(outcome).Inc() }
+func (m *Metrics) RunsInFlight(delta int)     { m.runsInFlight.Add(float64(delta)) }
+func (m *Metrics) LeaseTakeover()             { m.leaseTakeovers.Inc() }
+func (m *Metrics) Approval(decision string)   { m.approvals.WithLabelValues(decision).Inc() }
+func (m *Metrics) DuplicateDelivery(kind string) {
+	m.duplicates.WithLabelValues(kind).Inc()
+}
+
+// SlackTransport counts Slack Web API calls by method and status around rt.
+func (m *Metrics) SlackTransport(rt http.RoundTripper) http.RoundTripper {
+	if rt == nil {
+		rt = http.DefaultTransport
+	}
+	return roundTripFunc(func(req *http.Request) (*http.Response, error) {
+		method := path.Base(req.URL.Path)
+		resp, err := rt.RoundTrip(req)
+		if err != nil {
+			m.slackCalls.WithLabelValues(method, "error").Inc()
+			return nil, err
+		}
+		m.slackCalls.WithLabelValues(method, strconv.Itoa(resp.StatusCode)).Inc()
+		return resp, nil
+	})
+}
+
+type roundTripFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }

@@ -1,0 +1,485 @@
+package relay
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/slack-go/slack"
+
+	"github.com/deepagents-slack/slackbot/internal/agents"
+	"github.com/deepagents-slack/slackbot/internal/slackhandler"
+	"github.com/deepagents-slack/slackbot/internal/slackpost"
+	"github.com/deepagents-slack/slackbot/internal/threadmap"
+)
+
+const (
+	actionPrefix     = "approval:"
+	modalCallbackID  = "approval"
+	maxCardRequests  = 10
+	previewRunes     = 1200
+	modalArgsRunes   = 2900
+	decisionBlockFmt = "decision-%d"
+	argsBlockFmt     = "args-%d"
+	messageBlockFmt  = "message-%d"
+)
+
+// cardID is derived from the job and its run, so a worker that takes over a
+// paused job finds the card its predecessor posted instead of posting another.
+func cardID(job threadmap.Job) string {
+	sum := sha256.Sum256([]byte(job.ID + "\x00" + job.RunID))
+	return "card-" + hex.EncodeToString(sum[:12])
+}
+
+// pause shows an interrupted run's approval card and parks the job until
+// someone decides.
+func (r *Relay) pause(ctx context.Context, log *slog.Logger, job *threadmap.Job, conv threadmap.Conversation, p payload, live *slackpost.Live, out outcome) error {
+	ic := *out.interrupt
+	if conv.Options.SkipMemoryWriteProtection {
+		// Headless channels have no one to ask; say so instead of waiting forever.
+		return r.finishFailed(ctx, job, p, live, "The agent paused to ask for approval of "+describeActions(ic)+
+			", but this channel runs headless, so no one can approve it here. Configure the agent without tool approvals for this channel.")
+	}
+	note := "_:raised_hand: Paused: the agent is waiting for an approval (below)._"
+	if strings.TrimSpace(out.shown) != "" {
+		note = out.shown + "\n\n" + note
+	}
+	if err := live.Finish(ctx, note, 0, func(int) error { return nil }); err != nil {
+		return fmt.Errorf("show pause: %w", err)
+	}
+
+	id := cardID(*job)
+	card, err := r.cfg.Store.Card(ctx, id)
+	if errors.Is(err, threadmap.ErrNotFound) {
+		raw, merr := json.Marshal(ic)
+		if merr != nil {
+			return fmt.Errorf("encode interrupt: %w", merr)
+		}
+		card = threadmap.Card{
+			ID: id, JobID: job.ID, Key: job.Key, ThreadID: job.ThreadID,
+			ChannelID: job.Key.ChannelID, StartedBy: p.starter(), Interrupt: raw,
+			CreatedAt: r.cfg.Now().UTC(),
+		}
+		err = r.cfg.Store.SaveCard(ctx, card)
+	}
+	if err != nil {
+		return fmt.Errorf("save card: %w", err)
+	}
+	if card.MessageTS == "" {
+		ts, err := r.cfg.Slack.Post(ctx, job.Key.ChannelID, job.Key.RootTS, cardMessage(card, ic))
+		if err != nil {
+			return fmt.Errorf("post approval card: %w", err)
+		}
+		card.MessageTS = ts
+		if err := r.cfg.Store.SaveCard(ctx, card); err != nil {
+			return fmt.Errorf("save card: %w", err)
+		}
+	}
+	job.State = threadmap.JobPaused
+	if err := r.save(ctx, job); err != nil {
+		return err
+	}
+	log.Info("run paused for approval", "card", card.ID, "actions", len(ic.ActionRequests))
+	r.notify()
+	return nil
+}
+
+func describeActions(ic agents.Interrupt) string {
+	var names []string
+	for _, a := range ic.ActionRequests {
+		if path, _, ok := agents.IsMemoryWrite(a); ok {
+			names = append(names, "a memory write to `"+path+"`")
+			continue
+		}
+		names = append(names, "`"+a.Name+"`")
+	}
+	if len(names) == 0 {
+		return "an action"
+	}
+	return strings.Join(names, ", ")
+}
+
+// cardMessage renders an undecided approval card.
+func cardMessage(card threadmap.Card, ic agents.Interrupt) slackpost.Message {
+	blocks := cardHead(card, ic)
+	blocks = append(blocks, slack.NewActionBlock("actions-"+card.ID, cardButtons(card, ic)...))
+	return slackpost.Message{Text: "Approval needed: the agent wants to run " + describeActions(ic), Blocks: blocks}
+}
+
+// decidedMessage renders a card after the decision: the buttons are gone.
+func decidedMessage(card threadmap.Card, ic agents.Interrupt, decisions []agents.Decision) slackpost.Message {
+	blocks := cardHead(card, ic)
+	var parts []string
+	for i, d := range decisions {
+		label := decisionPast(d.Type)
+		if len(decisions) > 1 {
+			label = fmt.Sprintf("#%d %s", i+1, label)
+		}
+		if d.Message != "" {
+			label += ": “" + escapeMrkdwn(truncate(d.Message, 200)) + "”"
+		}
+		parts = append(parts, label)
+	}
+	text := fmt.Sprintf("%s by <@%s> <!date^%d^{date_short_pretty} at {time}|at %s>",
+		strings.Join(parts, ", "), card.DecidedBy, card.DecidedAt.Unix(), card.DecidedAt.UTC().Format(time.RFC1123))
+	blocks = append(blocks, slack.NewContextBlock("decided-"+card.ID, slack.NewTextBlockObject(slack.MarkdownType, text, false, false)))
+	return slackpost.Message{Text: "Approval decided: " + strings.Join(parts, ", "), Blocks: blocks}
+}
+
+func decisionPast(t string) string {
+	switch t {
+	case agents.DecisionApprove:
+		return ":white_check_mark: Approved"
+	case agents.DecisionReject:
+		return ":no_entry_sign: Rejected"
+	case agents.DecisionEdit:
+		return ":pencil2: Approved with edits"
+	case agents.DecisionRespond:
+		return ":speech_balloon: Answered"
+	}
+	return t
+}
+
+func cardHead(card threadmap.Card, ic agents.Interrupt) []slack.Block {
+	title := ":raised_hand: Approval needed"
+	if len(ic.ActionRequests) > 0 {
+		if _, _, ok := agents.IsMemoryWrite(ic.ActionRequests[0]); ok {
+			title = ":brain: The agent wants to write to its memory"
+		}
+	}
+	blocks := []slack.Block{
+		slack.NewHeaderBlock(slack.NewTextBlockObject(slack.PlainTextType, title, true, false)),
+		slack.NewContextBlock("", slack.NewTextBlockObject(slack.MarkdownType, "Run started by <@"+card.StartedBy+">", false, false)),
+	}
+	reqs := ic.ActionRequests
+	for i, a := range reqs {
+		if i == maxCardRequests {
+			blocks = append(blocks, slack.NewContextBlock("", slack.NewTextBlockObject(slack.MarkdownType,
+				fmt.Sprintf("…and %d more; use *Review each…* to see them all.", len(reqs)-maxCardRequests), false, false)))
+			break
+		}
+		blocks = append(blocks, slack.NewSectionBlock(slack.NewTextBlockObject(slack.MarkdownType, requestText(i, len(reqs), a), false, false), nil, nil))
+	}
+	return blocks
+}
+
+// requestText shows one action request: a memory write as its path and a
+// preview of the content, any other tool as its name and arguments.
+func requestText(i, n int, a agents.ActionRequest) string {
+	prefix := ""
+	if n > 1 {
+		prefix = fmt.Sprintf("*%d.* ", i+1)
+	}
+	if path, content, ok := agents.IsMemoryWrite(a); ok {
+		verb := "Write"
+		if a.Name == "edit_file" {
+			verb = "Edit"
+		}
+		return prefix + "*" + verb + "* `" + escapeMrkdwn(path) + "`\n" + codeBlock(content)
+	}
+	args, _ := json.MarshalIndent(a.Args, "", "  ")
+	text := prefix + "*Tool* `" + escapeMrkdwn(a.Name) + "`"
+	if d := firstLine(a.Description); d != "" {
+		text += " — " + escapeMrkdwn(truncate(d, 200))
+	}
+	return text + "\n" + codeBlock(string(args))
+}
+
+// codeBlock previews text in a code block, cut safely (whole runes, no fence
+// breakouts) to keep the section under Slack's limits.
+func codeBlock(s string) string {
+	if strings.TrimSpace(s) == "" {
+		return "_(empty)_"
+	}
+	s = strings.ReplaceAll(s, "```", "ˋˋˋ")
+	return "```\n" + escapeMrkdwn(truncate(s, previewRunes)) + "\n```"
+}
+
+func firstLine(s string) string {
+	s = strings.TrimSpace(s)
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		return s[:i]
+	}
+	return s
+}
+
+// cardButtons offers one button per decision allowed for every request; for
+// several requests, or decisions that need input, a modal decides each one.
+func cardButtons(card threadmap.Card, ic agents.Interrupt) []slack.BlockElement {
+	allowed := commonDecisions(ic)
+	var els []slack.BlockElement
+	add := func(kind, label string, style slack.Style) {
+		b := slack.NewButtonBlockElement(actionPrefix+kind, card.ID, slack.NewTextBlockObject(slack.PlainTextType, label, true, false))
+		b.Style = style
+		els = append(els, b)
+	}
+	multi := len(ic.ActionRequests) > 1
+	if allowed[agents.DecisionApprove] {
+		add(agents.DecisionApprove, map[bool]string{false: "Approve", true: "Approve all"}[multi], slack.StylePrimary)
+	}
+	if allowed[agents.DecisionReject] {
+		add(agents.DecisionReject, map[bool]string{false: "Reject", true: "Reject all"}[multi], slack.StyleDanger)
+	}
+	if multi || allowed[agents.DecisionEdit] || allowed[agents.DecisionRespond] {
+		label := "Edit or respond…"
+		if multi {
+			label = "Review each…"
+		}
+		add("review", label, slack.StyleDefault)
+	}
+	return els
+}
+
+// commonDecisions are the decision types every request allows.
+func commonDecisions(ic agents.Interrupt) map[string]bool {
+	common := map[string]bool{}
+	for i := range ic.ActionRequests {
+		allowed := map[string]bool{}
+		for _, d := range ic.AllowedFor(i) {
+			allowed[d] = true
+		}
+		if i == 0 {
+			common = allowed
+			continue
+		}
+		for d := range common {
+			if !allowed[d] {
+				delete(common, d)
+			}
+		}
+	}
+	return common
+}
+
+// Action handles a click on an approval card.
+func (r *Relay) Action(ctx context.Context, a slackhandler.Action) error {
+	kind, ok := strings.CutPrefix(a.ActionID, actionPrefix)
+	if !ok {
+		return nil
+	}
+	card, ic, ok := r.cardFor(ctx, a.ChannelID, a.UserID, a.Value)
+	if !ok {
+		return nil
+	}
+	if kind == "review" {
+		return r.cfg.Slack.OpenModal(ctx, a.TriggerID, reviewModal(card, ic))
+	}
+	decisions := make([]agents.Decision, len(ic.ActionRequests))
+	for i := range decisions {
+		decisions[i] = agents.Decision{Type: kind}
+	}
+	if err := ic.Validate(decisions); err != nil {
+		r.tell(a.ChannelID, a.UserID, "That decision isn't allowed for this request: "+err.Error())
+		return nil
+	}
+	r.decide(ctx, card, ic, a.ChannelID, a.UserID, decisions)
+	return nil
+}
+
+// cardFor loads a card and checks that user may still decide it, telling
+// them why not otherwise.
+func (r *Relay) cardFor(ctx context.Context, channel, user, id string) (threadmap.Card, agents.Interrupt, bool) {
+	var ic agents.Interrupt
+	card, err := r.cfg.Store.Card(ctx, id)
+	if err != nil {
+		if !errors.Is(err, threadmap.ErrNotFound) {
+			r.log.Error("load card", "card", id, "err", err)
+		}
+		r.tell(channel, user, "This approval card is no longer valid.")
+		return card, ic, false
+	}
+	if card.Decided() {
+		r.tell(channel, user, alreadyDecided(card))
+		return card, ic, false
+	}
+	if !r.cfg.Policy.MayDecide(user, card.StartedBy) {
+		r.log.Info("approval refused", "card", card.ID, "user", user)
+		r.tell(channel, user, "Only <@"+card.StartedBy+"> (who started this run), ops users or approvers can decide this.")
+		return card, ic, false
+	}
+	if err := json.Unmarshal(card.Interrupt, &ic); err != nil {
+		r.log.Error("decode card interrupt", "card", card.ID, "err", err)
+		r.tell(channel, user, "This approval card is damaged; start the request again.")
+		return card, ic, false
+	}
+	return card, ic, true
+}
+
+func alreadyDecided(c threadmap.Card) string {
+	return fmt.Sprintf("Already decided by <@%s> <!date^%d^{date_short_pretty} at {time}|at %s>.",
+		c.DecidedBy, c.DecidedAt.Unix(), c.DecidedAt.UTC().Format(time.RFC1123))
+}
+
+// decide records the decision exactly once and lets a worker resume the run.
+func (r *Relay) decide(ctx context.Context, card threadmap.Card, ic agents.Interrupt, channel, user string, decisions []agents.Decision) bool {
+	raw, _ := json.Marshal(decisions)
+	resume := payload{UserID: user, Resume: &agents.Resume{Decisions: decisions}, CardID: card.ID, DecidedBy: user, RunBy: card.StartedBy}
+	stored, won, err := r.cfg.Store.DecideCard(ctx, card.ID, user, raw, resume.encode(), r.cfg.Now().UTC())
+	if err != nil {
+		r.log.Error("decide card", "card", card.ID, "err", err)
+		r.tell(channel, user, "Sorry, I couldn't record your decision. Please try again.")
+		return false
+	}
+	if !won {
+		r.tell(channel, user, alreadyDecided(stored))
+		return false
+	}
+	for _, d := range decisions {
+		r.metrics.Approval(d.Type)
+	}
+	r.log.Info("approval decided", "card", card.ID, "thread_id", card.ThreadID, "by", user)
+	r.background(func(ctx context.Context) error {
+		return r.cfg.Slack.Update(ctx, stored.ChannelID, stored.MessageTS, decidedMessage(stored, ic, decisions))
+	})
+	r.notify()
+	return true
+}
+
+func (r *Relay) tell(channel, user, text string) {
+	r.background(func(ctx context.Context) error { return r.cfg.Slack.Ephemeral(ctx, channel, user, text) })
+}
+
+// reviewModal lets an approver decide each request, edit arguments and
+// write a message for reject/respond.
+func reviewModal(card threadmap.Card, ic agents.Interrupt) slack.ModalViewRequest {
+	var blocks []slack.Block
+	for i, a := range ic.ActionRequests {
+		blocks = append(blocks, slack.NewSectionBlock(slack.NewTextBlockObject(slack.MarkdownType, truncate(requestText(i, len(ic.ActionRequests), a), 2900), false, false), nil, nil))
+		var opts []*slack.OptionBlockObject
+		allowed := ic.AllowedFor(i)
+		for _, d := range allowed {
+			opts = append(opts, slack.NewOptionBlockObject(d, slack.NewTextBlockObject(slack.PlainTextType, decisionLabel(d), false, false), nil))
+		}
+		radio := slack.NewRadioButtonsBlockElement("choice", opts...)
+		if len(opts) > 0 {
+			radio.InitialOption = opts[0]
+		}
+		blocks = append(blocks, slack.NewInputBlock(fmt.Sprintf(decisionBlockFmt, i), slack.NewTextBlockObject(slack.PlainTextType, "Decision", false, false), nil, radio))
+		if contains(allowed, agents.DecisionEdit) {
+			args, _ := json.MarshalIndent(a.Args, "", "  ")
+			in := slack.NewPlainTextInputBlockElement(nil, "value")
+			in.Multiline = true
+			in.InitialValue = truncate(string(args), modalArgsRunes)
+			ib := slack.NewInputBlock(fmt.Sprintf(argsBlockFmt, i), slack.NewTextBlockObject(slack.PlainTextType, "Arguments (JSON) if you edit", false, false), nil, in)
+			ib.Optional = true
+			blocks = append(blocks, ib)
+		}
+		if contains(allowed, agents.DecisionReject) || contains(allowed, agents.DecisionRespond) {
+			in := slack.NewPlainTextInputBlockElement(nil, "value")
+			ib := slack.NewInputBlock(fmt.Sprintf(messageBlockFmt, i), slack.NewTextBlockObject(slack.PlainTextType, "Message to the agent (reject / respond)", false, false), nil, in)
+			ib.Optional = true
+			blocks = append(blocks, ib)
+		}
+		if len(blocks) > 95 {
+			break
+		}
+	}
+	return slack.ModalViewRequest{
+		Type:            slack.VTModal,
+		CallbackID:      modalCallbackID,
+		PrivateMetadata: card.ID,
+		Title:           slack.NewTextBlockObject(slack.PlainTextType, "Review the agent's request", false, false),
+		Submit:          slack.NewTextBlockObject(slack.PlainTextType, "Decide", false, false),
+		Close:           slack.NewTextBlockObject(slack.PlainTextType, "Cancel", false, false),
+		Blocks:          slack.Blocks{BlockSet: blocks},
+	}
+}
+
+func decisionLabel(d string) string {
+	switch d {
+	case agents.DecisionApprove:
+		return "Approve"
+	case agents.DecisionReject:
+		return "Reject"
+	case agents.DecisionEdit:
+		return "Approve with my edited arguments"
+	case agents.DecisionRespond:
+		return "Don't run it; answer with my message"
+	}
+	return d
+}
+
+func contains(list []string, s string) bool {
+	for _, v := range list {
+		if v == s {
+			return true
+		}
+	}
+	return false
+}
+
+// ViewSubmission decides a card from the review modal.
+func (r *Relay) ViewSubmission(ctx context.Context, v slackhandler.ViewSubmission) map[string]string {
+	if v.CallbackID != modalCallbackID {
+		return nil
+	}
+	card, ic, ok := r.cardFor(ctx, "", v.UserID, v.PrivateMetadata)
+	if !ok {
+		return map[string]string{fmt.Sprintf(decisionBlockFmt, 0): "This card can no longer be decided (see the thread)."}
+	}
+	decisions, errs := decisionsFromModal(ic, v.Values)
+	if len(errs) > 0 {
+		return errs
+	}
+	if !r.decide(ctx, card, ic, card.ChannelID, v.UserID, decisions) {
+		return map[string]string{fmt.Sprintf(decisionBlockFmt, 0): "Someone else decided this card first."}
+	}
+	return nil
+}
+
+func decisionsFromModal(ic agents.Interrupt, values map[string]map[string]string) ([]agents.Decision, map[string]string) {
+	errs := map[string]string{}
+	decisions := make([]agents.Decision, len(ic.ActionRequests))
+	for i, a := range ic.ActionRequests {
+		choice := values[fmt.Sprintf(decisionBlockFmt, i)]["choice"]
+		msg := strings.TrimSpace(values[fmt.Sprintf(messageBlockFmt, i)]["value"])
+		d := agents.Decision{Type: choice}
+		switch choice {
+		case agents.DecisionEdit:
+			var args map[string]any
+			if err := json.Unmarshal([]byte(values[fmt.Sprintf(argsBlockFmt, i)]["value"]), &args); err != nil {
+				errs[fmt.Sprintf(argsBlockFmt, i)] = "Enter the arguments as a JSON object."
+				continue
+			}
+			d.EditedAction = &agents.EditedAction{Name: a.Name, Args: args}
+		case agents.DecisionRespond:
+			if msg == "" {
+				errs[fmt.Sprintf(messageBlockFmt, i)] = "Write the answer the agent should get."
+				continue
+			}
+			d.Message = msg
+		case agents.DecisionReject:
+			d.Message = msg
+		}
+		decisions[i] = d
+	}
+	if len(errs) == 0 {
+		if err := ic.Validate(decisions); err != nil {
+			errs[fmt.Sprintf(decisionBlockFmt, 0)] = err.Error()
+		}
+	}
+	if len(errs) > 0 {
+		return nil, errs
+	}
+	return decisions, nil
+}
+
+// escapeMrkdwn escapes the three characters Slack's mrkdwn reserves.
+func escapeMrkdwn(s string) string {
+	return strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;").Replace(s)
+}
+
+// quotedLines prefixes every line of s with a quote marker.
+func quotedLines(s string) string {
+	lines := strings.Split(strings.TrimPrefix(s, "> "), "\n")
+	for i, l := range lines {
+		lines[i] = "> " + l
+	}
+	return strings.Join(lines, "\n")
+}

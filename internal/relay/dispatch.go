@@ -1,0 +1,261 @@
+package relay
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/deepagents-slack/slackbot/internal/slackhandler"
+	"github.com/deepagents-slack/slackbot/internal/threadmap"
+)
+
+// Reactions on users' messages.
+const (
+	reactQueued  = "hourglass_flowing_sand"
+	reactWorking = "eyes"
+	reactDone    = "white_check_mark"
+	reactFailed  = "x"
+)
+
+// Command answers a slash command. Prompts are recorded as work and acked
+// with an empty reply: the root message the worker posts is the answer.
+func (r *Relay) Command(ctx context.Context, c slackhandler.Command) slackhandler.Reply {
+	word, rest := splitFirstWord(c.Text)
+	testRun := false
+	switch strings.ToLower(word) {
+	case "", "help":
+		return slackhandler.Reply{Text: helpText(r.cfg.SlashCommand, r.cfg.Policy, c.ChannelID)}
+	case "status":
+		return slackhandler.Reply{Text: statusText(r.cfg.Policy, c.ChannelID)}
+	case "test":
+		if !r.cfg.Policy.IsOps(c.UserID) {
+			return slackhandler.Reply{Text: opsOnlyText}
+		}
+		if rest == "" {
+			return slackhandler.Reply{Text: fmt.Sprintf(emptyTestText, r.cfg.SlashCommand)}
+		}
+		testRun = true
+		c.Text = rest
+	}
+	if !r.cfg.Policy.Allows(c.ChannelID) {
+		return slackhandler.Reply{Text: notAllowedText}
+	}
+	id := c.TriggerID
+	if id == "" {
+		id = uuid.NewString()
+	}
+	job := threadmap.Job{
+		ID:       "cmd:" + id,
+		Key:      threadmap.Key{TeamID: c.TeamID, ChannelID: c.ChannelID},
+		ThreadID: "cmd:" + id, // no conversation yet: the worker posts its root
+		Kind:     kindCommand,
+		State:    threadmap.JobAccepted,
+		Payload: payload{
+			UserID:      c.UserID,
+			Text:        strings.TrimSpace(c.Text),
+			ResponseURL: c.ResponseURL,
+			TestRun:     testRun,
+		}.encode(),
+	}
+	if _, err := r.cfg.Store.AddJob(ctx, job); err != nil {
+		r.log.Error("record slash command", "err", err)
+		return slackhandler.Reply{Text: "Sorry, I couldn't accept that right now. Please try again in a moment."}
+	}
+	r.log.Info("slash command accepted", "job", job.ID, "channel", c.ChannelID, "test_run", testRun)
+	r.notify()
+	return slackhandler.Reply{}
+}
+
+// Message accepts a mention, a DM or a reply in a thread the bot owns.
+// Exactly once: the job id is the message's (channel, ts), inserted
+// atomically, so duplicate deliveries of one message — retries, or the
+// app_mention and message events Slack sends for one mention — start one run.
+func (r *Relay) Message(ctx context.Context, m slackhandler.Message) error {
+	log := r.log.With("event_id", m.EventID, "channel", m.ChannelID, "ts", m.TS)
+	if m.RetryNum > 0 {
+		log = log.With("retry_num", m.RetryNum, "retry_reason", m.RetryReason)
+	}
+	im := m.ChannelType == "im"
+	topLevel := m.ThreadTS == "" || m.ThreadTS == m.TS
+	key := threadmap.Key{TeamID: m.TeamID, ChannelID: m.ChannelID, RootTS: m.TS}
+	if !topLevel {
+		key.RootTS = m.ThreadTS
+	}
+
+	conv, err := r.cfg.Store.Conversation(ctx, key)
+	owned := err == nil
+	if err != nil && !errors.Is(err, threadmap.ErrNotFound) {
+		return fmt.Errorf("look up conversation: %w", err)
+	}
+	if !owned && !im && !m.Mention {
+		log.Debug("message ignored: not for the bot")
+		return nil
+	}
+	if !owned && !im && !r.cfg.Policy.Allows(m.ChannelID) {
+		return r.refuseOnce(ctx, m)
+	}
+	if strings.TrimSpace(m.Text) == "" {
+		return r.hintOnce(ctx, m)
+	}
+
+	if !owned {
+		conv, err = r.cfg.Store.BindConversation(ctx, threadmap.Conversation{
+			Key:       key,
+			ThreadID:  threadmap.ThreadID(key),
+			AgentID:   r.cfg.Policy.AgentFor(m.ChannelID),
+			Options:   r.cfg.Policy.OptionsFor(m.ChannelID, false),
+			StartedBy: m.UserID,
+			CreatedAt: r.cfg.Now().UTC(),
+		})
+		if err != nil {
+			return fmt.Errorf("bind conversation: %w", err)
+		}
+	}
+	job := threadmap.Job{
+		ID:       "msg:" + m.ChannelID + ":" + m.TS,
+		Key:      key,
+		ThreadID: conv.ThreadID,
+		Kind:     kindPrompt,
+		State:    threadmap.JobAccepted,
+		Payload: payload{
+			UserID:      m.UserID,
+			Text:        readableForAgent(m.Text),
+			MessageTS:   m.TS,
+			ChannelType: m.ChannelType,
+		}.encode(),
+	}
+	inserted, err := r.cfg.Store.AddJob(ctx, job)
+	if err != nil {
+		return fmt.Errorf("record message: %w", err)
+	}
+	// The event id is recorded too, for operators and for deliveries that
+	// reach us after the job is long gone.
+	if _, err := r.cfg.Store.ClaimDelivery(ctx, "event:"+m.EventID); err != nil {
+		log.Warn("record event id", "err", err)
+	}
+	if !inserted {
+		r.metrics.DuplicateDelivery("message")
+		log.Info("duplicate delivery ignored")
+		return nil
+	}
+	log.Info("message accepted", "job", job.ID, "thread_id", conv.ThreadID, "new_conversation", !owned)
+	if n, err := r.cfg.Store.UnfinishedJobs(ctx, conv.ThreadID); err == nil && n > 1 {
+		r.react(m.ChannelID, m.TS, reactQueued)
+	}
+	r.notify()
+	return nil
+}
+
+// refuseOnce tells a user, once per message, that the bot is not enabled here.
+func (r *Relay) refuseOnce(ctx context.Context, m slackhandler.Message) error {
+	first, err := r.cfg.Store.ClaimDelivery(ctx, "refusal:"+m.ChannelID+":"+m.TS)
+	if err != nil {
+		return fmt.Errorf("record refusal: %w", err)
+	}
+	if first {
+		r.background(func(ctx context.Context) error {
+			return r.cfg.Slack.Ephemeral(ctx, m.ChannelID, m.UserID, notAllowedText)
+		})
+	}
+	return nil
+}
+
+// hintOnce answers a bare mention with how to use the bot.
+func (r *Relay) hintOnce(ctx context.Context, m slackhandler.Message) error {
+	first, err := r.cfg.Store.ClaimDelivery(ctx, "hint:"+m.ChannelID+":"+m.TS)
+	if err != nil {
+		return fmt.Errorf("record hint: %w", err)
+	}
+	if first {
+		r.background(func(ctx context.Context) error {
+			return r.cfg.Slack.Ephemeral(ctx, m.ChannelID, m.UserID, "Hi! Mention me with a question or a task, e.g. `@me summarize this thread`.")
+		})
+	}
+	return nil
+}
+
+// AssistantThreadStarted offers suggested prompts in a new AI app thread.
+func (r *Relay) AssistantThreadStarted(ctx context.Context, t slackhandler.AssistantThread) error {
+	first, err := r.cfg.Store.ClaimDelivery(ctx, "event:"+t.EventID)
+	if err != nil {
+		return fmt.Errorf("record assistant thread: %w", err)
+	}
+	if !first {
+		r.metrics.DuplicateDelivery("assistant_thread_started")
+		return nil
+	}
+	r.background(func(ctx context.Context) error {
+		return r.cfg.Slack.SetSuggestedPrompts(ctx, t.ChannelID, t.ThreadTS, "Try asking", r.cfg.SuggestedPrompts)
+	})
+	return nil
+}
+
+// react adds a status reaction in the background (reactions are a courtesy:
+// a failure is logged, never shown).
+func (r *Relay) react(channel, ts, name string) {
+	if !r.cfg.Reactions || ts == "" {
+		return
+	}
+	r.background(func(ctx context.Context) error { return r.cfg.Slack.React(ctx, channel, ts, name) })
+}
+
+func (r *Relay) unreact(channel, ts, name string) {
+	if !r.cfg.Reactions || ts == "" {
+		return
+	}
+	r.background(func(ctx context.Context) error { return r.cfg.Slack.Unreact(ctx, channel, ts, name) })
+}
+
+// background runs a short Slack call off the ack path.
+func (r *Relay) background(f func(ctx context.Context) error) {
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+		defer cancel()
+		if err := f(ctx); err != nil {
+			r.log.Warn("slack call", "err", err)
+		}
+	}()
+}
+
+func splitFirstWord(s string) (word, rest string) {
+	s = strings.TrimSpace(s)
+	i := strings.IndexAny(s, " \t\n")
+	if i < 0 {
+		return s, ""
+	}
+	return s[:i], strings.TrimSpace(s[i+1:])
+}
+
+var slackToken = regexp.MustCompile(`<([@#!]?)([^<>|]+)(?:\|([^<>]*))?>`)
+
+// readableForAgent turns Slack's encoded mentions and links into text the
+// agent can read: <#C1|general> -> #general, <@U1|ann> -> @ann, <@U1> ->
+// @U1, <https://x|x> -> x (https://x), and unescapes &lt; &gt; &amp;.
+func readableForAgent(s string) string {
+	s = slackToken.ReplaceAllStringFunc(s, func(tok string) string {
+		m := slackToken.FindStringSubmatch(tok)
+		sigil, target, label := m[1], m[2], m[3]
+		switch sigil {
+		case "@", "#":
+			if label != "" {
+				return sigil + label
+			}
+			return sigil + target
+		case "!":
+			if label != "" {
+				return label
+			}
+			return "@" + strings.TrimPrefix(target, "subteam^")
+		}
+		if label != "" && label != target && !strings.HasSuffix(target, "/"+label) {
+			return label + " (" + target + ")"
+		}
+		return strings.TrimPrefix(target, "mailto:")
+	})
+	return strings.NewReplacer("&lt;", "<", "&gt;", ">", "&amp;", "&").Replace(strings.TrimSpace(s))
+}

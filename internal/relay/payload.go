@@ -1,0 +1,54 @@
+package relay
+
+import (
+	"encoding/json"
+	"fmt"
+
+	"github.com/deepagents-slack/slackbot/internal/agents"
+)
+
+// Job kinds.
+const (
+	kindCommand = "command" // a slash command: post the root message, then a prompt job
+	kindPrompt  = "prompt"  // start a run with the user's text
+	kindResume  = "resume"  // resume an interrupted run with decisions
+)
+
+// payload is what a job carries from the Slack delivery to the worker.
+type payload struct {
+	UserID      string         `json:"user_id"`
+	Text        string         `json:"text,omitempty"`
+	MessageTS   string         `json:"message_ts,omitempty"` // the user's message, for reactions
+	ChannelType string         `json:"channel_type,omitempty"`
+	ResponseURL string         `json:"response_url,omitempty"`
+	TestRun     bool           `json:"test_run,omitempty"`
+	Resume      *agents.Resume `json:"resume,omitempty"`
+	CardID      string         `json:"card_id,omitempty"`
+	DecidedBy   string         `json:"decided_by,omitempty"`
+	RunBy       string         `json:"run_by,omitempty"` // who started the run a resume continues
+}
+
+// starter is who started the run this job serves.
+func (p payload) starter() string {
+	if p.RunBy != "" {
+		return p.RunBy
+	}
+	return p.UserID
+}
+
+func (p payload) encode() []byte {
+	b, err := json.Marshal(p)
+	if err != nil {
+		// payload holds only strings, bools and decisions: it always encodes.
+		panic(fmt.Sprintf("relay: encode payload: %v", err))
+	}
+	return b
+}
+
+func decodePayload(b []byte) (payload, error) {
+	var p payload
+	if err := json.Unmarshal(b, &p); err != nil {
+		return p, fmt.Errorf("decode job payload: %w", err)
+	}
+	return p, nil
+}

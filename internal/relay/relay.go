@@ -1,0 +1,163 @@
+// Package relay is the bot's core: it turns accepted Slack work into agent
+// runs, follows each run until it ends and brings its progress, answer,
+// failures and approval requests back into the Slack thread. Work is kept in
+// the threadmap store's ledger first, so any replica (or a restarted one)
+// can finish what another accepted.
+package relay
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/deepagents-slack/slackbot/internal/agents"
+	"github.com/deepagents-slack/slackbot/internal/slackpost"
+	"github.com/deepagents-slack/slackbot/internal/threadmap"
+)
+
+// Config holds the relay's dependencies and knobs.
+type Config struct {
+	Store  threadmap.Store
+	Agents *agents.Client
+	Slack  *slackpost.Poster
+	Policy Policy
+	Logger *slog.Logger
+	// Metrics receives operational counters; nil records nothing.
+	Metrics Metrics
+
+	SlashCommand string // "/agent"
+	Owner        string // this replica's name in leases
+	Workers      int    // concurrent runs followed by this replica
+	LeaseTTL     time.Duration
+	PollInterval time.Duration // how often idle workers look for work another replica left
+	// Reactions marks users' messages when picked up and when answered.
+	Reactions bool
+	// Streaming tries Slack's chat.startStream for live replies.
+	Streaming bool
+	// WebhookURL, when set, is this bot's public base URL; runs then carry a
+	// completion webhook so runtimes without a run stream answer quickly.
+	WebhookURL    string
+	WebhookSecret []byte
+	// ThreadPollMax caps the backoff while polling a thread for its result.
+	ThreadPollMax time.Duration
+	// SuggestedPrompts are offered when a user opens the bot as an AI app.
+	SuggestedPrompts []slackpost.Prompt
+	Now              func() time.Time
+}
+
+// Relay implements slackhandler.Dispatcher and runs the workers that follow runs.
+type Relay struct {
+	cfg      Config
+	log      *slog.Logger
+	metrics  Metrics
+	wake     chan struct{}
+	webhooks *webhookHub
+
+	mu      sync.Mutex
+	running map[string]context.CancelFunc // job id -> cancel, for shutdown
+}
+
+// New checks cfg and fills defaults.
+func New(cfg Config) (*Relay, error) {
+	if cfg.Store == nil || cfg.Agents == nil || cfg.Slack == nil {
+		return nil, errors.New("relay: Store, Agents and Slack are required")
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.SlashCommand == "" {
+		cfg.SlashCommand = "/agent"
+	}
+	if cfg.Owner == "" {
+		cfg.Owner = "bot"
+	}
+	if cfg.Workers <= 0 {
+		cfg.Workers = 16
+	}
+	if cfg.LeaseTTL <= 0 {
+		cfg.LeaseTTL = 30 * time.Second
+	}
+	if cfg.PollInterval <= 0 {
+		cfg.PollInterval = 2 * time.Second
+	}
+	if cfg.ThreadPollMax <= 0 {
+		cfg.ThreadPollMax = 10 * time.Second
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if len(cfg.SuggestedPrompts) == 0 {
+		cfg.SuggestedPrompts = defaultPrompts
+	}
+	m := cfg.Metrics
+	if m == nil {
+		m = nopMetrics{}
+	}
+	return &Relay{
+		cfg:      cfg,
+		log:      cfg.Logger,
+		metrics:  m,
+		wake:     make(chan struct{}, 1),
+		webhooks: newWebhookHub(),
+		running:  map[string]context.CancelFunc{},
+	}, nil
+}
+
+var defaultPrompts = []slackpost.Prompt{
+	{Title: "Summarize a topic", Message: "Give me a short briefing on "},
+	{Title: "Plan a task", Message: "Make a step-by-step plan for "},
+	{Title: "Research a question", Message: "Research this and cite your sources: "},
+}
+
+// notify wakes an idle worker: new work was just recorded.
+func (r *Relay) notify() {
+	select {
+	case r.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Run works the ledger with cfg.Workers workers until ctx ends. On return
+// every lease this replica held is released so another replica takes over
+// at once.
+func (r *Relay) Run(ctx context.Context) error {
+	var wg sync.WaitGroup
+	for i := 0; i < r.cfg.Workers; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r.workLoop(ctx)
+		}()
+	}
+	wg.Wait()
+	return nil
+}
+
+func (r *Relay) workLoop(ctx context.Context) {
+	idle := time.NewTimer(0)
+	defer idle.Stop()
+	for {
+		job, err := r.cfg.Store.LeaseNextJob(ctx, r.cfg.Owner, r.cfg.LeaseTTL)
+		switch {
+		case err == nil:
+			if job.Attempts > 1 {
+				r.metrics.LeaseTakeover()
+			}
+			r.work(ctx, job)
+			continue
+		case ctx.Err() != nil:
+			return
+		case !errors.Is(err, threadmap.ErrNoJob):
+			r.log.Error("lease job", "err", err)
+		}
+		idle.Reset(r.cfg.PollInterval)
+		select {
+		case <-ctx.Done():
+			return
+		case <-r.wake:
+		case <-idle.C:
+		}
+	}
+}

@@ -1,0 +1,352 @@
+package relay
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/slack-go/slack"
+
+	"github.com/deepagents-slack/slackbot/internal/agents"
+	"github.com/deepagents-slack/slackbot/internal/slackpost"
+	"github.com/deepagents-slack/slackbot/internal/threadmap"
+)
+
+// maxAttempts bounds how often a job is retried after transient failures
+// (store or Slack errors) before the user is told it failed.
+const maxAttempts = 8
+
+// work runs one leased job to its next resting state. A lease lost to
+// another replica, or shutdown, stops it quietly: whoever holds the job next
+// continues from what was saved.
+func (r *Relay) work(ctx context.Context, job threadmap.Job) {
+	jctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	r.track(job.ID, cancel)
+	defer r.untrack(job.ID)
+	go r.keepLease(jctx, cancel, job.ID)
+
+	log := r.log.With("job", job.ID, "thread_id", job.ThreadID, "attempt", job.Attempts)
+	var err error
+	switch job.Kind {
+	case kindCommand:
+		err = r.workCommand(jctx, log, job)
+	case kindPrompt, kindResume:
+		err = r.workRun(jctx, log, job)
+	default:
+		err = fmt.Errorf("unknown job kind %q", job.Kind)
+	}
+	switch {
+	case err == nil:
+	case ctx.Err() != nil:
+		// Shutting down: hand the job over at once.
+		rctx, rcancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		if rerr := r.cfg.Store.ReleaseLease(rctx, job.ID, r.cfg.Owner); rerr != nil && !errors.Is(rerr, threadmap.ErrLeaseLost) {
+			log.Warn("release lease", "err", rerr)
+		}
+		rcancel()
+	case errors.Is(err, threadmap.ErrLeaseLost) || jctx.Err() != nil:
+		log.Warn("lease lost; another worker continues the job")
+	default:
+		// Transient: the lease expires and the job is retried then.
+		log.Error("job failed; will retry", "err", err)
+	}
+}
+
+func (r *Relay) track(id string, cancel context.CancelFunc) {
+	r.mu.Lock()
+	r.running[id] = cancel
+	r.mu.Unlock()
+}
+
+func (r *Relay) untrack(id string) {
+	r.mu.Lock()
+	delete(r.running, id)
+	r.mu.Unlock()
+}
+
+// keepLease renews the job's lease until ctx ends; losing it cancels the job.
+func (r *Relay) keepLease(ctx context.Context, cancel context.CancelFunc, id string) {
+	t := time.NewTicker(r.cfg.LeaseTTL / 3)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			err := r.cfg.Store.RenewLease(ctx, id, r.cfg.Owner, r.cfg.LeaseTTL)
+			if errors.Is(err, threadmap.ErrLeaseLost) {
+				cancel()
+				return
+			}
+			if err != nil && ctx.Err() == nil {
+				r.log.Warn("renew lease", "job", id, "err", err)
+			}
+		}
+	}
+}
+
+func (r *Relay) save(ctx context.Context, job *threadmap.Job) error {
+	job.LeaseOwner = r.cfg.Owner
+	if err := r.cfg.Store.UpdateJob(ctx, *job); err != nil {
+		return fmt.Errorf("save job %s: %w", job.ID, err)
+	}
+	return nil
+}
+
+// workCommand posts the root message of a slash command's conversation and
+// records the prompt job that runs in its thread.
+func (r *Relay) workCommand(ctx context.Context, log *slog.Logger, job threadmap.Job) error {
+	p, err := decodePayload(job.Payload)
+	if err != nil {
+		job.State, job.Error = threadmap.JobFailed, err.Error()
+		return r.save(ctx, &job)
+	}
+	if job.ReplyTS == "" {
+		ts, err := r.cfg.Slack.Post(ctx, job.Key.ChannelID, "", rootMessage(p))
+		if err != nil {
+			if slackpost.IsNotInChannel(err) || job.Attempts >= maxAttempts {
+				log.Warn("cannot post root message", "err", err)
+				text := cannotPostText(slackpost.SlackErrorCode(err))
+				if !slackpost.IsNotInChannel(err) {
+					text = "Sorry, I couldn't post your request in this channel (" + shortErr(err) + ")."
+				}
+				if p.ResponseURL != "" {
+					if rerr := r.cfg.Slack.Respond(ctx, p.ResponseURL, text); rerr != nil {
+						log.Warn("respond via response_url", "err", rerr)
+					}
+				}
+				job.State, job.Error = threadmap.JobFailed, err.Error()
+				return r.save(ctx, &job)
+			}
+			return fmt.Errorf("post root message: %w", err)
+		}
+		job.ReplyTS = ts
+		if err := r.save(ctx, &job); err != nil {
+			return err
+		}
+	}
+	key := threadmap.Key{TeamID: job.Key.TeamID, ChannelID: job.Key.ChannelID, RootTS: job.ReplyTS}
+	conv, err := r.cfg.Store.BindConversation(ctx, threadmap.Conversation{
+		Key:       key,
+		ThreadID:  threadmap.ThreadID(key),
+		AgentID:   r.cfg.Policy.AgentFor(key.ChannelID),
+		Options:   r.cfg.Policy.OptionsFor(key.ChannelID, p.TestRun),
+		StartedBy: p.UserID,
+		CreatedAt: r.cfg.Now().UTC(),
+	})
+	if err != nil {
+		return fmt.Errorf("bind conversation: %w", err)
+	}
+	next := p
+	next.MessageTS = ""
+	if _, err := r.cfg.Store.AddJob(ctx, threadmap.Job{
+		ID:       "run:" + job.ID,
+		Key:      key,
+		ThreadID: conv.ThreadID,
+		Kind:     kindPrompt,
+		State:    threadmap.JobAccepted,
+		Payload:  next.encode(),
+	}); err != nil {
+		return fmt.Errorf("record prompt: %w", err)
+	}
+	job.State = threadmap.JobDone
+	if err := r.save(ctx, &job); err != nil {
+		return err
+	}
+	log.Info("conversation started", "thread_id", conv.ThreadID, "root_ts", key.RootTS)
+	r.notify()
+	return nil
+}
+
+// rootMessage is the channel message a slash command's conversation hangs off.
+func rootMessage(p payload) slackpost.Message {
+	who := "<@" + p.UserID + "> asked:"
+	if p.TestRun {
+		who = ":test_tube: <@" + p.UserID + "> started a test run:"
+	}
+	quoted := "> " + escapeMrkdwn(truncate(p.Text, 2800))
+	return slackpost.Message{
+		Text: who + " " + truncate(p.Text, 200),
+		Blocks: []slack.Block{
+			slack.NewSectionBlock(slack.NewTextBlockObject(slack.MarkdownType, who+"\n"+quotedLines(quoted), false, false), nil, nil),
+		},
+	}
+}
+
+// workRun starts (or resumes) the run of a prompt or resume job, follows it
+// and delivers its outcome.
+func (r *Relay) workRun(ctx context.Context, log *slog.Logger, job threadmap.Job) error {
+	p, err := decodePayload(job.Payload)
+	if err != nil {
+		job.State, job.Error = threadmap.JobFailed, err.Error()
+		return r.save(ctx, &job)
+	}
+	conv, err := r.cfg.Store.Conversation(ctx, job.Key)
+	if err != nil {
+		return fmt.Errorf("load conversation: %w", err)
+	}
+	recipient := p.UserID
+	live := r.cfg.Slack.NewLive(job.Key.ChannelID, job.Key.RootTS, slackpost.LiveOptions{
+		RecipientUserID: recipient,
+		RecipientTeamID: job.Key.TeamID,
+		ExistingTS:      job.ReplyTS,
+		Streaming:       r.cfg.Streaming,
+		Placeholder:     placeholderFor(job.Kind),
+	})
+	defer live.Close()
+
+	if job.RunID == "" {
+		if job.ReplyTS == "" {
+			r.unreact(job.Key.ChannelID, p.MessageTS, reactQueued)
+			r.react(job.Key.ChannelID, p.MessageTS, reactWorking)
+		}
+		if p.ChannelType == "im" {
+			r.background(func(ctx context.Context) error {
+				return r.cfg.Slack.SetAssistantStatus(ctx, job.Key.ChannelID, job.Key.RootTS, "is thinking…")
+			})
+		}
+		ts, err := live.Start(ctx)
+		if err != nil {
+			if slackpost.IsNotInChannel(err) || job.Attempts >= maxAttempts {
+				log.Warn("cannot post in thread; giving up", "err", err)
+				job.State, job.Error = threadmap.JobFailed, err.Error()
+				return r.save(ctx, &job)
+			}
+			return fmt.Errorf("post live reply: %w", err)
+		}
+		job.ReplyTS, job.State = ts, threadmap.JobStarting
+		if err := r.save(ctx, &job); err != nil {
+			return err
+		}
+		run, err := r.cfg.Agents.CreateThreadRun(ctx, r.runRequest(conv, job, p))
+		if err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			log.Warn("run start failed", "err", err, "status", agents.ErrorStatus(err))
+			return r.finishFailed(ctx, &job, p, live, failureText(err))
+		}
+		job.RunID, job.State = run.RunID, threadmap.JobRunning
+		if err := r.save(ctx, &job); err != nil {
+			return err
+		}
+		r.metrics.RunStarted()
+		log.Info("run started", "run_id", run.RunID)
+	}
+	log = log.With("run_id", job.RunID)
+	r.metrics.RunsInFlight(1)
+	defer r.metrics.RunsInFlight(-1)
+
+	out, err := r.follow(ctx, log, job, live)
+	if err != nil {
+		return err
+	}
+	switch {
+	case out.failure != "":
+		r.metrics.RunFinished("error")
+		return r.finishFailed(ctx, &job, p, live, out.failure)
+	case out.interrupt != nil:
+		r.metrics.RunFinished("interrupted")
+		return r.pause(ctx, log, &job, conv, p, live, out)
+	}
+	r.metrics.RunFinished("success")
+	answer := out.answer
+	if answer == "" {
+		answer = "_The agent finished without a written answer._"
+	}
+	err = live.Finish(ctx, answer, job.Delivered, func(delivered int) error {
+		job.Delivered = delivered
+		return r.save(ctx, &job)
+	})
+	if err != nil {
+		return fmt.Errorf("deliver answer: %w", err)
+	}
+	job.State = threadmap.JobDone
+	if err := r.save(ctx, &job); err != nil {
+		return err
+	}
+	log.Info("answer delivered", "parts", job.Delivered)
+	r.afterRun(job, p, reactDone)
+	return nil
+}
+
+func placeholderFor(kind string) string {
+	if kind == kindResume {
+		return ":hourglass_flowing_sand: Resuming…"
+	}
+	return ":hourglass_flowing_sand: Working on it…"
+}
+
+// finishFailed ends the live reply with a clear failure note and marks the
+// job failed.
+func (r *Relay) finishFailed(ctx context.Context, job *threadmap.Job, p payload, live *slackpost.Live, text string) error {
+	if err := live.Fail(ctx, text); err != nil {
+		if job.Attempts < maxAttempts {
+			return fmt.Errorf("post failure note: %w", err)
+		}
+		r.log.Error("post failure note; giving up", "job", job.ID, "err", err)
+	}
+	job.State, job.Error = threadmap.JobFailed, truncate(text, 1000)
+	if err := r.save(ctx, job); err != nil {
+		return err
+	}
+	r.afterRun(*job, p, reactFailed)
+	return nil
+}
+
+// afterRun updates the user's message reactions and clears the AI app status.
+func (r *Relay) afterRun(job threadmap.Job, p payload, reaction string) {
+	r.unreact(job.Key.ChannelID, p.MessageTS, reactWorking)
+	r.react(job.Key.ChannelID, p.MessageTS, reaction)
+	if p.ChannelType == "im" {
+		r.background(func(ctx context.Context) error {
+			return r.cfg.Slack.SetAssistantStatus(ctx, job.Key.ChannelID, job.Key.RootTS, "")
+		})
+	}
+	r.notify() // the conversation's next job may be waiting on this one
+}
+
+// runRequest builds the POST /threads/runs body for a job.
+func (r *Relay) runRequest(conv threadmap.Conversation, job threadmap.Job, p payload) *agents.CreateRunRequest {
+	messageTS := p.MessageTS
+	if messageTS == "" {
+		messageTS = conv.Key.RootTS
+	}
+	req := &agents.CreateRunRequest{
+		AgentID: conv.AgentID,
+		Thread: &agents.ThreadSpec{
+			ThreadID: conv.ThreadID,
+			IfExists: agents.IfExistsDoNothing,
+			Metadata: map[string]string{
+				"slack_team_id":    conv.Key.TeamID,
+				"slack_channel_id": conv.Key.ChannelID,
+				"slack_thread_ts":  conv.Key.RootTS,
+				"slack_user_id":    conv.StartedBy,
+			},
+			Options: &agents.ThreadOptions{
+				TestRun:                   conv.Options.TestRun,
+				SkipMemoryWriteProtection: conv.Options.SkipMemoryWriteProtection,
+			},
+		},
+		Metadata: map[string]string{
+			"slack_user_id":    p.UserID,
+			"slack_message_ts": messageTS,
+		},
+		MultitaskStrategy: "enqueue",
+		StreamMode:        []string{"values", "messages-tuple", "updates"},
+		StreamSubgraphs:   true,
+		StreamResumable:   true,
+	}
+	if p.Resume != nil {
+		req.Command = &agents.Command{Resume: p.Resume}
+	} else {
+		req.Input = &agents.Input{Messages: []agents.Message{{Role: agents.RoleUser, Content: p.Text}}}
+	}
+	if r.cfg.WebhookURL != "" {
+		req.Webhook = r.webhookURL(job.ID)
+	}
+	return req
+}

@@ -1,0 +1,582 @@
+package slackpost
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/slack-go/slack"
+)
+
+const (
+	// streamChunkMax bounds one chat.appendStream (Slack: 12,000).
+	streamChunkMax = 11_000
+	// streamMax bounds a streamed message; past it the live reply switches
+	// to chat.update, which shows the end of the text.
+	streamMax = 24_000
+)
+
+// Progress is the state of a run as the live reply shows it.
+type Progress struct {
+	Text     string // answer so far (Markdown)
+	Todos    []Todo
+	Activity string // what the agent is doing now, e.g. "Searching the web"
+}
+
+// Todo is one item of the agent's plan.
+type Todo struct {
+	Content string
+	Status  string // pending | in_progress | completed
+}
+
+// LiveOptions configure a live reply.
+type LiveOptions struct {
+	// RecipientUserID and RecipientTeamID are who the reply is for;
+	// Slack requires them to stream in channels.
+	RecipientUserID, RecipientTeamID string
+	// ExistingTS adopts a reply already posted (after a restart) instead of
+	// posting a new one.
+	ExistingTS string
+	// Streaming tries chat.startStream/appendStream/stopStream, falling
+	// back to chat.update whenever streaming is unavailable or cannot show
+	// the progress.
+	Streaming bool
+	// MinInterval is the least time between two writes (default 1s).
+	MinInterval time.Duration
+	// Placeholder is the mrkdwn shown before any progress.
+	Placeholder string
+}
+
+type liveMode int
+
+const (
+	modeUpdate liveMode = iota // rendered with chat.update
+	modeStream                 // text appended with chat.appendStream
+)
+
+// Live is the reply of one run, kept up to date as the run progresses.
+// Updates are coalesced by a background flusher that writes at most once per
+// MinInterval, always the latest state. All methods are safe for concurrent
+// use.
+type Live struct {
+	p                 *Poster
+	channel, threadTS string
+	o                 LiveOptions
+
+	mu             sync.Mutex
+	ts             string
+	started        bool
+	flusherStarted bool
+	ended          bool // Finish or Fail ran: progress is no longer shown
+	latest         Progress
+	dirty          bool
+	writes         int
+	lastWrite      time.Time
+
+	// Owned by whoever holds writeMu: the flusher, Start, Finish or Fail.
+	writeMu    sync.Mutex
+	mode       liveMode
+	streamed   string // markdown appended to the stream so far
+	lastRender string // what the last chat.update showed
+
+	wake     chan struct{}
+	stop     chan struct{}
+	stopOnce sync.Once
+	done     chan struct{} // closed when the flusher exits
+}
+
+// NewLive prepares the live reply in channel's thread threadTS. Nothing is
+// written until Start.
+func (p *Poster) NewLive(channel, threadTS string, o LiveOptions) *Live {
+	if o.MinInterval <= 0 {
+		o.MinInterval = time.Second
+	}
+	if o.Placeholder == "" {
+		o.Placeholder = defaultProgress
+	}
+	return &Live{
+		p: p, channel: channel, threadTS: threadTS, o: o,
+		ts:   o.ExistingTS, // Finish and Fail work on it even without Start
+		wake: make(chan struct{}, 1),
+		stop: make(chan struct{}),
+		done: make(chan struct{}),
+	}
+}
+
+// Start posts the placeholder reply (or starts the stream, or adopts
+// ExistingTS) and starts the flusher, which runs until Close, Finish, Fail
+// or the end of ctx. It returns the reply's ts. Calling it again returns the
+// same ts.
+func (l *Live) Start(ctx context.Context) (string, error) {
+	l.writeMu.Lock()
+	defer l.writeMu.Unlock()
+	l.mu.Lock()
+	if l.started {
+		defer l.mu.Unlock()
+		return l.ts, nil
+	}
+	l.mu.Unlock()
+
+	ts, err := l.open(ctx)
+	if err != nil {
+		return "", err
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.ts, l.started = ts, true
+	l.lastWrite = l.p.clk.Now()
+	select {
+	case <-l.stop: // closed before it started: no flusher
+	default:
+		l.flusherStarted = true
+		go l.run(ctx)
+	}
+	return ts, nil
+}
+
+// open creates (or adopts) the reply message.
+func (l *Live) open(ctx context.Context) (string, error) {
+	if l.o.ExistingTS != "" {
+		l.mode = modeUpdate
+		return l.o.ExistingTS, nil
+	}
+	// Streamed messages must be replies in a thread.
+	if l.o.Streaming && l.threadTS != "" {
+		opts := []slack.MsgOption{slack.MsgOptionTS(l.threadTS)}
+		if l.o.RecipientUserID != "" {
+			opts = append(opts, slack.MsgOptionRecipientUserID(l.o.RecipientUserID))
+		}
+		if l.o.RecipientTeamID != "" {
+			opts = append(opts, slack.MsgOptionRecipientTeamID(l.o.RecipientTeamID))
+		}
+		var ts string
+		err := l.callRetrying(ctx, func() (err error) {
+			_, ts, err = l.p.api.StartStreamContext(ctx, l.channel, opts...)
+			return err
+		})
+		if err == nil && ts != "" {
+			l.mode = modeStream
+			return ts, nil
+		}
+		l.p.log.Info("slack streaming unavailable; posting and updating instead",
+			"channel", l.channel, "code", SlackErrorCode(err), "err", err)
+	}
+	l.mode = modeUpdate
+	m := renderProgress(Progress{}, l.o.Placeholder, "")
+	var ts string
+	err := l.callRetrying(ctx, func() (err error) {
+		_, ts, err = l.p.api.PostMessageContext(ctx, l.channel, append(messageOptions(m), threadOption(l.threadTS)...)...)
+		return err
+	})
+	if err != nil {
+		return "", fmt.Errorf("slack chat.postMessage: %w", err)
+	}
+	l.lastRender = renderKey(m)
+	return ts, nil
+}
+
+func threadOption(threadTS string) []slack.MsgOption {
+	if threadTS == "" {
+		return nil
+	}
+	return []slack.MsgOption{slack.MsgOptionTS(threadTS)}
+}
+
+// TS is the reply's ts ("" before Start succeeded).
+func (l *Live) TS() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.ts
+}
+
+// Writes is how many Slack write calls this reply made, retries included.
+func (l *Live) Writes() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.writes
+}
+
+// Update records the run's latest state; it never blocks on Slack. The
+// flusher shows it at most MinInterval after the previous write; states
+// recorded in between are coalesced into the latest.
+func (l *Live) Update(pr Progress) {
+	pr.Todos = append([]Todo(nil), pr.Todos...)
+	l.mu.Lock()
+	if l.ended {
+		l.mu.Unlock()
+		return
+	}
+	l.latest, l.dirty = pr, true
+	l.mu.Unlock()
+	select {
+	case l.wake <- struct{}{}:
+	default: // a wake-up is already pending
+	}
+}
+
+// run is the flusher.
+func (l *Live) run(ctx context.Context) {
+	defer close(l.done)
+	for {
+		select {
+		case <-l.stop:
+			return
+		case <-ctx.Done():
+			return
+		case <-l.wake:
+		}
+		l.mu.Lock()
+		wait := l.lastWrite.Add(l.o.MinInterval).Sub(l.p.clk.Now())
+		l.mu.Unlock()
+		if wait > 0 {
+			select {
+			case <-l.p.clk.After(wait):
+			case <-l.stop:
+				return
+			case <-ctx.Done():
+				return
+			}
+		}
+		l.flush(ctx)
+	}
+}
+
+// flush writes the latest state if it is not shown yet. After a 429 it
+// waits as told and writes the state that is latest then.
+func (l *Live) flush(ctx context.Context) {
+	l.writeMu.Lock()
+	defer l.writeMu.Unlock()
+	for attempt := 0; ; attempt++ {
+		l.mu.Lock()
+		if !l.dirty || l.ended {
+			l.mu.Unlock()
+			return
+		}
+		pr := l.latest
+		l.dirty = false
+		l.mu.Unlock()
+
+		err := l.show(ctx, pr)
+		var rl *slack.RateLimitedError
+		if errors.As(err, &rl) && attempt < maxRateLimitRetries {
+			l.mu.Lock()
+			l.dirty = true // still to be shown, whatever comes next
+			l.mu.Unlock()
+			if l.p.waitFn(ctx, rl.RetryAfter, l.stop) != nil {
+				return
+			}
+			continue
+		}
+		if err != nil {
+			l.p.log.Warn("slack live update failed", "channel", l.channel, "code", SlackErrorCode(err), "err", err)
+		}
+		return
+	}
+}
+
+// show writes pr with one attempt per call; a *slack.RateLimitedError is
+// returned as is so the caller can wait and show the newest state.
+func (l *Live) show(ctx context.Context, pr Progress) error {
+	if l.mode == modeStream {
+		if l.streamable(pr) {
+			return l.appendDelta(ctx, pr.Text[len(l.streamed):])
+		}
+		if _, err := l.endStream(ctx, ""); err != nil {
+			return err
+		}
+	}
+	return l.showRendered(ctx, renderProgress(pr, l.o.Placeholder, ""))
+}
+
+// streamable reports whether the stream can show pr: only text, extending
+// what was already appended.
+func (l *Live) streamable(pr Progress) bool {
+	return len(pr.Todos) == 0 && pr.Activity == "" &&
+		strings.HasPrefix(pr.Text, l.streamed) && slackLen(pr.Text) <= streamMax
+}
+
+// appendDelta appends text to the stream in chunks Slack accepts. On an
+// error other than 429 the reply switches to chat.update, showing the
+// latest state at once so nothing is lost.
+func (l *Live) appendDelta(ctx context.Context, delta string) error {
+	for delta != "" {
+		chunk := truncateToUnits(delta, streamChunkMax)
+		err := l.call(ctx, func() error {
+			_, _, err := l.p.api.AppendStreamContext(ctx, l.channel, l.tsNow(), slack.MsgOptionMarkdownText(chunk))
+			return err
+		})
+		var rl *slack.RateLimitedError
+		if errors.As(err, &rl) {
+			return err
+		}
+		if err != nil {
+			l.fallBack(ctx, err)
+			if SlackErrorCode(err) != "message_not_in_streaming_state" && httpStatus(err) != http.StatusNotFound {
+				// The stream may still be open: end it (best effort) so
+				// Slack stops showing it as in progress.
+				_ = l.call(ctx, func() error {
+					_, _, err := l.p.api.StopStreamContext(ctx, l.channel, l.tsNow())
+					return err
+				})
+			}
+			return l.showRendered(ctx, renderProgress(l.snapshot(), l.o.Placeholder, ""))
+		}
+		l.streamed += chunk
+		delta = delta[len(chunk):]
+	}
+	return nil
+}
+
+// endStream stops the stream, with closing markdown if any, and switches to
+// chat.update. stopped reports whether Slack took the stop (and so the
+// closing text). Only a 429 is returned as an error: a stream that is
+// already gone is as good as stopped.
+func (l *Live) endStream(ctx context.Context, closing string) (stopped bool, err error) {
+	opts := []slack.MsgOption{}
+	if closing != "" {
+		opts = append(opts, slack.MsgOptionMarkdownText(closing))
+	}
+	err = l.call(ctx, func() error {
+		_, _, err := l.p.api.StopStreamContext(ctx, l.channel, l.tsNow(), opts...)
+		return err
+	})
+	var rl *slack.RateLimitedError
+	if errors.As(err, &rl) {
+		return false, err
+	}
+	if err != nil {
+		l.fallBack(ctx, err)
+		return false, nil
+	}
+	l.mode = modeUpdate
+	l.lastRender = ""
+	return true, nil
+}
+
+// fallBack leaves streaming for the rest of the run after err.
+func (l *Live) fallBack(ctx context.Context, err error) {
+	level := slog.LevelInfo
+	if !isStreamingUnavailable(err) {
+		level = slog.LevelWarn
+	}
+	l.p.log.Log(ctx, level, "slack streaming failed; continuing with chat.update",
+		"channel", l.channel, "code", SlackErrorCode(err), "err", err)
+	l.mode = modeUpdate
+	l.lastRender = "" // what the stream showed is not what chat.update would
+}
+
+func (l *Live) showRendered(ctx context.Context, m Message) error {
+	key := renderKey(m)
+	if key == l.lastRender {
+		return nil
+	}
+	err := l.call(ctx, func() error {
+		_, _, _, err := l.p.api.UpdateMessageContext(ctx, l.channel, l.tsNow(), messageOptions(m)...)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	l.lastRender = key
+	return nil
+}
+
+// call makes one Slack write, counting it and the time it was made.
+func (l *Live) call(ctx context.Context, write func() error) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	l.mu.Lock()
+	l.writes++
+	l.mu.Unlock()
+	err := write()
+	l.mu.Lock()
+	l.lastWrite = l.p.clk.Now()
+	l.mu.Unlock()
+	return err
+}
+
+// callRetrying is call, retried after 429s (Finish and Fail, which show a
+// fixed final state).
+func (l *Live) callRetrying(ctx context.Context, write func() error) error {
+	return l.p.retry(ctx, nil, func() error { return l.call(ctx, write) })
+}
+
+func (l *Live) tsNow() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.ts
+}
+
+func (l *Live) snapshot() Progress {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.dirty = false
+	return l.latest
+}
+
+// halt stops the flusher and waits for it, so that nothing it does can
+// land after a final write.
+func (l *Live) halt() {
+	l.stopOnce.Do(func() { close(l.stop) })
+	l.mu.Lock()
+	started := l.flusherStarted
+	l.mu.Unlock()
+	if started {
+		<-l.done
+	}
+}
+
+// Close stops the flusher; progress recorded afterwards is not shown.
+// Finish and Fail still work after Close.
+func (l *Live) Close() { l.halt() }
+
+// Finish delivers the final answer: it stops any stream, replaces the live
+// message with part 0 (the final plan, if any, kept above the answer) and
+// posts parts 1.. as new replies in the thread. Parts before from were
+// delivered already (e.g. by a process that crashed) and are skipped;
+// saved(i+1) is called after part i is delivered so the caller can persist
+// how far it got. Replacing part 0 again is harmless, so Finish may be
+// retried with the last saved from.
+func (l *Live) Finish(ctx context.Context, finalMarkdown string, from int, saved func(delivered int) error) error {
+	l.halt()
+	l.writeMu.Lock()
+	defer l.writeMu.Unlock()
+	l.mu.Lock()
+	l.ended = true
+	todos := l.latest.Todos
+	l.mu.Unlock()
+
+	msgs := RenderAnswer(finalMarkdown)
+	if len(msgs) == 0 {
+		msgs = []Message{{Text: "(no answer)", Blocks: []slack.Block{mrkdwnSection("_(The agent finished without an answer.)_")}}}
+	}
+	if l.mode == modeStream {
+		if _, err := l.stopStreamRetrying(ctx, ""); err != nil {
+			return fmt.Errorf("finish: %w", err)
+		}
+	}
+	for i := max(from, 0); i < len(msgs); i++ {
+		m := msgs[i]
+		var err error
+		if i == 0 {
+			err = l.replaceOrPost(ctx, withPlan(todos, m))
+		} else {
+			err = l.callRetrying(ctx, func() error {
+				_, _, err := l.p.api.PostMessageContext(ctx, l.channel, append(messageOptions(m), threadOption(l.threadTS)...)...)
+				return err
+			})
+		}
+		if err != nil {
+			return fmt.Errorf("finish: part %d of %d: %w", i+1, len(msgs), err)
+		}
+		if saved != nil {
+			if err := saved(i + 1); err != nil {
+				return fmt.Errorf("finish: saving progress after part %d: %w", i+1, err)
+			}
+		}
+	}
+	return nil
+}
+
+// Fail ends the live reply with a failure note, keeping what it showed.
+func (l *Live) Fail(ctx context.Context, note string) error {
+	l.halt()
+	l.writeMu.Lock()
+	defer l.writeMu.Unlock()
+	l.mu.Lock()
+	l.ended = true
+	pr := l.latest
+	l.mu.Unlock()
+	if note == "" {
+		note = "Something went wrong."
+	}
+	if l.mode == modeStream {
+		// Keep the streamed text as it is and end it with the note; only
+		// when the stream is gone, or cannot show the latest state, render
+		// everything with chat.update.
+		closing := "\n\n⚠️ " + oneLine(note)
+		ok := l.streamable(pr)
+		if ok {
+			closing = pr.Text[len(l.streamed):] + closing
+		}
+		if l.streamed == "" {
+			closing = strings.TrimLeft(closing, "\n")
+		}
+		if ok && slackLen(closing) <= streamChunkMax {
+			stopped, err := l.stopStreamRetrying(ctx, closing)
+			if err != nil {
+				return fmt.Errorf("fail: %w", err)
+			}
+			if stopped {
+				return nil
+			}
+		} else if _, err := l.stopStreamRetrying(ctx, ""); err != nil {
+			return fmt.Errorf("fail: %w", err)
+		}
+	}
+	pr.Activity = ""
+	if err := l.replaceOrPost(ctx, renderProgress(pr, l.o.Placeholder, note)); err != nil {
+		return fmt.Errorf("fail: %w", err)
+	}
+	return nil
+}
+
+// stopStreamRetrying ends the stream, waiting out 429s.
+func (l *Live) stopStreamRetrying(ctx context.Context, closing string) (stopped bool, err error) {
+	err = l.p.retry(ctx, nil, func() (err error) {
+		stopped, err = l.endStream(ctx, closing)
+		return err
+	})
+	return stopped, err
+}
+
+// replaceOrPost shows m in the live message, or posts it when there is no
+// live message (Start failed or was never called).
+func (l *Live) replaceOrPost(ctx context.Context, m Message) error {
+	if ts := l.tsNow(); ts != "" {
+		l.lastRender = ""
+		return l.callRetrying(ctx, func() error {
+			_, _, _, err := l.p.api.UpdateMessageContext(ctx, l.channel, ts, messageOptions(m)...)
+			return err
+		})
+	}
+	var ts string
+	err := l.callRetrying(ctx, func() (err error) {
+		_, ts, err = l.p.api.PostMessageContext(ctx, l.channel, append(messageOptions(m), threadOption(l.threadTS)...)...)
+		return err
+	})
+	if err == nil {
+		l.mu.Lock()
+		l.ts = ts
+		l.mu.Unlock()
+	}
+	return err
+}
+
+// renderKey identifies what a message shows, to skip identical updates.
+func renderKey(m Message) string {
+	b, err := json.Marshal(m.Blocks)
+	if err != nil {
+		return ""
+	}
+	return m.Text + "\x00" + string(b)
+}
+
+// truncateToUnits is the longest prefix of s within max Slack characters.
+func truncateToUnits(s string, max int) string {
+	n := 0
+	for i, r := range s {
+		if n+runeUnits(r) > max {
+			return s[:i]
+		}
+		n += runeUnits(r)
+	}
+	return s
+}

@@ -1,0 +1,470 @@
+package threadmap
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/url"
+	"strconv"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+)
+
+// defaultPostgresConns bounds the connections one process opens; the DSN
+// parameter pool_max_conns overrides it.
+const defaultPostgresConns = 8
+
+// PostgresStore is the Store kept in PostgreSQL, for several replicas
+// sharing one database. Every atomic step is a single statement or a single
+// transaction, so replicas need no other coordination.
+type PostgresStore struct {
+	pool *connPool
+	now  func() time.Time
+}
+
+var (
+	_ Store  = (*PostgresStore)(nil)
+	_ Pruner = (*PostgresStore)(nil)
+)
+
+// OpenPostgres connects to the database named by dsn
+// ("postgres://user@host:5432/db?sslmode=disable&search_path=…") and applies
+// pending migrations.
+func OpenPostgres(ctx context.Context, dsn string, opts ...Option) (*PostgresStore, error) {
+	dsn, size, err := takePoolSize(dsn)
+	if err != nil {
+		return nil, err
+	}
+	cfg, err := pgx.ParseConfig(dsn) // pgx redacts the password in its errors
+	if err != nil {
+		return nil, fmt.Errorf("threadmap: postgres dsn: %w", err)
+	}
+	s := &PostgresStore{pool: newConnPool(cfg, size), now: buildOptions(opts).clock}
+	if err := s.Ping(ctx); err != nil {
+		s.pool.close()
+		return nil, err
+	}
+	if err := s.migrate(ctx); err != nil {
+		s.pool.close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// takePoolSize removes pool_max_conns (a pgxpool setting, which the server
+// would reject as a run-time parameter) from a URL DSN and returns its value.
+func takePoolSize(dsn string) (string, int, error) {
+	u, err := url.Parse(dsn)
+	if err != nil {
+		return "", 0, errors.New("threadmap: postgres dsn is not a valid URL")
+	}
+	q := u.Query()
+	raw := q.Get("pool_max_conns")
+	if raw == "" {
+		return dsn, defaultPostgresConns, nil
+	}
+	size, err := strconv.Atoi(raw)
+	if err != nil || size < 1 {
+		return "", 0, fmt.Errorf("threadmap: postgres dsn: pool_max_conns %q must be a positive integer", raw)
+	}
+	q.Del("pool_max_conns")
+	u.RawQuery = q.Encode()
+	return u.String(), size, nil
+}
+
+func (s *PostgresStore) migrate(ctx context.Context) error {
+	ms, err := loadMigrations("postgres")
+	if err != nil {
+		return err
+	}
+	for _, m := range ms {
+		if err := s.applyMigration(ctx, m); err != nil {
+			return fmt.Errorf("threadmap: postgres migration %s: %w", m.name, err)
+		}
+	}
+	return nil
+}
+
+// applyMigration runs m in its own transaction unless it was applied already.
+// The advisory lock, held until commit, makes processes starting together
+// take turns, so each migration runs once per schema.
+func (s *PostgresStore) applyMigration(ctx context.Context, m migration) error {
+	return s.inTx(ctx, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(
+				hashtextextended('threadmap/migrate/' || coalesce(current_schema(), ''), 0))`); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
+				version    INTEGER     PRIMARY KEY,
+				name       TEXT        NOT NULL,
+				applied_at TIMESTAMPTZ NOT NULL)`); err != nil {
+			return err
+		}
+		var applied bool
+		if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM schema_migrations WHERE version = $1)`,
+			m.version).Scan(&applied); err != nil {
+			return err
+		}
+		if applied {
+			return nil
+		}
+		if _, err := tx.Exec(ctx, m.sql); err != nil {
+			return err
+		}
+		_, err := tx.Exec(ctx, `INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)`,
+			m.version, m.name, s.clock())
+		return err
+	})
+}
+
+func (s *PostgresStore) clock() time.Time { return utcMicro(s.now()) }
+
+func (s *PostgresStore) exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error) {
+	var tag pgconn.CommandTag
+	err := s.pool.withConn(ctx, func(c *pgx.Conn) error {
+		var err error
+		tag, err = c.Exec(ctx, sql, args...)
+		return err
+	})
+	return tag, err
+}
+
+// queryRow runs a one-row query and hands the row to scan while the
+// connection is still held.
+func (s *PostgresStore) queryRow(ctx context.Context, scan func(pgx.Row) error, sql string, args ...any) error {
+	return s.pool.withConn(ctx, func(c *pgx.Conn) error {
+		return scan(c.QueryRow(ctx, sql, args...))
+	})
+}
+
+// inTx runs fn in a transaction, committed when fn succeeds.
+func (s *PostgresStore) inTx(ctx context.Context, fn func(pgx.Tx) error) error {
+	return s.pool.withConn(ctx, func(c *pgx.Conn) error {
+		return pgx.BeginFunc(ctx, c, fn)
+	})
+}
+
+// Ping checks that the database answers.
+func (s *PostgresStore) Ping(ctx context.Context) error {
+	if err := s.pool.withConn(ctx, func(c *pgx.Conn) error { return c.Ping(ctx) }); err != nil {
+		return fmt.Errorf("threadmap: ping postgres: %w", err)
+	}
+	return nil
+}
+
+// Close closes the connections.
+func (s *PostgresStore) Close() error {
+	s.pool.close()
+	return nil
+}
+
+// Conversation returns the conversation for k, or ErrNotFound.
+func (s *PostgresStore) Conversation(ctx context.Context, k Key) (Conversation, error) {
+	var c Conversation
+	err := s.queryRow(ctx, func(r pgx.Row) error {
+		return r.Scan(&c.Key.TeamID, &c.Key.ChannelID, &c.Key.RootTS, &c.ThreadID, &c.AgentID,
+			&c.Options.TestRun, &c.Options.SkipMemoryWriteProtection, &c.StartedBy, &c.CreatedAt)
+	}, `SELECT team_id, channel_id, root_ts, thread_id, agent_id, test_run, skip_memory_write_protection,
+			started_by, created_at
+		FROM conversations WHERE team_id = $1 AND channel_id = $2 AND root_ts = $3`,
+		k.TeamID, k.ChannelID, k.RootTS)
+	if err != nil {
+		return Conversation{}, postgresErr("conversation", err)
+	}
+	c.CreatedAt = c.CreatedAt.UTC()
+	return c, nil
+}
+
+// BindConversation stores c unless its key is bound already and returns the
+// stored conversation. An empty ThreadID is derived from the key and a zero
+// CreatedAt is now.
+func (s *PostgresStore) BindConversation(ctx context.Context, c Conversation) (Conversation, error) {
+	c = prepareConversation(c, s.clock())
+	_, err := s.exec(ctx, `INSERT INTO conversations (team_id, channel_id, root_ts, thread_id, agent_id,
+			test_run, skip_memory_write_protection, started_by, created_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+		ON CONFLICT (team_id, channel_id, root_ts) DO NOTHING`,
+		c.Key.TeamID, c.Key.ChannelID, c.Key.RootTS, c.ThreadID, c.AgentID,
+		c.Options.TestRun, c.Options.SkipMemoryWriteProtection, c.StartedBy, c.CreatedAt)
+	if err != nil {
+		return Conversation{}, fmt.Errorf("threadmap: bind conversation: %w", err)
+	}
+	return s.Conversation(ctx, c.Key)
+}
+
+// ClaimDelivery reports whether this call was the first to claim id.
+func (s *PostgresStore) ClaimDelivery(ctx context.Context, id string) (bool, error) {
+	tag, err := s.exec(ctx, `INSERT INTO deliveries (id, claimed_at) VALUES ($1, $2) ON CONFLICT (id) DO NOTHING`,
+		id, s.clock())
+	if err != nil {
+		return false, fmt.Errorf("threadmap: claim delivery: %w", err)
+	}
+	return tag.RowsAffected() == 1, nil
+}
+
+// PruneDeliveries forgets deliveries claimed before olderThan.
+func (s *PostgresStore) PruneDeliveries(ctx context.Context, olderThan time.Time) (int64, error) {
+	tag, err := s.exec(ctx, `DELETE FROM deliveries WHERE claimed_at < $1`, utcMicro(olderThan))
+	if err != nil {
+		return 0, fmt.Errorf("threadmap: prune deliveries: %w", err)
+	}
+	return tag.RowsAffected(), nil
+}
+
+// AddJob inserts j unless a job with its ID exists. The job starts without a
+// lease and with no attempts; an empty ThreadID is derived from the key, an
+// empty State is accepted.
+//
+// Jobs of a thread are worked in seq order, but sequence numbers are handed
+// out before commit; the per-thread advisory lock makes inserts into one
+// thread commit in the order of their numbers, so a worker can never see a
+// later job of a thread before an earlier one.
+func (s *PostgresStore) AddJob(ctx context.Context, j Job) (bool, error) {
+	j = prepareJob(j, s.clock())
+	var inserted bool
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtextextended('threadmap/jobs/' || $1::text, 0))`,
+			j.ThreadID); err != nil {
+			return err
+		}
+		tag, err := tx.Exec(ctx, `INSERT INTO jobs (id, team_id, channel_id, root_ts, thread_id, kind, payload,
+				state, run_id, reply_ts, last_event_id, delivered, error, created_at, updated_at)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
+			ON CONFLICT (id) DO NOTHING`,
+			j.ID, j.Key.TeamID, j.Key.ChannelID, j.Key.RootTS, j.ThreadID, j.Kind, j.Payload,
+			j.State, j.RunID, j.ReplyTS, j.LastEventID, j.Delivered, j.Error, j.CreatedAt, j.UpdatedAt)
+		inserted = tag.RowsAffected() == 1
+		return err
+	})
+	if err != nil {
+		return false, fmt.Errorf("threadmap: add job: %w", err)
+	}
+	return inserted, nil
+}
+
+// Job returns the job with id, or ErrNotFound.
+func (s *PostgresStore) Job(ctx context.Context, id string) (Job, error) {
+	var j Job
+	err := s.queryRow(ctx, func(r pgx.Row) (err error) {
+		j, err = scanPostgresJob(r)
+		return err
+	}, `SELECT `+jobColumns+` FROM jobs WHERE id = $1`, id)
+	if err != nil {
+		return Job{}, postgresErr("job", err)
+	}
+	return j, nil
+}
+
+// UnfinishedJobs counts the jobs of a thread that are not final.
+func (s *PostgresStore) UnfinishedJobs(ctx context.Context, threadID string) (int, error) {
+	var n int
+	err := s.queryRow(ctx, func(r pgx.Row) error { return r.Scan(&n) },
+		`SELECT COUNT(*) FROM jobs WHERE thread_id = $1 AND state NOT IN ('done', 'failed')`, threadID)
+	if err != nil {
+		return 0, fmt.Errorf("threadmap: unfinished jobs: %w", err)
+	}
+	return n, nil
+}
+
+// LeaseNextJob leases the next job that may be worked; see Store. SKIP
+// LOCKED lets concurrent workers pass over a job another one is leasing
+// right now instead of queueing behind it; the job's thread stays blocked
+// for them all the same, since the locked job is still its oldest open one.
+func (s *PostgresStore) LeaseNextJob(ctx context.Context, owner string, ttl time.Duration) (Job, error) {
+	now := s.clock()
+	var j Job
+	err := s.queryRow(ctx, func(r pgx.Row) (err error) {
+		j, err = scanPostgresJob(r)
+		return err
+	}, `WITH next AS (
+			SELECT j.seq FROM jobs j
+			WHERE j.state NOT IN ('done', 'failed') AND j.state <> 'paused'
+			  AND (j.lease_until IS NULL OR j.lease_until <= $3)
+			  AND NOT EXISTS (
+				SELECT 1 FROM jobs o
+				WHERE o.thread_id = j.thread_id AND o.state NOT IN ('done', 'failed') AND o.seq < j.seq)
+			ORDER BY j.seq
+			LIMIT 1
+			FOR UPDATE SKIP LOCKED)
+		UPDATE jobs SET lease_owner = $1, lease_until = $2, attempts = jobs.attempts + 1, updated_at = $3
+		FROM next WHERE jobs.seq = next.seq
+		RETURNING `+jobColumns,
+		owner, now.Add(ttl), now)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return Job{}, ErrNoJob
+	}
+	if err != nil {
+		return Job{}, fmt.Errorf("threadmap: lease next job: %w", err)
+	}
+	return j, nil
+}
+
+// RenewLease extends owner's lease to ttl from now. The lease is owner's as
+// long as no one else took it: an expired lease nobody took over yet can
+// still be renewed.
+func (s *PostgresStore) RenewLease(ctx context.Context, jobID, owner string, ttl time.Duration) error {
+	now := s.clock()
+	tag, err := s.exec(ctx, `UPDATE jobs SET lease_until = $1, updated_at = $2
+		WHERE id = $3 AND lease_owner = $4 AND lease_owner <> ''`,
+		now.Add(ttl), now, jobID, owner)
+	return s.leaseResult(ctx, "renew lease", jobID, tag, err)
+}
+
+// UpdateJob saves the worker-owned fields of j while j.LeaseOwner holds the
+// lease; a paused or final job gives its lease up.
+func (s *PostgresStore) UpdateJob(ctx context.Context, j Job) error {
+	tag, err := s.exec(ctx, `UPDATE jobs SET
+			state = $1, run_id = $2, reply_ts = $3, last_event_id = $4, delivered = $5, error = $6, payload = $7,
+			updated_at = $8,
+			lease_owner = CASE WHEN $1 IN ('paused', 'done', 'failed') THEN '' ELSE lease_owner END,
+			lease_until = CASE WHEN $1 IN ('paused', 'done', 'failed') THEN NULL ELSE lease_until END
+		WHERE id = $9 AND lease_owner = $10 AND lease_owner <> ''`,
+		j.State, j.RunID, j.ReplyTS, j.LastEventID, j.Delivered, j.Error, j.Payload,
+		s.clock(), j.ID, j.LeaseOwner)
+	return s.leaseResult(ctx, "update job", j.ID, tag, err)
+}
+
+// ReleaseLease frees owner's lease so any worker may take the job now.
+func (s *PostgresStore) ReleaseLease(ctx context.Context, jobID, owner string) error {
+	tag, err := s.exec(ctx, `UPDATE jobs SET lease_owner = '', lease_until = NULL, updated_at = $1
+		WHERE id = $2 AND lease_owner = $3 AND lease_owner <> ''`,
+		s.clock(), jobID, owner)
+	return s.leaseResult(ctx, "release lease", jobID, tag, err)
+}
+
+// leaseResult turns the outcome of a lease-guarded update into nil,
+// ErrLeaseLost or, for a job that does not exist, ErrNotFound.
+func (s *PostgresStore) leaseResult(ctx context.Context, op, jobID string, tag pgconn.CommandTag, err error) error {
+	if err != nil {
+		return fmt.Errorf("threadmap: %s: %w", op, err)
+	}
+	if tag.RowsAffected() == 1 {
+		return nil
+	}
+	var exists bool
+	if err := s.queryRow(ctx, func(r pgx.Row) error { return r.Scan(&exists) },
+		`SELECT EXISTS (SELECT 1 FROM jobs WHERE id = $1)`, jobID); err != nil {
+		return fmt.Errorf("threadmap: %s: %w", op, err)
+	}
+	if !exists {
+		return fmt.Errorf("threadmap: %s %s: %w", op, jobID, ErrNotFound)
+	}
+	return ErrLeaseLost
+}
+
+// SaveCard inserts c, or replaces the stored card with the same ID while that
+// one is undecided. Decisions are only recorded by DecideCard: the decision
+// fields of c are ignored, and a decided card is left as it is.
+func (s *PostgresStore) SaveCard(ctx context.Context, c Card) error {
+	c = prepareCard(c, s.clock())
+	_, err := s.exec(ctx, `INSERT INTO cards (id, job_id, team_id, channel_id, root_ts, thread_id,
+			post_channel_id, message_ts, started_by, interrupt, created_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+		ON CONFLICT (id) DO UPDATE SET
+			job_id = excluded.job_id, team_id = excluded.team_id, channel_id = excluded.channel_id,
+			root_ts = excluded.root_ts, thread_id = excluded.thread_id, post_channel_id = excluded.post_channel_id,
+			message_ts = excluded.message_ts, started_by = excluded.started_by, interrupt = excluded.interrupt,
+			created_at = excluded.created_at
+		WHERE cards.decided_by = ''`,
+		c.ID, c.JobID, c.Key.TeamID, c.Key.ChannelID, c.Key.RootTS, c.ThreadID,
+		c.ChannelID, c.MessageTS, c.StartedBy, c.Interrupt, c.CreatedAt)
+	if err != nil {
+		return fmt.Errorf("threadmap: save card: %w", err)
+	}
+	return nil
+}
+
+// Card returns the card with id, or ErrNotFound.
+func (s *PostgresStore) Card(ctx context.Context, id string) (Card, error) {
+	var c Card
+	err := s.queryRow(ctx, func(r pgx.Row) (err error) {
+		c, err = scanPostgresCard(r)
+		return err
+	}, `SELECT `+cardColumns+` FROM cards WHERE id = $1`, id)
+	if err != nil {
+		return Card{}, postgresErr("card", err)
+	}
+	return c, nil
+}
+
+// DecideCard records the first decision on a card and, in the same
+// transaction, turns its paused job into a resume job; see Store. A second
+// decider's UPDATE waits for the first one's row lock and then finds the
+// card decided.
+func (s *PostgresStore) DecideCard(ctx context.Context, id, by string, decision, resume []byte, at time.Time) (Card, bool, error) {
+	if by == "" {
+		return Card{}, false, errEmptyDecider
+	}
+	now := s.clock()
+	at = utcMicro(at)
+	if at.IsZero() {
+		at = now
+	}
+	var card Card
+	var decided bool
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `UPDATE cards SET decision = $1, decided_by = $2, decided_at = $3
+			WHERE id = $4 AND decided_by = ''`, decision, by, at, id)
+		if err != nil {
+			return err
+		}
+		decided = tag.RowsAffected() == 1
+		card, err = scanPostgresCard(tx.QueryRow(ctx, `SELECT `+cardColumns+` FROM cards WHERE id = $1`, id))
+		if err != nil {
+			return postgresErr("card", err)
+		}
+		if !decided {
+			return nil
+		}
+		_, err = tx.Exec(ctx, `UPDATE jobs SET kind = 'resume', payload = $1, state = 'accepted',
+				run_id = '', reply_ts = '', last_event_id = '', delivered = 0, error = '',
+				lease_owner = '', lease_until = NULL, updated_at = $2
+			WHERE id = $3 AND state = 'paused'`, resume, now, card.JobID)
+		return err
+	})
+	if err != nil {
+		return Card{}, false, fmt.Errorf("threadmap: decide card: %w", err)
+	}
+	return card, decided, nil
+}
+
+func scanPostgresJob(r pgx.Row) (Job, error) {
+	var j Job
+	var leaseUntil *time.Time
+	err := r.Scan(&j.ID, &j.Key.TeamID, &j.Key.ChannelID, &j.Key.RootTS, &j.ThreadID, &j.Kind, &j.Payload,
+		&j.State, &j.RunID, &j.ReplyTS, &j.LastEventID, &j.Delivered, &j.Error, &j.Attempts,
+		&j.LeaseOwner, &leaseUntil, &j.CreatedAt, &j.UpdatedAt)
+	if err != nil {
+		return Job{}, err
+	}
+	if leaseUntil != nil {
+		j.LeaseUntil = leaseUntil.UTC()
+	}
+	j.CreatedAt, j.UpdatedAt = j.CreatedAt.UTC(), j.UpdatedAt.UTC()
+	return j, nil
+}
+
+func scanPostgresCard(r pgx.Row) (Card, error) {
+	var c Card
+	var decidedAt *time.Time
+	err := r.Scan(&c.ID, &c.JobID, &c.Key.TeamID, &c.Key.ChannelID, &c.Key.RootTS, &c.ThreadID,
+		&c.ChannelID, &c.MessageTS, &c.StartedBy, &c.Interrupt, &c.Decision, &c.DecidedBy, &decidedAt, &c.CreatedAt)
+	if err != nil {
+		return Card{}, err
+	}
+	if decidedAt != nil {
+		c.DecidedAt = decidedAt.UTC()
+	}
+	c.CreatedAt = c.CreatedAt.UTC()
+	return c, nil
+}
+
+// postgresErr maps "no rows" to ErrNotFound.
+func postgresErr(what string, err error) error {
+	if errors.Is(err, pgx.ErrNoRows) {
+		return fmt.Errorf("threadmap: %s: %w", what, ErrNotFound)
+	}
+	return fmt.Errorf("threadmap: %s: %w", what, err)
+}
