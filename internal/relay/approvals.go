@@ -86,8 +86,24 @@ func (r *Relay) pause(ctx context.Context, log *slog.Logger, job *threadmap.Job,
 		return err
 	}
 	log.Info("run paused for approval", "card", card.ID, "actions", len(ic.ActionRequests))
+	// Someone may have clicked between the card appearing and the job
+	// being paused; their decision found no paused job to resume. Apply it.
+	if card, err = r.cfg.Store.Card(ctx, card.ID); err == nil && card.Decided() {
+		var decisions []agents.Decision
+		if err := json.Unmarshal(card.Decision, &decisions); err != nil {
+			return fmt.Errorf("decode decision of card %s: %w", card.ID, err)
+		}
+		if _, err := r.cfg.Store.ResumeJob(ctx, job.ID, resumePayload(card, card.DecidedBy, decisions).encode()); err != nil {
+			return fmt.Errorf("resume job: %w", err)
+		}
+	}
 	r.notify()
 	return nil
+}
+
+// resumePayload is the job payload that resumes a card's run with decisions.
+func resumePayload(card threadmap.Card, by string, decisions []agents.Decision) payload {
+	return payload{UserID: by, Resume: &agents.Resume{Decisions: decisions}, CardID: card.ID, DecidedBy: by, RunBy: card.StartedBy}
 }
 
 func describeActions(ic agents.Interrupt) string {
@@ -319,8 +335,7 @@ func alreadyDecided(c threadmap.Card) string {
 // decide records the decision exactly once and lets a worker resume the run.
 func (r *Relay) decide(ctx context.Context, card threadmap.Card, ic agents.Interrupt, channel, user string, decisions []agents.Decision) bool {
 	raw, _ := json.Marshal(decisions)
-	resume := payload{UserID: user, Resume: &agents.Resume{Decisions: decisions}, CardID: card.ID, DecidedBy: user, RunBy: card.StartedBy}
-	stored, won, err := r.cfg.Store.DecideCard(ctx, card.ID, user, raw, resume.encode(), r.cfg.Now().UTC())
+	stored, won, err := r.cfg.Store.DecideCard(ctx, card.ID, user, raw, resumePayload(card, user, decisions).encode(), r.cfg.Now().UTC())
 	if err != nil {
 		r.log.Error("decide card", "card", card.ID, "err", err)
 		r.tell(channel, user, "Sorry, I couldn't record your decision. Please try again.")

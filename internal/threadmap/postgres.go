@@ -418,10 +418,7 @@ func (s *PostgresStore) DecideCard(ctx context.Context, id, by string, decision,
 		if !decided {
 			return nil
 		}
-		_, err = tx.Exec(ctx, `UPDATE jobs SET kind = 'resume', payload = $1, state = 'accepted',
-				run_id = '', reply_ts = '', last_event_id = '', delivered = 0, error = '',
-				lease_owner = '', lease_until = NULL, updated_at = $2
-			WHERE id = $3 AND state = 'paused'`, resume, now, card.JobID)
+		_, err = tx.Exec(ctx, pgResumeJob, resume, now, card.JobID)
 		return err
 	})
 	if err != nil {
@@ -467,4 +464,23 @@ func postgresErr(what string, err error) error {
 		return fmt.Errorf("threadmap: %s: %w", what, ErrNotFound)
 	}
 	return fmt.Errorf("threadmap: %s: %w", what, err)
+}
+
+const pgResumeJob = `UPDATE jobs SET kind = 'resume', payload = $1, state = 'accepted',
+		run_id = '', reply_ts = '', last_event_id = '', delivered = 0, error = '',
+		lease_owner = '', lease_until = NULL, updated_at = $2
+	WHERE id = $3 AND state = 'paused'`
+
+// ResumeJob implements Store.
+func (s *PostgresStore) ResumeJob(ctx context.Context, jobID string, resume []byte) (bool, error) {
+	var resumed bool
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, pgResumeJob, resume, s.clock(), jobID)
+		resumed = tag.RowsAffected() == 1
+		return err
+	})
+	if err != nil {
+		return false, fmt.Errorf("threadmap: resume job: %w", err)
+	}
+	return resumed, nil
 }

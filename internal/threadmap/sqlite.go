@@ -430,16 +430,36 @@ func (s *SQLiteStore) DecideCard(ctx context.Context, id, by string, decision, r
 		if !decided {
 			return nil
 		}
-		_, err = tx.ExecContext(ctx, `UPDATE jobs SET kind = 'resume', payload = ?, state = 'accepted',
-				run_id = '', reply_ts = '', last_event_id = '', delivered = 0, error = '',
-				lease_owner = '', lease_until = NULL, updated_at = ?
-			WHERE id = ? AND state = 'paused'`, resume, now.UnixMicro(), card.JobID)
+		_, err = tx.ExecContext(ctx, sqliteResumeJob, resume, now.UnixMicro(), card.JobID)
 		return err
 	})
 	if err != nil {
 		return Card{}, false, fmt.Errorf("threadmap: decide card: %w", err)
 	}
 	return card, decided, nil
+}
+
+const sqliteResumeJob = `UPDATE jobs SET kind = 'resume', payload = ?, state = 'accepted',
+		run_id = '', reply_ts = '', last_event_id = '', delivered = 0, error = '',
+		lease_owner = '', lease_until = NULL, updated_at = ?
+	WHERE id = ? AND state = 'paused'`
+
+// ResumeJob implements Store.
+func (s *SQLiteStore) ResumeJob(ctx context.Context, jobID string, resume []byte) (bool, error) {
+	var resumed bool
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, sqliteResumeJob, resume, s.clock().UnixMicro(), jobID)
+		if err != nil {
+			return err
+		}
+		n, err := res.RowsAffected()
+		resumed = n == 1
+		return err
+	})
+	if err != nil {
+		return false, fmt.Errorf("threadmap: resume job: %w", err)
+	}
+	return resumed, nil
 }
 
 func scanSQLiteJob(r interface{ Scan(...any) error }) (Job, error) {

@@ -145,6 +145,13 @@ type Store interface {
 	// ReleaseLease gives the lease up so another worker may take the job now.
 	ReleaseLease(ctx context.Context, jobID, owner string) error
 
+	// ResumeJob does for a paused job what DecideCard does for the job of
+	// the card it decides: back to accepted as Kind "resume" with Payload
+	// resume and its run fields cleared. It reports whether the job was
+	// paused. A worker uses it when a decision landed while it was still
+	// pausing the job.
+	ResumeJob(ctx context.Context, jobID string, resume []byte) (bool, error)
+
 	// SaveCard inserts or replaces an undecided card.
 	SaveCard(ctx context.Context, c Card) error
 	// Card returns the card with id, or ErrNotFound.

@@ -189,3 +189,28 @@ func cardsEqual(a, b threadmap.Card) bool {
 		bytes.Equal(a.Interrupt, b.Interrupt) && bytes.Equal(a.Decision, b.Decision) && a.DecidedBy == b.DecidedBy &&
 		a.DecidedAt.Equal(b.DecidedAt) && a.CreatedAt.Equal(b.CreatedAt)
 }
+
+// testResumeJob: a decision that landed before its job was paused is
+// applied by ResumeJob once the worker has paused it, exactly once.
+func testResumeJob(t *testing.T, s threadmap.Store, clk *Clock) {
+	mustAdd(t, s, newJob("r1", threadA))
+	running := mustLease(t, s, "w1", time.Minute, "r1")
+	if ok, err := s.ResumeJob(t.Context(), "r1", []byte(`{"early":true}`)); err != nil || ok {
+		t.Fatalf("ResumeJob(running job) = %v, %v; want false", ok, err)
+	}
+	running.State = threadmap.JobPaused
+	if err := s.UpdateJob(t.Context(), running); err != nil {
+		t.Fatalf("UpdateJob(paused): %v", err)
+	}
+	resume := []byte(`{"decisions":[{"type":"approve"}]}`)
+	if ok, err := s.ResumeJob(t.Context(), "r1", resume); err != nil || !ok {
+		t.Fatalf("ResumeJob(paused job) = %v, %v; want true", ok, err)
+	}
+	checkResumed(t, mustJob(t, s, "r1"), resume, stamp(clk))
+	if ok, err := s.ResumeJob(t.Context(), "r1", []byte(`{"again":true}`)); err != nil || ok {
+		t.Fatalf("second ResumeJob = %v, %v; want false", ok, err)
+	}
+	if ok, err := s.ResumeJob(t.Context(), "missing", resume); err != nil || ok {
+		t.Fatalf("ResumeJob(missing) = %v, %v; want false, nil", ok, err)
+	}
+}

@@ -48,6 +48,7 @@ func RunStoreSuite(t *testing.T, open Opener) {
 		{"Cards", testCards},
 		{"DecideCardConcurrent", testDecideCardConcurrent},
 		{"DecideCardJobNotPaused", testDecideCardJobNotPaused},
+		{"ResumeJob", testResumeJob},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
