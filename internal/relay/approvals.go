@@ -455,6 +455,10 @@ func decisionsFromModal(ic agents.Interrupt, values map[string]map[string]string
 		choice := values[fmt.Sprintf(decisionBlockFmt, i)]["choice"]
 		msg := strings.TrimSpace(values[fmt.Sprintf(messageBlockFmt, i)]["value"])
 		d := agents.Decision{Type: choice}
+		if allowed := ic.AllowedFor(i); !contains(allowed, choice) {
+			errs[fmt.Sprintf(decisionBlockFmt, i)] = "Choose one of: " + strings.Join(allowed, ", ") + "."
+			continue
+		}
 		switch choice {
 		case agents.DecisionEdit:
 			var args map[string]any
