@@ -124,6 +124,13 @@ func (r *Relay) notify() {
 // at once.
 func (r *Relay) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
+	if p, ok := r.cfg.Store.(threadmap.Pruner); ok {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r.pruneLoop(ctx, p)
+		}()
+	}
 	for i := 0; i < r.cfg.Workers; i++ {
 		wg.Add(1)
 		go func() {
@@ -158,6 +165,29 @@ func (r *Relay) workLoop(ctx context.Context) {
 			return
 		case <-r.wake:
 		case <-idle.C:
+		}
+	}
+}
+
+// deliveryMemory is how long handled Slack deliveries are remembered:
+// far beyond Slack's last retry (about five minutes after the first try).
+const deliveryMemory = 7 * 24 * time.Hour
+
+// pruneLoop forgets old delivery ids now and then so the table stays small.
+func (r *Relay) pruneLoop(ctx context.Context, p threadmap.Pruner) {
+	t := time.NewTicker(time.Hour)
+	defer t.Stop()
+	for {
+		n, err := p.PruneDeliveries(ctx, r.cfg.Now().Add(-deliveryMemory))
+		if err != nil && ctx.Err() == nil {
+			r.log.Warn("prune deliveries", "err", err)
+		} else if n > 0 {
+			r.log.Info("pruned deliveries", "count", n)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
 		}
 	}
 }
