@@ -54,9 +54,6 @@ type Relay struct {
 	metrics  Metrics
 	wake     chan struct{}
 	webhooks *webhookHub
-
-	mu      sync.Mutex
-	running map[string]context.CancelFunc // job id -> cancel, for shutdown
 }
 
 // New checks cfg and fills defaults.
@@ -101,7 +98,6 @@ func New(cfg Config) (*Relay, error) {
 		metrics:  m,
 		wake:     make(chan struct{}, 1),
 		webhooks: newWebhookHub(),
-		running:  map[string]context.CancelFunc{},
 	}, nil
 }
 

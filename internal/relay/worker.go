@@ -24,8 +24,6 @@ const maxAttempts = 8
 func (r *Relay) work(ctx context.Context, job threadmap.Job) {
 	jctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	r.track(job.ID, cancel)
-	defer r.untrack(job.ID)
 	go r.keepLease(jctx, cancel, job.ID)
 
 	log := r.log.With("job", job.ID, "thread_id", job.ThreadID, "attempt", job.Attempts)
@@ -53,18 +51,6 @@ func (r *Relay) work(ctx context.Context, job threadmap.Job) {
 		// Transient: the lease expires and the job is retried then.
 		log.Error("job failed; will retry", "err", err)
 	}
-}
-
-func (r *Relay) track(id string, cancel context.CancelFunc) {
-	r.mu.Lock()
-	r.running[id] = cancel
-	r.mu.Unlock()
-}
-
-func (r *Relay) untrack(id string) {
-	r.mu.Lock()
-	delete(r.running, id)
-	r.mu.Unlock()
 }
 
 // keepLease renews the job's lease until ctx ends; losing it cancels the job.
@@ -204,9 +190,7 @@ func (r *Relay) workRun(ctx context.Context, log *slog.Logger, job threadmap.Job
 			r.react(job.Key.ChannelID, p.MessageTS, reactWorking)
 		}
 		if p.ChannelType == "im" {
-			r.background(func(ctx context.Context) error {
-				return r.cfg.Slack.SetAssistantStatus(ctx, job.Key.ChannelID, job.Key.RootTS, "is thinking…")
-			})
+			r.assistantStatus(job.Key.ChannelID, job.Key.RootTS, "is thinking…")
 		}
 		ts, err := live.Start(ctx)
 		if err != nil {
@@ -302,11 +286,22 @@ func (r *Relay) afterRun(job threadmap.Job, p payload, reaction string) {
 	r.unreact(job.Key.ChannelID, p.MessageTS, reactWorking)
 	r.react(job.Key.ChannelID, p.MessageTS, reaction)
 	if p.ChannelType == "im" {
-		r.background(func(ctx context.Context) error {
-			return r.cfg.Slack.SetAssistantStatus(ctx, job.Key.ChannelID, job.Key.RootTS, "")
-		})
+		r.assistantStatus(job.Key.ChannelID, job.Key.RootTS, "")
 	}
 	r.notify() // the conversation's next job may be waiting on this one
+}
+
+// assistantStatus shows (or clears, with "") the AI app's "thinking"
+// status in a DM thread. Slack refuses it in DMs that are not AI app
+// threads; that is expected, so it is only logged at debug level.
+func (r *Relay) assistantStatus(channel, threadTS, status string) {
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+		defer cancel()
+		if err := r.cfg.Slack.SetAssistantStatus(ctx, channel, threadTS, status); err != nil {
+			r.log.Debug("assistant status", "channel", channel, "err", err)
+		}
+	}()
 }
 
 // runRequest builds the POST /threads/runs body for a job.
