@@ -12,6 +12,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/kelseyhightower/envconfig"
 
@@ -43,6 +44,7 @@ type env struct {
 	Workers            string `envconfig:"WORKERS" default:"32" desc:"runs one replica follows at once"`
 	LogLevel           string `envconfig:"LOG_LEVEL" default:"info" desc:"debug, info, warn or error"`
 	ReplicaName        string `envconfig:"REPLICA_NAME" desc:"this replica's name in leases (default host-pid)"`
+	LeaseTTL           string `envconfig:"LEASE_TTL" default:"30s" desc:"how long a replica's claim on a run lasts unrenewed; another replica takes over after it"`
 }
 
 // Config is the validated configuration of the service.
@@ -62,6 +64,7 @@ type Config struct {
 	Workers       int
 	LogLevel      string
 	ReplicaName   string
+	LeaseTTL      time.Duration
 
 	// agentOptions tune the runtime client; tests shorten its backoff.
 	agentOptions []agents.Option
@@ -137,6 +140,13 @@ func loadConfig(getenv func(string) string) (Config, error) {
 		bad("WORKERS %q is not a number of workers (1-10000)", raw.Workers)
 	} else {
 		c.Workers = w
+	}
+	// Renewals come every third of the TTL; below a second a slow store
+	// round trip could lose a lease that is alive.
+	if d, err := time.ParseDuration(strings.TrimSpace(raw.LeaseTTL)); err != nil || d < time.Second || d > time.Hour {
+		bad("LEASE_TTL %q is not a duration between 1s and 1h (e.g. 30s)", raw.LeaseTTL)
+	} else {
+		c.LeaseTTL = d
 	}
 	c.Reactions = parseBool(bad, "REACTIONS", raw.Reactions)
 	c.Streaming = parseBool(bad, "SLACK_STREAMING", raw.Streaming)

@@ -73,6 +73,7 @@ func newService(ctx context.Context, cfg Config, log *slog.Logger) (*service, er
 		SlashCommand:  cfg.SlashCommand,
 		Owner:         cfg.ReplicaName,
 		Workers:       cfg.Workers,
+		LeaseTTL:      cfg.LeaseTTL,
 		Reactions:     cfg.Reactions,
 		Streaming:     cfg.Streaming,
 		WebhookURL:    cfg.PublicURL,

@@ -2,9 +2,13 @@
 package metrics
 
 import (
+	"bytes"
+	"encoding/json"
+	"io"
 	"net/http"
 	"path"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -27,6 +31,7 @@ type Metrics struct {
 	approvals      *prometheus.CounterVec
 	duplicates     *prometheus.CounterVec
 	slackCalls     *prometheus.CounterVec
+	slackErrors    *prometheus.CounterVec
 }
 
 // New creates the collectors.
@@ -67,10 +72,24 @@ func New() *Metrics {
 		slackCalls: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "slackbot_slack_api_calls_total", Help: "Slack Web API calls by method and HTTP status (429 = rate limited, error = no response).",
 		}, []string{"method", "status"}),
+		slackErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "slackbot_slack_api_errors_total", Help: "Slack Web API calls that failed, by method and Slack error code (ratelimited = HTTP 429).",
+		}, []string{"method", "error"}),
 	}
 	m.reg.MustRegister(m.requests, m.ackSeconds, m.eventRetries, m.appRateLimited, m.runsStarted,
-		m.runsFinished, m.runsInFlight, m.leaseTakeovers, m.approvals, m.duplicates, m.slackCalls,
+		m.runsFinished, m.runsInFlight, m.leaseTakeovers, m.approvals, m.duplicates, m.slackCalls, m.slackErrors,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	// Known series start at zero, so dashboards and rate() see them before
+	// the first event (a counter that appears later hides its first increase).
+	for _, o := range []string{"success", "error", "interrupted"} {
+		m.runsFinished.WithLabelValues(o)
+	}
+	for _, d := range []string{"approve", "reject", "edit", "respond"} {
+		m.approvals.WithLabelValues(d)
+	}
+	for _, method := range []string{"chat.postMessage", "chat.update", "chat.startStream", "chat.appendStream", "chat.stopStream"} {
+		m.slackErrors.WithLabelValues(method, "ratelimited")
+	}
 	return m
 }
 
@@ -102,21 +121,72 @@ func (m *Metrics) DuplicateDelivery(kind string) {
 	m.duplicates.WithLabelValues(kind).Inc()
 }
 
-// SlackTransport counts Slack Web API calls by method and status around rt.
+// SlackTransport counts Slack Web API calls by method and status around rt,
+// and failed calls by Slack error code: Slack answers most errors with HTTP
+// 200 and {"ok":false,"error":"…"}, so the (small) JSON body is read.
 func (m *Metrics) SlackTransport(rt http.RoundTripper) http.RoundTripper {
 	if rt == nil {
 		rt = http.DefaultTransport
 	}
 	return roundTripFunc(func(req *http.Request) (*http.Response, error) {
-		method := path.Base(req.URL.Path)
+		method := slackMethod(req.URL.Path)
 		resp, err := rt.RoundTrip(req)
 		if err != nil {
 			m.slackCalls.WithLabelValues(method, "error").Inc()
+			m.slackErrors.WithLabelValues(method, "no_response").Inc()
 			return nil, err
 		}
 		m.slackCalls.WithLabelValues(method, strconv.Itoa(resp.StatusCode)).Inc()
+		switch code := slackErrorCode(resp); {
+		case resp.StatusCode == http.StatusTooManyRequests:
+			m.slackErrors.WithLabelValues(method, "ratelimited").Inc()
+		case code != "":
+			m.slackErrors.WithLabelValues(method, code).Inc()
+		case resp.StatusCode >= 400:
+			m.slackErrors.WithLabelValues(method, "http_"+strconv.Itoa(resp.StatusCode)).Inc()
+		}
 		return resp, nil
 	})
+}
+
+// slackMethod names a Slack call for a label: the Web API method after
+// "/api/". Other URLs (response_url posts) have a unique path per request
+// and would make a label value each, so they share one.
+func slackMethod(p string) string {
+	if i := strings.LastIndex(p, "/api/"); i >= 0 && i+5 < len(p) {
+		return path.Clean(p[i+5:])
+	}
+	return "response_url"
+}
+
+// maxSlackBody bounds how much of a Slack answer is read to find its error.
+const maxSlackBody = 1 << 20
+
+// slackErrorCode returns the "error" of an ok:false JSON answer, leaving the
+// body readable for the caller.
+func slackErrorCode(resp *http.Response) string {
+	if !strings.HasPrefix(resp.Header.Get("Content-Type"), "application/json") || resp.ContentLength > maxSlackBody {
+		return ""
+	}
+	body, err := io.ReadAll(io.LimitReader(resp.Body, maxSlackBody))
+	resp.Body = struct {
+		io.Reader
+		io.Closer
+	}{io.MultiReader(bytes.NewReader(body), resp.Body), resp.Body}
+	if err != nil {
+		return ""
+	}
+	var answer struct {
+		OK    *bool  `json:"ok"`
+		Error string `json:"error"`
+	}
+	if json.Unmarshal(body, &answer) != nil || answer.OK == nil || *answer.OK {
+		return ""
+	}
+	if answer.Error == "" {
+		return "unknown"
+	}
+	return answer.Error
 }
 
 type roundTripFunc func(*http.Request) (*http.Response, error)

@@ -1,6 +1,7 @@
 package relay
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -81,6 +82,7 @@ func (r *Relay) pause(ctx context.Context, log *slog.Logger, job *threadmap.Job,
 			return fmt.Errorf("save card: %w", err)
 		}
 	}
+	posted := card.MessageTS
 	job.State = threadmap.JobPaused
 	if err := r.save(ctx, job); err != nil {
 		return err
@@ -95,6 +97,15 @@ func (r *Relay) pause(ctx context.Context, log *slog.Logger, job *threadmap.Job,
 		}
 		if _, err := r.cfg.Store.ResumeJob(ctx, job.ID, resumePayload(card, card.DecidedBy, decisions).encode()); err != nil {
 			return fmt.Errorf("resume job: %w", err)
+		}
+		if card.MessageTS == "" {
+			// Decided before its ts was saved (a decided card keeps no
+			// later changes), so the decider may not have known which
+			// message to update.
+			card.MessageTS = posted
+			r.background(func(ctx context.Context) error {
+				return r.cfg.Slack.Update(ctx, card.ChannelID, card.MessageTS, decidedMessage(card, ic, decisions))
+			})
 		}
 	}
 	r.notify()
@@ -294,7 +305,7 @@ func (r *Relay) Action(ctx context.Context, a slackhandler.Action) error {
 		r.tell(a.ChannelID, a.UserID, "That decision isn't allowed for this request: "+err.Error())
 		return nil
 	}
-	r.decide(ctx, card, ic, a.ChannelID, a.UserID, decisions)
+	r.decide(ctx, card, ic, a.ChannelID, a.MessageTS, a.UserID, decisions)
 	return nil
 }
 
@@ -309,6 +320,10 @@ func (r *Relay) cardFor(ctx context.Context, channel, user, id string) (threadma
 		}
 		r.tell(channel, user, "This approval card is no longer valid.")
 		return card, ic, false
+	}
+	if channel == "" {
+		// A modal submission names no channel; answer in the card's.
+		channel = card.ChannelID
 	}
 	if card.Decided() {
 		r.tell(channel, user, alreadyDecided(card))
@@ -333,7 +348,8 @@ func alreadyDecided(c threadmap.Card) string {
 }
 
 // decide records the decision exactly once and lets a worker resume the run.
-func (r *Relay) decide(ctx context.Context, card threadmap.Card, ic agents.Interrupt, channel, user string, decisions []agents.Decision) bool {
+// clickedTS is the card message the click came from ("" from the modal).
+func (r *Relay) decide(ctx context.Context, card threadmap.Card, ic agents.Interrupt, channel, clickedTS, user string, decisions []agents.Decision) bool {
 	raw, _ := json.Marshal(decisions)
 	stored, won, err := r.cfg.Store.DecideCard(ctx, card.ID, user, raw, resumePayload(card, user, decisions).encode(), r.cfg.Now().UTC())
 	if err != nil {
@@ -349,14 +365,21 @@ func (r *Relay) decide(ctx context.Context, card threadmap.Card, ic agents.Inter
 		r.metrics.Approval(d.Type)
 	}
 	r.log.Info("approval decided", "card", card.ID, "thread_id", card.ThreadID, "by", user)
-	r.background(func(ctx context.Context) error {
-		return r.cfg.Slack.Update(ctx, stored.ChannelID, stored.MessageTS, decidedMessage(stored, ic, decisions))
-	})
+	// A click can beat the worker saving the card's ts; the click names it.
+	// Without either, the pausing worker updates the card (see pause).
+	if ts := cmp.Or(stored.MessageTS, clickedTS); ts != "" {
+		r.background(func(ctx context.Context) error {
+			return r.cfg.Slack.Update(ctx, stored.ChannelID, ts, decidedMessage(stored, ic, decisions))
+		})
+	}
 	r.notify()
 	return true
 }
 
 func (r *Relay) tell(channel, user, text string) {
+	if channel == "" {
+		return // nowhere to say it (a modal for a card that no longer exists)
+	}
 	r.background(func(ctx context.Context) error { return r.cfg.Slack.Ephemeral(ctx, channel, user, text) })
 }
 
@@ -442,7 +465,7 @@ func (r *Relay) ViewSubmission(ctx context.Context, v slackhandler.ViewSubmissio
 	if len(errs) > 0 {
 		return errs
 	}
-	if !r.decide(ctx, card, ic, card.ChannelID, v.UserID, decisions) {
+	if !r.decide(ctx, card, ic, card.ChannelID, "", v.UserID, decisions) {
 		return map[string]string{fmt.Sprintf(decisionBlockFmt, 0): "Someone else decided this card first."}
 	}
 	return nil

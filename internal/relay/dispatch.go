@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"regexp"
 	"strings"
 	"time"
@@ -116,6 +117,13 @@ func (r *Relay) Message(ctx context.Context, m slackhandler.Message) error {
 			return fmt.Errorf("bind conversation: %w", err)
 		}
 	}
+	// Work still open in the conversation runs first: this message waits
+	// its turn, and the user is shown so.
+	ahead, err := r.cfg.Store.UnfinishedJobs(ctx, conv.ThreadID)
+	if err != nil {
+		return fmt.Errorf("count open work: %w", err)
+	}
+	queued := ahead > 0
 	job := threadmap.Job{
 		ID:       "msg:" + m.ChannelID + ":" + m.TS,
 		Key:      key,
@@ -127,6 +135,7 @@ func (r *Relay) Message(ctx context.Context, m slackhandler.Message) error {
 			Text:        readableForAgent(m.Text),
 			MessageTS:   m.TS,
 			ChannelType: m.ChannelType,
+			Queued:      queued && r.cfg.Reactions,
 		}.encode(),
 	}
 	inserted, err := r.cfg.Store.AddJob(ctx, job)
@@ -143,8 +152,8 @@ func (r *Relay) Message(ctx context.Context, m slackhandler.Message) error {
 		log.Info("duplicate delivery ignored")
 		return nil
 	}
-	log.Info("message accepted", "job", job.ID, "thread_id", conv.ThreadID, "new_conversation", !owned)
-	if n, err := r.cfg.Store.UnfinishedJobs(ctx, conv.ThreadID); err == nil && n > 1 {
+	log.Info("message accepted", "job", job.ID, "thread_id", conv.ThreadID, "new_conversation", !owned, "queued", queued)
+	if queued {
 		r.react(m.ChannelID, m.TS, reactQueued)
 	}
 	r.notify()
@@ -196,19 +205,24 @@ func (r *Relay) AssistantThreadStarted(ctx context.Context, t slackhandler.Assis
 }
 
 // react adds a status reaction in the background (reactions are a courtesy:
-// a failure is logged, never shown).
+// a failure is logged, never shown). A message's reaction calls are made in
+// the order asked for.
 func (r *Relay) react(channel, ts, name string) {
 	if !r.cfg.Reactions || ts == "" {
 		return
 	}
-	r.background(func(ctx context.Context) error { return r.cfg.Slack.React(ctx, channel, ts, name) })
+	r.courtesy.do("reactions:"+channel+":"+ts, slog.LevelWarn, func(ctx context.Context) error {
+		return r.cfg.Slack.React(ctx, channel, ts, name)
+	})
 }
 
 func (r *Relay) unreact(channel, ts, name string) {
 	if !r.cfg.Reactions || ts == "" {
 		return
 	}
-	r.background(func(ctx context.Context) error { return r.cfg.Slack.Unreact(ctx, channel, ts, name) })
+	r.courtesy.do("reactions:"+channel+":"+ts, slog.LevelWarn, func(ctx context.Context) error {
+		return r.cfg.Slack.Unreact(ctx, channel, ts, name)
+	})
 }
 
 // background runs a short Slack call off the ack path.

@@ -56,6 +56,12 @@ func (r *Relay) follow(ctx context.Context, log *slog.Logger, job threadmap.Job,
 			continue
 		}
 		readErr := r.readStream(stream, tracker, live)
+		if stream.LastEventID() != lastID {
+			// The join brought events: only consecutive fruitless joins
+			// count, or a long run behind a proxy that cuts connections
+			// would back off ever longer and end up polling.
+			failures = 0
+		}
 		lastID = stream.LastEventID()
 		stream.Close()
 		if ctx.Err() != nil {

@@ -20,6 +20,7 @@ type payload struct {
 	Text        string         `json:"text,omitempty"`
 	MessageTS   string         `json:"message_ts,omitempty"` // the user's message, for reactions
 	ChannelType string         `json:"channel_type,omitempty"`
+	Queued      bool           `json:"queued,omitempty"` // shown as queued (reactQueued) until picked up
 	ResponseURL string         `json:"response_url,omitempty"`
 	TestRun     bool           `json:"test_run,omitempty"`
 	Resume      *agents.Resume `json:"resume,omitempty"`

@@ -54,6 +54,7 @@ type Relay struct {
 	metrics  Metrics
 	wake     chan struct{}
 	webhooks *webhookHub
+	courtesy *courtesy // ordered reactions and AI app status
 }
 
 // New checks cfg and fills defaults.
@@ -98,6 +99,7 @@ func New(cfg Config) (*Relay, error) {
 		metrics:  m,
 		wake:     make(chan struct{}, 1),
 		webhooks: newWebhookHub(),
+		courtesy: newCourtesy(cfg.Logger),
 	}, nil
 }
 
@@ -141,8 +143,13 @@ func (r *Relay) Run(ctx context.Context) error {
 func (r *Relay) workLoop(ctx context.Context) {
 	idle := time.NewTimer(0)
 	defer idle.Stop()
-	for {
-		job, err := r.cfg.Store.LeaseNextJob(ctx, r.cfg.Owner, r.cfg.LeaseTTL)
+	for ctx.Err() == nil {
+		// Shutdown does not cut a lease request short: a lease the database
+		// granted as shutdown began must come back here so that work
+		// releases it, instead of being left to expire.
+		lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		job, err := r.cfg.Store.LeaseNextJob(lctx, r.cfg.Owner, r.cfg.LeaseTTL)
+		cancel()
 		switch {
 		case err == nil:
 			if job.Attempts > 1 {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"time"
 
 	"github.com/slack-go/slack"
@@ -82,6 +83,15 @@ func (r *Relay) save(ctx context.Context, job *threadmap.Job) error {
 	return nil
 }
 
+// saveDone saves a job right after a step that cannot be undone (a Slack
+// post, a run start), even when shutdown cancelled ctx meanwhile: the next
+// owner of the job must not repeat the step.
+func (r *Relay) saveDone(ctx context.Context, job *threadmap.Job) error {
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	return r.save(sctx, job)
+}
+
 // workCommand posts the root message of a slash command's conversation and
 // records the prompt job that runs in its thread.
 func (r *Relay) workCommand(ctx context.Context, log *slog.Logger, job threadmap.Job) error {
@@ -110,7 +120,7 @@ func (r *Relay) workCommand(ctx context.Context, log *slog.Logger, job threadmap
 			return fmt.Errorf("post root message: %w", err)
 		}
 		job.ReplyTS = ts
-		if err := r.save(ctx, &job); err != nil {
+		if err := r.saveDone(ctx, &job); err != nil {
 			return err
 		}
 	}
@@ -184,13 +194,21 @@ func (r *Relay) workRun(ctx context.Context, log *slog.Logger, job threadmap.Job
 	})
 	defer live.Close()
 
-	if job.RunID == "" {
-		if job.ReplyTS == "" {
-			r.unreact(job.Key.ChannelID, p.MessageTS, reactQueued)
-			r.react(job.Key.ChannelID, p.MessageTS, reactWorking)
+	// A previous attempt sent the run start and stopped before it saved the
+	// run id: the run may exist. Starting another would run the prompt
+	// twice, so the thread is asked first and, if the run is there, followed.
+	orphan := false
+	if job.RunID == "" && job.State == threadmap.JobStarting {
+		if orphan, err = r.startedUnrecorded(ctx, conv.ThreadID, p); err != nil {
+			return err
 		}
-		if p.ChannelType == "im" {
-			r.assistantStatus(job.Key.ChannelID, job.Key.RootTS, "is thinking…")
+	}
+	if job.RunID == "" && !orphan {
+		if job.ReplyTS == "" {
+			if p.Queued {
+				r.unreact(job.Key.ChannelID, p.MessageTS, reactQueued)
+			}
+			r.react(job.Key.ChannelID, p.MessageTS, reactWorking)
 		}
 		ts, err := live.Start(ctx)
 		if err != nil {
@@ -202,8 +220,13 @@ func (r *Relay) workRun(ctx context.Context, log *slog.Logger, job threadmap.Job
 			return fmt.Errorf("post live reply: %w", err)
 		}
 		job.ReplyTS, job.State = ts, threadmap.JobStarting
-		if err := r.save(ctx, &job); err != nil {
+		if err := r.saveDone(ctx, &job); err != nil {
 			return err
+		}
+		if p.ChannelType == "im" {
+			// After the placeholder: Slack clears the status when the app
+			// posts in the thread.
+			r.assistantStatus(job.Key.ChannelID, job.Key.RootTS, "is thinking…")
 		}
 		run, err := r.cfg.Agents.CreateThreadRun(ctx, r.runRequest(conv, job, p))
 		if err != nil {
@@ -214,7 +237,7 @@ func (r *Relay) workRun(ctx context.Context, log *slog.Logger, job threadmap.Job
 			return r.finishFailed(ctx, &job, p, live, failureText(err))
 		}
 		job.RunID, job.State = run.RunID, threadmap.JobRunning
-		if err := r.save(ctx, &job); err != nil {
+		if err := r.saveDone(ctx, &job); err != nil {
 			return err
 		}
 		r.metrics.RunStarted()
@@ -224,7 +247,13 @@ func (r *Relay) workRun(ctx context.Context, log *slog.Logger, job threadmap.Job
 	r.metrics.RunsInFlight(1)
 	defer r.metrics.RunsInFlight(-1)
 
-	out, err := r.follow(ctx, log, job, live)
+	var out outcome
+	if orphan {
+		log.Warn("taking over a run start whose run id was not saved; following its thread")
+		out, err = r.awaitThread(ctx, log, job, live, agents.RunView{})
+	} else {
+		out, err = r.follow(ctx, log, job, live)
+	}
 	if err != nil {
 		return err
 	}
@@ -243,7 +272,7 @@ func (r *Relay) workRun(ctx context.Context, log *slog.Logger, job threadmap.Job
 	}
 	err = live.Finish(ctx, answer, job.Delivered, func(delivered int) error {
 		job.Delivered = delivered
-		return r.save(ctx, &job)
+		return r.saveDone(ctx, &job)
 	})
 	if err != nil {
 		return fmt.Errorf("deliver answer: %w", err)
@@ -255,6 +284,27 @@ func (r *Relay) workRun(ctx context.Context, log *slog.Logger, job threadmap.Job
 	log.Info("answer delivered", "parts", job.Delivered)
 	r.afterRun(job, p, reactDone)
 	return nil
+}
+
+// startedUnrecorded reports whether the run a job's previous attempt tried
+// to start exists. Jobs of a conversation run one at a time, so a busy
+// thread is running this job's run; an idle one holds it when its last
+// input is this job's (for a resume: when it is no longer interrupted).
+func (r *Relay) startedUnrecorded(ctx context.Context, threadID string, p payload) (bool, error) {
+	th, err := r.cfg.Agents.GetThread(ctx, threadID)
+	if agents.ErrorStatus(err) == http.StatusNotFound {
+		return false, nil // no thread: nothing started
+	}
+	if err != nil {
+		return false, fmt.Errorf("check for a run started before: %w", err)
+	}
+	switch {
+	case th.Status == agents.ThreadBusy:
+		return true, nil
+	case p.Resume != nil:
+		return th.Status != agents.ThreadInterrupted, nil
+	}
+	return agents.LastHumanText(th.Values) == p.Text, nil
 }
 
 func placeholderFor(kind string) string {
@@ -295,13 +345,9 @@ func (r *Relay) afterRun(job threadmap.Job, p payload, reaction string) {
 // status in a DM thread. Slack refuses it in DMs that are not AI app
 // threads; that is expected, so it is only logged at debug level.
 func (r *Relay) assistantStatus(channel, threadTS, status string) {
-	go func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
-		defer cancel()
-		if err := r.cfg.Slack.SetAssistantStatus(ctx, channel, threadTS, status); err != nil {
-			r.log.Debug("assistant status", "channel", channel, "err", err)
-		}
-	}()
+	r.courtesy.do("status:"+channel+":"+threadTS, slog.LevelDebug, func(ctx context.Context) error {
+		return r.cfg.Slack.SetAssistantStatus(ctx, channel, threadTS, status)
+	})
 }
 
 // runRequest builds the POST /threads/runs body for a job.

@@ -31,7 +31,12 @@ func (f fence) closer() string {
 
 // opener is the line that reopens f in the next part, with its newline.
 func (f fence) opener() string {
-	return f.indent + strings.Repeat(string(f.char), f.size) + f.lang + "\n"
+	sep := ""
+	if strings.HasPrefix(f.lang, string(f.char)) {
+		// "~~~" + "~x" would reopen a longer fence that the closer cannot end.
+		sep = " "
+	}
+	return f.indent + strings.Repeat(string(f.char), f.size) + sep + f.lang + "\n"
 }
 
 // parseFenceOpener reports whether line (without its newline) opens a fence.

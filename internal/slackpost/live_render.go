@@ -3,7 +3,6 @@ package slackpost
 import (
 	"fmt"
 	"strings"
-	"unicode/utf8"
 
 	"github.com/slack-go/slack"
 )
@@ -137,7 +136,7 @@ func (d *lineDoc) earliestFitting(budget int) int {
 			lo = mid + 1
 		}
 	}
-	for lo < len(d.md) && !utf8.RuneStart(d.md[lo]) {
+	for lo < len(d.md) && !d.runeStart(lo) {
 		lo++
 	}
 	return lo

@@ -133,17 +133,23 @@ type lineDoc struct {
 	before []*fence // fence open before each line (nil outside fences)
 	blank  []bool   // line is whitespace only
 	cum    []int    // cum[i] = Slack characters in md[:i], for rune starts i
+	// inRune[i]: byte i continues a multi-byte rune, so no cut goes there.
+	// Decoding decides, not the byte alone: a stray continuation byte of
+	// invalid UTF-8 is a rune of its own, and a cut must be possible there.
+	inRune []bool
 }
 
 func scanLines(md string) *lineDoc {
-	d := &lineDoc{md: md, cum: make([]int, len(md)+1)}
+	d := &lineDoc{md: md, cum: make([]int, len(md)+1), inRune: make([]bool, len(md))}
 	n := 0
-	for i, r := range md {
+	for i := 0; i < len(md); {
+		r, size := utf8.DecodeRuneInString(md[i:])
 		d.cum[i] = n
 		n += runeUnits(r)
-		for j := i + 1; j < len(md) && j < i+utf8.RuneLen(r) && !utf8.RuneStart(md[j]); j++ {
-			d.cum[j] = n // continuation bytes: never a cut, keep cum monotonic
+		for j := i + 1; j < i+size; j++ {
+			d.cum[j], d.inRune[j] = n, true // keep cum monotonic
 		}
+		i += size
 	}
 	d.cum[len(md)] = n
 	var st fenceState
@@ -163,6 +169,9 @@ func scanLines(md string) *lineDoc {
 	d.blank = append(d.blank, false)
 	return d
 }
+
+// runeStart reports whether a cut may go before byte i.
+func (d *lineDoc) runeStart(i int) bool { return i >= len(d.md) || !d.inRune[i] }
 
 // units is the Slack length of md[from:to].
 func (d *lineDoc) units(from, to int) int { return d.cum[to] - d.cum[from] }
@@ -241,7 +250,7 @@ func (d *lineDoc) reach(s, avail int) int {
 			hi = mid - 1
 		}
 	}
-	for lo > s && !utf8.RuneStart(d.md[lo]) {
+	for lo > s && !d.runeStart(lo) {
 		lo--
 	}
 	return lo
@@ -260,7 +269,7 @@ func (d *lineDoc) midLineCut(s, e, avail int) int {
 	if sp := strings.LastIndexAny(d.md[s:p], " \t"); sp >= 0 && d.units(s, s+sp+1) >= avail/2 {
 		p = s + sp + 1
 	}
-	for p > s && !utf8.RuneStart(d.md[p]) {
+	for p > s && !d.runeStart(p) {
 		p--
 	}
 	if p <= s { // cannot happen for avail > maxFenceLine; never loop forever

@@ -4,12 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/url"
-	"strconv"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
 )
 
 // defaultPostgresConns bounds the connections one process opens; the DSN
@@ -20,7 +20,7 @@ const defaultPostgresConns = 8
 // sharing one database. Every atomic step is a single statement or a single
 // transaction, so replicas need no other coordination.
 type PostgresStore struct {
-	pool *connPool
+	pool *pgxpool.Pool
 	now  func() time.Time
 }
 
@@ -30,48 +30,30 @@ var (
 )
 
 // OpenPostgres connects to the database named by dsn
-// ("postgres://user@host:5432/db?sslmode=disable&search_path=…") and applies
-// pending migrations.
+// ("postgres://user@host:5432/db?sslmode=disable&search_path=…", with the
+// pgxpool settings such as pool_max_conns) and applies pending migrations.
 func OpenPostgres(ctx context.Context, dsn string, opts ...Option) (*PostgresStore, error) {
-	dsn, size, err := takePoolSize(dsn)
-	if err != nil {
-		return nil, err
-	}
-	cfg, err := pgx.ParseConfig(dsn) // pgx redacts the password in its errors
+	cfg, err := pgxpool.ParseConfig(dsn) // pgx redacts the password in its errors
 	if err != nil {
 		return nil, fmt.Errorf("threadmap: postgres dsn: %w", err)
 	}
-	s := &PostgresStore{pool: newConnPool(cfg, size), now: buildOptions(opts).clock}
+	if !strings.Contains(dsn, "pool_max_conns") {
+		cfg.MaxConns = defaultPostgresConns
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("threadmap: postgres pool: %w", err)
+	}
+	s := &PostgresStore{pool: pool, now: buildOptions(opts).clock}
 	if err := s.Ping(ctx); err != nil {
-		s.pool.close()
+		pool.Close()
 		return nil, err
 	}
 	if err := s.migrate(ctx); err != nil {
-		s.pool.close()
+		pool.Close()
 		return nil, err
 	}
 	return s, nil
-}
-
-// takePoolSize removes pool_max_conns (a pgxpool setting, which the server
-// would reject as a run-time parameter) from a URL DSN and returns its value.
-func takePoolSize(dsn string) (string, int, error) {
-	u, err := url.Parse(dsn)
-	if err != nil {
-		return "", 0, errors.New("threadmap: postgres dsn is not a valid URL")
-	}
-	q := u.Query()
-	raw := q.Get("pool_max_conns")
-	if raw == "" {
-		return dsn, defaultPostgresConns, nil
-	}
-	size, err := strconv.Atoi(raw)
-	if err != nil || size < 1 {
-		return "", 0, fmt.Errorf("threadmap: postgres dsn: pool_max_conns %q must be a positive integer", raw)
-	}
-	q.Del("pool_max_conns")
-	u.RawQuery = q.Encode()
-	return u.String(), size, nil
 }
 
 func (s *PostgresStore) migrate(ctx context.Context) error {
@@ -122,41 +104,30 @@ func (s *PostgresStore) applyMigration(ctx context.Context, m migration) error {
 func (s *PostgresStore) clock() time.Time { return utcMicro(s.now()) }
 
 func (s *PostgresStore) exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error) {
-	var tag pgconn.CommandTag
-	err := s.pool.withConn(ctx, func(c *pgx.Conn) error {
-		var err error
-		tag, err = c.Exec(ctx, sql, args...)
-		return err
-	})
-	return tag, err
+	return s.pool.Exec(ctx, sql, args...)
 }
 
-// queryRow runs a one-row query and hands the row to scan while the
-// connection is still held.
+// queryRow runs a one-row query and hands the row to scan.
 func (s *PostgresStore) queryRow(ctx context.Context, scan func(pgx.Row) error, sql string, args ...any) error {
-	return s.pool.withConn(ctx, func(c *pgx.Conn) error {
-		return scan(c.QueryRow(ctx, sql, args...))
-	})
+	return scan(s.pool.QueryRow(ctx, sql, args...))
 }
 
 // inTx runs fn in a transaction, committed when fn succeeds.
 func (s *PostgresStore) inTx(ctx context.Context, fn func(pgx.Tx) error) error {
-	return s.pool.withConn(ctx, func(c *pgx.Conn) error {
-		return pgx.BeginFunc(ctx, c, fn)
-	})
+	return pgx.BeginFunc(ctx, s.pool, fn)
 }
 
 // Ping checks that the database answers.
 func (s *PostgresStore) Ping(ctx context.Context) error {
-	if err := s.pool.withConn(ctx, func(c *pgx.Conn) error { return c.Ping(ctx) }); err != nil {
+	if err := s.pool.Ping(ctx); err != nil {
 		return fmt.Errorf("threadmap: ping postgres: %w", err)
 	}
 	return nil
 }
 
-// Close closes the connections.
+// Close closes the connections; it waits for those in use to be returned.
 func (s *PostgresStore) Close() error {
-	s.pool.close()
+	s.pool.Close()
 	return nil
 }
 

@@ -109,31 +109,10 @@ func (x *executor) stepOne(f *frame, st Step) outcome {
 		return outcomeDone
 	case st.Subagent != nil:
 		return x.subagent(f, st.Subagent)
-	case st.MemoryWrite != nil:
-		args := map[string]any{"file_path": st.MemoryWrite.Path, "content": st.MemoryWrite.Content}
-		id := x.callTool(f, "write_file", args)
-		x.s.mu.Lock()
-		defer x.s.mu.Unlock()
-		if x.th.options.SkipMemoryWriteProtection {
-			x.th.memories[st.MemoryWrite.Path] = st.MemoryWrite.Content
-			x.toolResultLocked(f, "write_file", id, "Updated file "+st.MemoryWrite.Path, "success", nil)
-			return outcomeDone
-		}
-		x.interruptLocked(f, pendingAction{
-			name: "write_file", args: args, callID: id, memory: true,
-			allowed: []string{agents.DecisionApprove, agents.DecisionReject},
-			result:  "Updated file " + st.MemoryWrite.Path,
-		})
-		return outcomeInterrupted
-	case st.Approval != nil:
-		id := x.callTool(f, st.Approval.Name, st.Approval.Args)
-		x.s.mu.Lock()
-		defer x.s.mu.Unlock()
-		x.interruptLocked(f, pendingAction{
-			name: st.Approval.Name, args: st.Approval.Args, callID: id,
-			allowed: append([]string(nil), st.Approval.Allowed...), result: st.Approval.Name + " completed",
-		})
-		return outcomeInterrupted
+	case st.MemoryWrite != nil, st.Approval != nil:
+		return x.reviewedCalls(f, []Step{st})
+	case st.Approvals != nil:
+		return x.reviewedCalls(f, st.Approvals.Calls)
 	case st.Fail != nil:
 		x.s.mu.Lock()
 		defer x.s.mu.Unlock()
@@ -193,26 +172,90 @@ func (x *executor) text(f *frame, t *TextStep) outcome {
 
 // callTool records an AI message that calls one tool and returns the call id.
 func (x *executor) callTool(f *frame, name string, args map[string]any) string {
-	if args == nil {
-		args = map[string]any{}
-	}
-	callID := "call_" + strings.ReplaceAll(uuid.NewString(), "-", "")[:24]
+	return x.callTools(f, []Action{{Name: name, Args: args}})[0]
+}
+
+// callTools records one AI message that calls every tool of calls at once
+// (parallel tool calls) and returns their call ids, in order.
+func (x *executor) callTools(f *frame, calls []Action) []string {
 	id := "lc_run--" + uuid.NewString()
-	argsJSON, _ := json.Marshal(args)
+	ids := make([]string, len(calls))
+	chunks := make([]any, len(calls))
+	toolCalls := make([]any, len(calls))
+	for i, c := range calls {
+		args := c.Args
+		if args == nil {
+			args = map[string]any{}
+		}
+		ids[i] = "call_" + strings.ReplaceAll(uuid.NewString(), "-", "")[:24]
+		argsJSON, _ := json.Marshal(args)
+		chunks[i] = map[string]any{"name": c.Name, "args": string(argsJSON), "id": ids[i], "index": i, "type": "tool_call_chunk"}
+		toolCalls[i] = map[string]any{"name": c.Name, "args": args, "id": ids[i], "type": "tool_call"}
+	}
 	meta := x.chunkMeta(f)
 	x.s.mu.Lock()
 	defer x.s.mu.Unlock()
 	x.s.emitLocked(x.rn, "messages", f.ns, []any{
-		map[string]any{"type": "AIMessageChunk", "id": id, "content": "", "tool_call_chunks": []any{
-			map[string]any{"name": name, "args": string(argsJSON), "id": callID, "index": 0, "type": "tool_call_chunk"},
-		}},
+		map[string]any{"type": "AIMessageChunk", "id": id, "content": "", "tool_call_chunks": chunks},
 		meta,
 	})
-	msg := aiMessage(id, "", []any{map[string]any{"name": name, "args": args, "id": callID, "type": "tool_call"}})
+	msg := aiMessage(id, "", toolCalls)
 	*f.messages = append(*f.messages, msg)
 	x.s.emitLocked(x.rn, "updates", f.ns, map[string]any{"model": map[string]any{"messages": []any{msg}}})
 	x.valuesLocked(f)
-	return callID
+	return ids
+}
+
+// reviewedCalls plays one model turn that calls the tools of steps (each a
+// MemoryWrite or an Approval) at once. Like HumanInTheLoopMiddleware, it
+// raises every call that needs a human in ONE interrupt, one action request
+// and review config per call, in order. Memory writes on a thread that skips
+// memory-write protection need nobody and go through at once.
+func (x *executor) reviewedCalls(f *frame, steps []Step) outcome {
+	calls := make([]pendingAction, len(steps))
+	for i, st := range steps {
+		calls[i] = reviewedCall(st)
+	}
+	actions := make([]Action, len(calls))
+	for i, c := range calls {
+		actions[i] = Action{Name: c.name, Args: c.args}
+	}
+	ids := x.callTools(f, actions)
+	x.s.mu.Lock()
+	defer x.s.mu.Unlock()
+	var pending []pendingAction
+	for i, c := range calls {
+		c.callID = ids[i]
+		if c.memory && x.th.options.SkipMemoryWriteProtection {
+			x.applyLocked(c, c.args)
+			x.toolResultLocked(f, c.name, c.callID, c.result, "success", nil)
+			continue
+		}
+		pending = append(pending, c)
+	}
+	if len(pending) == 0 {
+		return outcomeDone
+	}
+	x.interruptLocked(f, pending)
+	return outcomeInterrupted
+}
+
+// reviewedCall is the tool call a MemoryWrite or Approval step makes.
+func reviewedCall(st Step) pendingAction {
+	switch {
+	case st.MemoryWrite != nil:
+		return pendingAction{
+			name: "write_file", args: map[string]any{"file_path": st.MemoryWrite.Path, "content": st.MemoryWrite.Content},
+			memory: true, allowed: []string{agents.DecisionApprove, agents.DecisionReject},
+			result: "Updated file " + st.MemoryWrite.Path,
+		}
+	case st.Approval != nil:
+		return pendingAction{
+			name: st.Approval.Name, args: st.Approval.Args,
+			allowed: append([]string(nil), st.Approval.Allowed...), result: st.Approval.Name + " completed",
+		}
+	}
+	panic("agentstest: Approvals takes only MemoryWrite and Approval steps")
 }
 
 // toolResultLocked records a tool's result; extra holds other state the tools

@@ -37,16 +37,19 @@ func (p *pendingInterrupt) item() map[string]any {
 	return map[string]any{"value": p.value, "id": p.id}
 }
 
-// interruptLocked pauses the run on action, like HumanInTheLoopMiddleware:
-// an __interrupt__ update where it happened (and at the root), then the root
-// state with __interrupt__.
-func (x *executor) interruptLocked(f *frame, action pendingAction) {
-	action.ns = f.ns
+// interruptLocked pauses the run on actions (one action request each, in
+// order), like HumanInTheLoopMiddleware: an __interrupt__ update where it
+// happened (and at the root), then the root state with __interrupt__.
+func (x *executor) interruptLocked(f *frame, actions []pendingAction) {
+	actions = append([]pendingAction(nil), actions...)
+	for i := range actions {
+		actions[i].ns = f.ns
+	}
 	style := x.rn.def.style
 	p := &pendingInterrupt{
 		id:      strings.ReplaceAll(uuid.NewString(), "-", ""),
-		value:   hitlRequest([]pendingAction{action}, style),
-		actions: []pendingAction{action},
+		value:   hitlRequest(actions, style),
+		actions: actions,
 	}
 	x.th.interrupt = p
 	upd := map[string]any{"__interrupt__": []any{p.item()}}
@@ -111,6 +114,7 @@ func (x *executor) resumeLocked(res *agents.Resume) ([]Action, []Step) {
 		case agents.DecisionEdit:
 			args := map[string]any{}
 			maps.Copy(args, d.EditedAction.Args)
+			a.name = d.EditedAction.Name
 			x.applyLocked(a, args)
 		case agents.DecisionReject:
 			content, status = d.Message, "error"
@@ -135,8 +139,10 @@ func (x *executor) resumeLocked(res *agents.Resume) ([]Action, []Step) {
 	return actions, p.remaining
 }
 
-// applyLocked performs an approved action.
+// applyLocked performs an approved action with args, recording the call
+// as reviewed and run.
 func (x *executor) applyLocked(a pendingAction, args map[string]any) {
+	x.th.executed = append(x.th.executed, Action{Name: a.name, Args: maps.Clone(args)})
 	if !a.memory {
 		return
 	}

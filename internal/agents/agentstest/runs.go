@@ -24,6 +24,7 @@ type thread struct {
 	todos     []Todo // nil until the agent first plans
 	memories  map[string]string
 	interrupt *pendingInterrupt
+	executed  []Action // reviewed tool calls that ran, with the args they ran with
 	queue     []*run
 	current   *run
 	working   bool // a worker goroutine owns this thread's queue
@@ -312,6 +313,7 @@ func (th *thread) info() ThreadInfo {
 	ti := ThreadInfo{
 		ThreadID: th.id, AgentID: th.agentID, Status: th.status, Options: th.options, Metadata: meta,
 		Messages: chatHistory(th.messages), Todos: append([]Todo(nil), th.todos...), Memories: mem, Runs: th.runs,
+		Executed: append([]Action(nil), th.executed...),
 	}
 	if th.interrupt != nil {
 		for _, a := range th.interrupt.actions {

@@ -83,6 +83,7 @@ type Step struct {
 	Subagent    *SubagentStep
 	MemoryWrite *MemoryWriteStep
 	Approval    *ApprovalStep
+	Approvals   *ApprovalsStep
 	Fail        *FailStep
 	Pause       *PauseStep
 }
@@ -124,6 +125,12 @@ type ApprovalStep struct {
 	Name    string
 	Args    map[string]any
 	Allowed []string
+}
+
+// ApprovalsStep is one model turn calling several tools at once, each
+// waiting for its own decision (see Approvals).
+type ApprovalsStep struct {
+	Calls []Step // MemoryWrite and Approval steps, in call order
 }
 
 // FailStep makes the run end in error.
@@ -189,6 +196,20 @@ func Approval(name string, args map[string]any, allowed ...string) Step {
 		allowed = []string{agents.DecisionApprove, agents.DecisionReject}
 	}
 	return Step{Approval: &ApprovalStep{Name: name, Args: args, Allowed: allowed}}
+}
+
+// Approvals is one model turn calling several tools at once: each call is a
+// MemoryWrite or an Approval step and keeps its own allowed decisions. The
+// calls are raised as ONE interrupt with one action request and one review
+// config per call, in order, and a resume must carry exactly one allowed
+// decision per request in that order. On a thread that skips memory-write
+// protection the memory writes go through at once and only the other calls
+// are raised (no interrupt when none is left). It panics on other steps.
+func Approvals(calls ...Step) Step {
+	for _, c := range calls {
+		reviewedCall(c) // fail at construction, not mid-run
+	}
+	return Step{Approvals: &ApprovalsStep{Calls: append([]Step(nil), calls...)}}
 }
 
 // Fail ends the run with an error event carrying message.

@@ -269,7 +269,11 @@ type ThreadInfo struct {
 	Memories map[string]string
 	// Interrupted holds the pending action requests, if any.
 	Interrupted []Action
-	Runs        int
+	// Executed are the tool calls that waited for a decision (or, for memory
+	// writes on a headless thread, needed none) and ran, in order, with the
+	// arguments they ran with (an edit's arguments and tool name).
+	Executed []Action
+	Runs     int
 }
 
 // Thread returns thread id's current state.

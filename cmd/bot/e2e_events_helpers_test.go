@@ -1,0 +1,211 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"sync"
+
+	"github.com/deepagents-slack/slackbot/internal/agents/agentstest"
+	"github.com/deepagents-slack/slackbot/internal/slackpost/slackfake"
+	"github.com/deepagents-slack/slackbot/internal/threadmap"
+)
+
+const (
+	chDM     = "DANNA00001" // anna's DM with the bot
+	botUser  = "UBOT00001"  // slackfake's default bot user
+	botID    = "BBOT00001"  // and its bot id
+	thinking = "is thinking…"
+)
+
+// deliver sends an event and requires Slack's 200 ack.
+func (e *testEnv) deliver(eventID string, ev map[string]any, retry int) {
+	e.t.Helper()
+	if code, err := e.Event(eventID, ev, retry); err != nil || code != http.StatusOK {
+		e.t.Fatalf("event %s (retry %d): %d %v", eventID, retry, code, err)
+	}
+}
+
+// mention posts "<@bot> text" as user and returns the message event Slack
+// delivers for it (AsMention gives the app_mention twin).
+func (e *testEnv) mention(user, channel, text, threadTS string) map[string]any {
+	return e.UserSays(user, channel, "channel", "<@"+e.Slack.BotUserID()+"> "+text, threadTS)
+}
+
+// converse delivers a mention at top level and waits for its answer; it
+// returns the conversation's root ts (the mention's ts).
+func (e *testEnv) converse(eventID, user, channel, text string) string {
+	e.t.Helper()
+	ev := AsMention(e.mention(user, channel, text, ""))
+	e.deliver(eventID, ev, 0)
+	root := ev["ts"].(string)
+	e.waitReplies(channel, root, 1)
+	return root
+}
+
+// waitRuntime waits until cond holds on the fake runtime.
+func (e *testEnv) waitRuntime(what string, cond func(*agentstest.Server) bool) {
+	e.t.Helper()
+	if err := e.WaitFor(e.ctx(), func(*slackfake.Server) bool { return cond(e.Runtime) }); err != nil {
+		e.t.Fatalf("waiting for %s: %v", what, err)
+	}
+}
+
+// waitSlack waits until cond holds on the fake Slack.
+func (e *testEnv) waitSlack(what string, cond func(*slackfake.Server) bool) {
+	e.t.Helper()
+	if err := e.WaitFor(e.ctx(), cond); err != nil {
+		e.t.Fatalf("waiting for %s: %v\n%s", what, err, e.Slack.Transcript(chGeneral))
+	}
+}
+
+// threadIDOf is the thread_id of a run request body.
+func threadIDOf(body map[string]any) string {
+	th, _ := body["thread"].(map[string]any)
+	id, _ := th["thread_id"].(string)
+	return id
+}
+
+// promptOf is the user message a run request sends to the agent.
+func promptOf(body map[string]any) string {
+	in, _ := body["input"].(map[string]any)
+	msgs, _ := in["messages"].([]any)
+	if len(msgs) == 0 {
+		return ""
+	}
+	m, _ := msgs[len(msgs)-1].(map[string]any)
+	s, _ := m["content"].(string)
+	return s
+}
+
+// threadIDFor is the thread_id the bot derives for a Slack thread.
+func threadIDFor(channel, root string) string {
+	return threadmap.ThreadID(threadmap.Key{TeamID: simTeam, ChannelID: channel, RootTS: root})
+}
+
+// hasJob reports whether the store recorded a job for a user's message.
+func (e *testEnv) hasJob(channel, ts string) bool {
+	e.t.Helper()
+	_, err := e.svc.store.Job(e.ctx(), "msg:"+channel+":"+ts)
+	if err != nil && !errors.Is(err, threadmap.ErrNotFound) {
+		e.t.Fatal(err)
+	}
+	return err == nil
+}
+
+// callsOn returns the calls of method whose param key equals value, in order.
+func callsOn(f *slackfake.Server, method, key, value string) []slackfake.Call {
+	var out []slackfake.Call
+	for _, c := range f.CallsTo(method) {
+		if c.Params[key] == value {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// reactionLog is every reactions.* call on one message, as "+name" / "-name".
+func reactionLog(f *slackfake.Server, channel, ts string) []string {
+	var out []string
+	for _, c := range f.Calls() {
+		if c.Params["channel"] != channel || c.Params["timestamp"] != ts {
+			continue
+		}
+		switch c.Method {
+		case "reactions.add":
+			out = append(out, "+"+c.Params["name"])
+		case "reactions.remove":
+			out = append(out, "-"+c.Params["name"])
+		}
+	}
+	return out
+}
+
+// statusLog is every assistant.threads.setStatus value set on a thread, in order.
+func statusLog(f *slackfake.Server, channel, threadTS string) []string {
+	var out []string
+	for _, c := range f.CallsTo("assistant.threads.setStatus") {
+		if c.Params["channel_id"] == channel && c.Params["thread_ts"] == threadTS {
+			out = append(out, c.Params["status"])
+		}
+	}
+	return out
+}
+
+// failedCalls lists Slack calls that failed, for "the bot made no call
+// Slack refused" checks.
+func failedCalls(f *slackfake.Server) []string {
+	var out []string
+	for _, c := range f.Calls() {
+		if !c.OK {
+			out = append(out, c.Method+": "+c.Error)
+		}
+	}
+	return out
+}
+
+// metricSum adds up every sample of a metric family in the /metrics exposition.
+func (e *testEnv) metricSum(name string) float64 {
+	e.t.Helper()
+	resp, err := http.Get(e.URL + "/metrics")
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	var sum float64
+	for _, line := range strings.Split(string(body), "\n") {
+		if !strings.HasPrefix(line, name+"{") && !strings.HasPrefix(line, name+" ") {
+			continue
+		}
+		var v float64
+		if _, err := fmt.Sscan(line[strings.LastIndexByte(line, ' ')+1:], &v); err == nil {
+			sum += v
+		}
+	}
+	return sum
+}
+
+// gate holds chosen turns of a scripted agent until released, so a test can
+// act while a run is provably still going on.
+type gate struct {
+	mu      sync.Mutex
+	waiting map[string]chan struct{} // prompt -> release
+}
+
+func newGate() *gate { return &gate{waiting: map[string]chan struct{}{}} }
+
+// hold makes the turn whose prompt is prompt wait for release.
+func (g *gate) hold(prompt string) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.waiting[prompt] = make(chan struct{})
+}
+
+func (g *gate) release(prompt string) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if ch, ok := g.waiting[prompt]; ok {
+		close(ch)
+		delete(g.waiting, prompt)
+	}
+}
+
+// echo answers "You said: <prompt>" once the prompt's turn is released.
+func (g *gate) echo(ctx context.Context) agentstest.Script {
+	return func(t agentstest.Turn) []agentstest.Step {
+		g.mu.Lock()
+		ch := g.waiting[t.Text()]
+		g.mu.Unlock()
+		if ch != nil {
+			select {
+			case <-ch:
+			case <-ctx.Done():
+			}
+		}
+		return []agentstest.Step{agentstest.Text("You said: " + t.Text())}
+	}
+}

@@ -1,0 +1,1014 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"cmp"
+	"context"
+	"encoding/json"
+	"io"
+	"log"
+	"log/slog"
+	"math"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/deepagents-slack/slackbot/internal/agents"
+	"github.com/deepagents-slack/slackbot/internal/agents/agentstest"
+	"github.com/deepagents-slack/slackbot/internal/slackpost/slackfake"
+)
+
+// liveSetup describes a simulated environment for the live-progress tests:
+// the fakes, plus how the run streams reach the bot.
+type liveSetup struct {
+	script      agentstest.Script
+	runtimeOpts []agentstest.Option
+	slackOpts   []slackfake.Option
+	configure   func(*Config)
+	// tokenDelay is how long each root token takes to reach the bot, as if
+	// the model were producing it: the fake runtime emits a whole text step
+	// at once.
+	tokenDelay time.Duration
+	// slowTools holds the stream after a root call of a named tool, so the
+	// tool looks busy for that long (the fake answers tool calls at once).
+	slowTools map[string]time.Duration
+	// webhook sets PUBLIC_URL to a recording proxy in front of the bot.
+	webhook bool
+	// quiet discards the service's logs even with BOT_TEST_LOGS set.
+	quiet bool
+}
+
+// newLiveSim starts the service against the fakes with a recording proxy
+// between the bot and the runtime.
+func newLiveSim(tb testing.TB, ls liveSetup) (*sim, *runtimeProxy, *hookRecorder) {
+	tb.Helper()
+	runtime := agentstest.NewServer(ls.runtimeOpts...)
+	tb.Cleanup(runtime.Close)
+	runtime.AddAgent(agentMain, ls.script)
+	proxy := newRuntimeProxy(runtime.URL, ls.tokenDelay, ls.slowTools)
+	tb.Cleanup(proxy.Close)
+	// startSim points the bot at runtime.URL: send it through the proxy.
+	runtime.URL = proxy.URL() + agentstest.BasePath
+
+	var hooks *hookRecorder
+	if ls.webhook {
+		hooks = newHookRecorder()
+		tb.Cleanup(hooks.Close)
+	}
+	logOut := io.Discard
+	if os.Getenv("BOT_TEST_LOGS") != "" && !ls.quiet {
+		logOut = os.Stderr
+	}
+	log := slog.New(slog.NewTextHandler(logOut, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	s, err := startSim(context.Background(), tb.TempDir(), log, runtime, func(c *Config) {
+		c.Policy.DefaultAgent = agentMain
+		c.Policy.OpsUsers[userOmar] = true
+		c.agentOptions = []agents.Option{agents.WithRetry(3, time.Millisecond, 5*time.Millisecond)}
+		if hooks != nil {
+			c.PublicURL = hooks.URL()
+		}
+		if ls.configure != nil {
+			ls.configure(c)
+		}
+	}, ls.slackOpts...)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if hooks != nil {
+		hooks.setTarget(s.URL)
+	}
+	tb.Cleanup(func() {
+		if err := s.Close(); err != nil {
+			tb.Errorf("service stopped with: %v", err)
+		}
+	})
+	return s, proxy, hooks
+}
+
+// liveEnv is a testEnv whose runtime traffic goes through a runtimeProxy.
+type liveEnv struct {
+	*testEnv
+	proxy *runtimeProxy
+	hooks *hookRecorder
+}
+
+func newLiveEnv(t *testing.T, ls liveSetup) *liveEnv {
+	t.Helper()
+	s, proxy, hooks := newLiveSim(t, ls)
+	return &liveEnv{testEnv: &testEnv{sim: s, t: t}, proxy: proxy, hooks: hooks}
+}
+
+// onlyReply waits for the thread to settle and requires exactly one bot reply.
+func (e *liveEnv) onlyReply(root string) slackfake.Message {
+	e.t.Helper()
+	replies := e.waitReplies(chGeneral, root, 1)
+	if len(replies) != 1 {
+		e.t.Fatalf("%d bot replies, want exactly 1\n%s", len(replies), e.Slack.Transcript(chGeneral))
+	}
+	return replies[0]
+}
+
+// proxiedRequest is one request the bot made to the runtime.
+type proxiedRequest struct {
+	Method, Path, LastEventID string
+	Status                    int
+}
+
+// runtimeProxy sits between the bot and the fake runtime. It records every
+// request, paces the root tokens of run streams, holds streams after slow
+// tool calls, and notes when each run's last token reached the bot.
+type runtimeProxy struct {
+	srv        *httptest.Server
+	tokenDelay time.Duration
+	slowTools  map[string]time.Duration
+
+	mu        sync.Mutex
+	requests  []proxiedRequest
+	lastToken map[string]time.Time // by thread id
+	open      int                  // run streams being served
+}
+
+func newRuntimeProxy(runtimeURL string, tokenDelay time.Duration, slowTools map[string]time.Duration) *runtimeProxy {
+	target, err := url.Parse(strings.TrimSuffix(runtimeURL, agentstest.BasePath))
+	if err != nil {
+		panic(err)
+	}
+	p := &runtimeProxy{tokenDelay: tokenDelay, slowTools: slowTools, lastToken: map[string]time.Time{}}
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.MaxIdleConnsPerHost = 4096
+	rp := &httputil.ReverseProxy{
+		Rewrite:        func(pr *httputil.ProxyRequest) { pr.SetURL(target) },
+		Transport:      tr,
+		FlushInterval:  -1,
+		ModifyResponse: p.modify,
+		// Cut streams are the point of some tests: do not log them.
+		ErrorLog: log.New(io.Discard, "", 0),
+	}
+	p.srv = httptest.NewServer(rp)
+	return p
+}
+
+func (p *runtimeProxy) URL() string { return p.srv.URL }
+
+func (p *runtimeProxy) Close() {
+	p.srv.CloseClientConnections()
+	p.srv.Close()
+}
+
+func (p *runtimeProxy) modify(resp *http.Response) error {
+	req := resp.Request
+	p.mu.Lock()
+	p.requests = append(p.requests, proxiedRequest{
+		Method: req.Method, Path: req.URL.Path, LastEventID: req.Header.Get("Last-Event-ID"), Status: resp.StatusCode,
+	})
+	p.mu.Unlock()
+	if req.Method == http.MethodGet && strings.HasSuffix(req.URL.Path, "/stream") && resp.StatusCode == http.StatusOK {
+		p.mu.Lock()
+		p.open++
+		p.mu.Unlock()
+		resp.Body = &pacedBody{p: p, ctx: req.Context(), thread: pathThreadID(req.URL.Path), src: resp.Body, r: bufio.NewReader(resp.Body)}
+	}
+	return nil
+}
+
+// Requests returns every request the bot made to the runtime, in order.
+func (p *runtimeProxy) Requests() []proxiedRequest {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return append([]proxiedRequest(nil), p.requests...)
+}
+
+// OpenStreams counts the run streams being served now.
+func (p *runtimeProxy) OpenStreams() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.open
+}
+
+// LastToken is when the last root token of thread's runs reached the bot.
+func (p *runtimeProxy) LastToken(threadID string) (time.Time, bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	at, ok := p.lastToken[threadID]
+	return at, ok
+}
+
+func pathThreadID(path string) string {
+	parts := strings.Split(path, "/")
+	for i, s := range parts {
+		if s == "threads" && i+1 < len(parts) {
+			return parts[i+1]
+		}
+	}
+	return ""
+}
+
+// pacedBody hands a run stream to the bot one event at a time, pacing it.
+type pacedBody struct {
+	p      *runtimeProxy
+	ctx    context.Context
+	thread string
+	src    io.ReadCloser
+	r      *bufio.Reader
+	buf    []byte
+	err    error
+	hold   time.Duration
+	once   sync.Once
+}
+
+func (b *pacedBody) Read(out []byte) (int, error) {
+	for len(b.buf) == 0 {
+		if b.err != nil {
+			return 0, b.err
+		}
+		if b.hold > 0 {
+			b.wait(b.hold)
+			b.hold = 0
+		}
+		b.buf, b.err = readRawEvent(b.r)
+		b.pace(b.buf)
+	}
+	n := copy(out, b.buf)
+	b.buf = b.buf[n:]
+	return n, nil
+}
+
+func (b *pacedBody) Close() error {
+	b.once.Do(func() {
+		b.p.mu.Lock()
+		b.p.open--
+		b.p.mu.Unlock()
+	})
+	return b.src.Close()
+}
+
+func (b *pacedBody) wait(d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-b.ctx.Done():
+	}
+}
+
+// pace delays a root token and notes its time, or arranges a hold after a
+// slow tool's call.
+func (b *pacedBody) pace(raw []byte) {
+	name, data := parseRawEvent(raw)
+	switch name {
+	case "messages":
+		if !isTextToken(data) {
+			return
+		}
+		if b.p.tokenDelay > 0 {
+			b.wait(b.p.tokenDelay)
+		}
+		b.p.mu.Lock()
+		b.p.lastToken[b.thread] = time.Now()
+		b.p.mu.Unlock()
+	case "updates":
+		var nodes map[string]struct {
+			Messages []struct {
+				ToolCalls []struct {
+					Name string `json:"name"`
+				} `json:"tool_calls"`
+			} `json:"messages"`
+		}
+		if json.Unmarshal(data, &nodes) != nil {
+			return
+		}
+		for _, n := range nodes {
+			for _, m := range n.Messages {
+				for _, c := range m.ToolCalls {
+					b.hold = max(b.hold, b.p.slowTools[c.Name])
+				}
+			}
+		}
+	}
+}
+
+// readRawEvent reads one SSE event (or comment) up to and including the
+// blank line that ends it.
+func readRawEvent(r *bufio.Reader) ([]byte, error) {
+	var ev []byte
+	for {
+		line, err := r.ReadBytes('\n')
+		ev = append(ev, line...)
+		if err != nil {
+			return ev, err
+		}
+		if len(bytes.TrimRight(line, "\r\n")) == 0 {
+			return ev, nil
+		}
+	}
+}
+
+func parseRawEvent(raw []byte) (name string, data []byte) {
+	var lines [][]byte
+	for line := range bytes.SplitSeq(raw, []byte("\n")) {
+		switch {
+		case bytes.HasPrefix(line, []byte("event: ")):
+			name = string(line[len("event: "):])
+		case bytes.HasPrefix(line, []byte("data: ")):
+			lines = append(lines, line[len("data: "):])
+		}
+	}
+	return name, bytes.Join(lines, []byte("\n"))
+}
+
+// isTextToken reports whether a messages-tuple event carries answer text.
+func isTextToken(data []byte) bool {
+	var tuple []struct {
+		Content json.RawMessage `json:"content"`
+	}
+	if json.Unmarshal(data, &tuple) != nil || len(tuple) == 0 {
+		return false
+	}
+	var s string
+	if json.Unmarshal(tuple[0].Content, &s) == nil {
+		return s != ""
+	}
+	var blocks []struct {
+		Type string `json:"type"`
+		Text string `json:"text"`
+	}
+	if json.Unmarshal(tuple[0].Content, &blocks) != nil {
+		return false
+	}
+	for _, bl := range blocks {
+		if bl.Type == "text" && bl.Text != "" {
+			return true
+		}
+	}
+	return false
+}
+
+// hookRecorder stands for the bot's public URL: it records the run
+// completion webhooks and forwards them to the bot.
+type hookRecorder struct {
+	srv    *httptest.Server
+	target atomic.Pointer[url.URL]
+	mu     sync.Mutex
+	hits   []proxiedRequest
+}
+
+func newHookRecorder() *hookRecorder {
+	h := &hookRecorder{}
+	rp := &httputil.ReverseProxy{
+		Rewrite: func(pr *httputil.ProxyRequest) { pr.SetURL(h.target.Load()) },
+		ModifyResponse: func(resp *http.Response) error {
+			h.mu.Lock()
+			h.hits = append(h.hits, proxiedRequest{Method: resp.Request.Method, Path: resp.Request.URL.Path, Status: resp.StatusCode})
+			h.mu.Unlock()
+			return nil
+		},
+	}
+	h.srv = httptest.NewServer(rp)
+	return h
+}
+
+func (h *hookRecorder) URL() string { return h.srv.URL }
+
+func (h *hookRecorder) setTarget(raw string) {
+	u, err := url.Parse(raw)
+	if err != nil {
+		panic(err)
+	}
+	h.target.Store(u)
+}
+
+func (h *hookRecorder) Hits() []proxiedRequest {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return append([]proxiedRequest(nil), h.hits...)
+}
+
+func (h *hookRecorder) Close() {
+	h.srv.CloseClientConnections()
+	h.srv.Close()
+}
+
+// Slack side.
+
+// writeMethods are the Slack calls that change a reply.
+var writeMethods = map[string]bool{
+	"chat.postMessage": true, "chat.update": true,
+	"chat.startStream": true, "chat.appendStream": true, "chat.stopStream": true,
+}
+
+// replyWrites are the write calls (attempts, 429s included) made for the
+// bot's first reply in a thread: the call that created it (it names the
+// thread) and every call naming its ts.
+func replyWrites(calls []slackfake.Call, channel, root, replyTS string) []slackfake.Call {
+	var out []slackfake.Call
+	created := false
+	for _, c := range calls {
+		if !writeMethods[c.Method] || c.Params["channel"] != channel {
+			continue
+		}
+		switch {
+		case c.Params["ts"] == replyTS:
+			out = append(out, c)
+		case !created && c.Params["ts"] == "" && c.Params["thread_ts"] == root &&
+			(c.Method == "chat.startStream" || c.Method == "chat.postMessage"):
+			out = append(out, c)
+			created = c.OK
+		}
+	}
+	return out
+}
+
+// shownAnswers replays the successful writes to a reply and returns the
+// answer text it showed after each one that changed the text: streamed
+// markdown so far, or a chat.update's markdown blocks.
+func shownAnswers(writes []slackfake.Call) []string {
+	streamed := ""
+	var out []string
+	push := func(s string) {
+		if len(out) == 0 || out[len(out)-1] != s {
+			out = append(out, s)
+		}
+	}
+	for _, c := range writes {
+		if !c.OK {
+			continue
+		}
+		switch c.Method {
+		case "chat.appendStream", "chat.stopStream":
+			if md := c.Params["markdown_text"]; md != "" {
+				streamed += md
+				push(streamed)
+			}
+		case "chat.update":
+			if md := callBlocks(c).markdown; md != "" {
+				push(md)
+			}
+		}
+	}
+	return out
+}
+
+// blockText is the text of a message's blocks by kind.
+type blockText struct {
+	markdown string   // markdown blocks, concatenated
+	sections []string // section mrkdwn texts
+	contexts []string // context element texts
+}
+
+func callBlocks(c slackfake.Call) blockText { return parseBlocks(c.Params["blocks"]) }
+
+func parseBlocks(raw string) blockText {
+	var blocks []struct {
+		Type     string          `json:"type"`
+		Text     json.RawMessage `json:"text"`
+		Elements []struct {
+			Text string `json:"text"`
+		} `json:"elements"`
+	}
+	var out blockText
+	if json.Unmarshal([]byte(raw), &blocks) != nil {
+		return out
+	}
+	for _, b := range blocks {
+		switch b.Type {
+		case "markdown":
+			var s string
+			_ = json.Unmarshal(b.Text, &s)
+			out.markdown += s
+		case "section":
+			var t struct {
+				Text string `json:"text"`
+			}
+			_ = json.Unmarshal(b.Text, &t)
+			out.sections = append(out.sections, t.Text)
+		case "context":
+			for _, e := range b.Elements {
+				out.contexts = append(out.contexts, e.Text)
+			}
+		}
+	}
+	return out
+}
+
+// checkPrefixes requires every shown state to be a prefix of answer (after
+// the trailing whitespace Slack drops) and none shorter than the one before.
+func checkPrefixes(t *testing.T, shown []string, answer string) {
+	t.Helper()
+	prev := 0
+	for i, s := range shown {
+		trimmed := strings.TrimRight(s, " \n")
+		if !strings.HasPrefix(answer, trimmed) {
+			t.Errorf("state %d of %d is not a prefix of the answer:\n%q", i+1, len(shown), s)
+			return
+		}
+		if len(trimmed) < prev {
+			t.Errorf("state %d went back from %d to %d characters", i+1, prev, len(trimmed))
+		}
+		prev = len(trimmed)
+	}
+}
+
+// writeBudget is how many writes a reply may make beyond one per second:
+// the post or stream start, the closing stop and final update, and a
+// fallback's stop plus re-render.
+const writeBudget = 4
+
+// checkWriteRate requires at most about one write per second to a reply,
+// judged from the fake's recorded call times.
+func checkWriteRate(t testing.TB, writes []slackfake.Call) (n int, span time.Duration) {
+	t.Helper()
+	if len(writes) == 0 {
+		return 0, 0
+	}
+	span = writes[len(writes)-1].At.Sub(writes[0].At)
+	limit := int(math.Floor(span.Seconds())) + writeBudget
+	if len(writes) > limit {
+		var b strings.Builder
+		for _, c := range writes {
+			b.WriteString(c.At.Format("15:04:05.000") + " " + c.Method + " " + c.Error + "\n")
+		}
+		t.Errorf("%d writes to one reply over %v, want at most %d:\n%s", len(writes), span.Round(time.Millisecond), limit, b.String())
+	}
+	return len(writes), span
+}
+
+// tokenize splits s into chunks of at most n runes, as a model's tokens.
+func tokenize(s string, n int) []string {
+	var out []string
+	r := []rune(s)
+	for len(r) > 0 {
+		k := min(n, len(r))
+		out = append(out, string(r[:k]))
+		r = r[k:]
+	}
+	return out
+}
+
+// wordTokens splits s before each space, as agentstest.Echo does.
+func wordTokens(s string) []string {
+	var out []string
+	start := 0
+	for i := 1; i < len(s); i++ {
+		if s[i] == ' ' {
+			out = append(out, s[start:i])
+			start = i
+		}
+	}
+	return append(out, s[start:])
+}
+
+// Tests.
+
+const liveAnswer = "Here is the summary you asked for. The incident started at 09:12 when the " +
+	"cache cluster lost quorum, requests fell back to the database, and latency rose for about " +
+	"twenty minutes. Three teams helped: storage restored quorum, platform shed load, and support " +
+	"kept customers informed. Follow-ups are tracked in the incident document."
+
+// TestLiveTokensArriveInOrder: an answer streamed token by token reaches
+// Slack complete and in order, whatever Slack's streaming API does.
+func TestLiveTokensArriveInOrder(t *testing.T) {
+	tokens := wordTokens(liveAnswer)
+	tests := []struct {
+		name      string
+		slackOpts []slackfake.Option
+		limit     func(*slackfake.Server)
+		method    string        // the write method that must carry live progress
+		delay     time.Duration // per token
+	}{
+		{name: "streaming", method: "chat.appendStream"},
+		{name: "without streaming", slackOpts: []slackfake.Option{slackfake.WithoutStreaming()}, method: "chat.update"},
+		{name: "stream expires", slackOpts: []slackfake.Option{slackfake.WithStreamExpiry(1)}, method: "chat.update"},
+		// Two 429s with Retry-After: 1 take two seconds: stream longer.
+		{name: "429 on appendStream", limit: func(f *slackfake.Server) { f.RateLimit("chat.appendStream", 2, 1) },
+			method: "chat.appendStream", delay: 90 * time.Millisecond},
+		{name: "429 on chat.update", slackOpts: []slackfake.Option{slackfake.WithoutStreaming()},
+			limit: func(f *slackfake.Server) { f.RateLimit("chat.update", 2, 1) }, method: "chat.update", delay: 90 * time.Millisecond},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			e := newLiveEnv(t, liveSetup{
+				script:     agentstest.Scripted(agentstest.Text(tokens...)),
+				slackOpts:  tc.slackOpts,
+				tokenDelay: cmp.Or(tc.delay, 40*time.Millisecond), // 2.4 s of streaming, or more
+			})
+			if tc.limit != nil {
+				tc.limit(e.Slack)
+			}
+			root := e.ask(userAnna, chGeneral, "summarize the incident")
+			reply := e.onlyReply(root)
+			if got := markdownOf(reply); got != liveAnswer {
+				t.Fatalf("final answer:\n%q\nwant the concatenated tokens:\n%q", got, liveAnswer)
+			}
+			writes := replyWrites(e.Slack.Calls(), chGeneral, root, reply.TS)
+			shown := shownAnswers(writes)
+			checkPrefixes(t, shown, liveAnswer)
+			live := 0
+			for _, s := range shown {
+				if s != "" && len(strings.TrimSpace(s)) < len(liveAnswer) {
+					live++
+				}
+			}
+			if live == 0 {
+				t.Errorf("no partial answer was shown while the run streamed; states: %q", shown)
+			}
+			if !slices.ContainsFunc(writes, func(c slackfake.Call) bool { return c.Method == tc.method && c.OK }) {
+				t.Errorf("no successful %s carried progress", tc.method)
+			}
+			if tc.limit != nil && !slices.ContainsFunc(writes, func(c slackfake.Call) bool { return c.Error == "ratelimited" }) {
+				t.Errorf("the rate limit was never hit")
+			}
+			checkWriteRate(t, writes)
+		})
+	}
+}
+
+// TestLivePlanToolsAndSubagents: the plan shows as a checklist that moves
+// from pending to done, and running tools and subagents are named while
+// they work.
+func TestLivePlanToolsAndSubagents(t *testing.T) {
+	todos := func(a, b, c string) agentstest.Step {
+		return agentstest.Todos(
+			agentstest.Todo{Content: "Collect the metrics", Status: a},
+			agentstest.Todo{Content: "Compare with last week", Status: b},
+			agentstest.Todo{Content: "Write the report", Status: c},
+		)
+	}
+	const (
+		pending = agentstest.TodoPending
+		working = agentstest.TodoInProgress
+		done    = agentstest.TodoCompleted
+	)
+	pause := agentstest.Pause(1500 * time.Millisecond)
+	answer := "Traffic grew 12% week over week; errors stayed flat."
+	e := newLiveEnv(t, liveSetup{
+		script: agentstest.Scripted(
+			todos(pending, pending, pending), pause,
+			todos(working, pending, pending),
+			agentstest.Subagent("analyst", "Compare this week with last week", pause, agentstest.Text("Up 12%.")),
+			todos(done, working, pending),
+			agentstest.Tool("query_metrics", map[string]any{"range": "7d"}), // held 1.5 s by the proxy
+			todos(done, done, working),
+			agentstest.Text(wordTokens(answer)...),
+			todos(done, done, done),
+		),
+		tokenDelay: 30 * time.Millisecond,
+		slowTools:  map[string]time.Duration{"query_metrics": 1500 * time.Millisecond},
+	})
+	root := e.ask(userAnna, chGeneral, "weekly report")
+	reply := e.onlyReply(root)
+	writes := replyWrites(e.Slack.Calls(), chGeneral, root, reply.TS)
+
+	var sawPending, sawWorking, sawTool, sawSubagent bool
+	for _, c := range writes {
+		if c.Method != "chat.update" || !c.OK {
+			continue
+		}
+		bt := callBlocks(c)
+		plan := strings.Join(bt.sections, "\n")
+		sawPending = sawPending || strings.Contains(plan, ":white_circle: Write the report")
+		sawWorking = sawWorking || strings.Contains(plan, ":arrows_counterclockwise: *")
+		activity := strings.Join(bt.contexts, "\n")
+		sawTool = sawTool || strings.Contains(activity, "query_metrics")
+		sawSubagent = sawSubagent || strings.Contains(activity, "analyst") && strings.Contains(activity, "Compare this week")
+	}
+	for what, ok := range map[string]bool{"a pending todo": sawPending, "a todo in progress": sawWorking,
+		"the running tool": sawTool, "the working subagent": sawSubagent} {
+		if !ok {
+			t.Errorf("the live message never showed %s", what)
+		}
+	}
+	final := parseBlocks(string(reply.Blocks))
+	plan := strings.Join(final.sections, "\n")
+	if n := strings.Count(plan, ":white_check_mark:"); n != 3 || strings.Contains(plan, ":white_circle:") || strings.Contains(plan, ":arrows_counterclockwise:") {
+		t.Errorf("final plan = %q, want all three todos completed", plan)
+	}
+	if final.markdown != answer {
+		t.Errorf("final answer = %q, want %q", final.markdown, answer)
+	}
+	if len(final.contexts) != 0 {
+		t.Errorf("final message still shows activity %q", final.contexts)
+	}
+	checkWriteRate(t, writes)
+}
+
+// TestLiveStreamCutResumesOnce: run streams cut mid-way are rejoined from
+// the last event id; the answer is posted once and the run never cancelled.
+func TestLiveStreamCutResumesOnce(t *testing.T) {
+	tokens := wordTokens(liveAnswer)
+	e := newLiveEnv(t, liveSetup{
+		// The run keeps going after its answer, so the cuts fall while it
+		// is alive and the bot has to rejoin to learn the rest.
+		script: agentstest.Scripted(agentstest.Text(tokens...), agentstest.Pause(2500*time.Millisecond)),
+	})
+	e.Runtime.CutStreamsAfter(12)
+	root := e.ask(userAnna, chGeneral, "summarize the incident")
+	reply := e.onlyReply(root)
+	if got := markdownOf(reply); got != liveAnswer {
+		t.Fatalf("final answer = %q, want %q", got, liveAnswer)
+	}
+	writes := replyWrites(e.Slack.Calls(), chGeneral, root, reply.TS)
+	checkPrefixes(t, shownAnswers(writes), liveAnswer)
+	// Nothing else in the thread repeats the answer.
+	for _, m := range e.Slack.Thread(chGeneral, root) {
+		if m.TS != reply.TS && strings.Contains(m.Rendered, "quorum") {
+			t.Errorf("answer text also in message %s: %q", m.TS, m.Rendered)
+		}
+	}
+	var joins []string
+	for _, r := range e.proxy.Requests() {
+		if strings.HasSuffix(r.Path, "/stream") {
+			joins = append(joins, r.LastEventID)
+		}
+		if r.Method != http.MethodGet && !(r.Method == http.MethodPost && strings.HasSuffix(r.Path, "/threads/runs")) ||
+			strings.Contains(r.Path, "cancel") {
+			t.Errorf("the bot sent %s %s to the runtime", r.Method, r.Path)
+		}
+	}
+	if len(joins) < 2 || joins[0] != "" {
+		t.Fatalf("stream joins with Last-Event-ID %q, want a first join and at least one rejoin", joins)
+	}
+	for i := 1; i < len(joins); i++ {
+		prev, _ := strconv.Atoi(joins[i-1])
+		cur, err := strconv.Atoi(joins[i])
+		if err != nil || cur <= prev {
+			t.Errorf("rejoin %d resumed from %q after %q, want a later event id", i, joins[i], joins[i-1])
+		}
+	}
+	if n := e.Runtime.RunsStarted(); n != 1 {
+		t.Errorf("%d runs started, want 1", n)
+	}
+	if runs := e.Runtime.Runs(); len(runs) != 1 || runs[0].Status != "success" {
+		t.Errorf("runs = %+v, want one that succeeded", runs)
+	}
+}
+
+// TestLiveFallbackWithoutRunStream: a runtime that does not serve run
+// streams still gets its answer to Slack, by polling the thread and, with
+// PUBLIC_URL set, woken by the completion webhook.
+func TestLiveFallbackWithoutRunStream(t *testing.T) {
+	for _, webhook := range []bool{false, true} {
+		name := "polling"
+		if webhook {
+			name = "webhook"
+		}
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			e := newLiveEnv(t, liveSetup{
+				script:      agentstest.Scripted(agentstest.Pause(1500*time.Millisecond), agentstest.Text(wordTokens(liveAnswer)...)),
+				runtimeOpts: []agentstest.Option{agentstest.WithStreamUnsupported()},
+				webhook:     webhook,
+			})
+			root := e.ask(userAnna, chGeneral, "summarize the incident")
+			if got := markdownOf(e.onlyReply(root)); got != liveAnswer {
+				t.Fatalf("final answer = %q, want %q", got, liveAnswer)
+			}
+			var streamJoins, polls int
+			for _, r := range e.proxy.Requests() {
+				switch {
+				case strings.HasSuffix(r.Path, "/stream"):
+					streamJoins++
+					if r.Status != http.StatusNotFound {
+						t.Errorf("stream join answered %d, want 404", r.Status)
+					}
+				case r.Method == http.MethodGet && strings.Count(r.Path, "/") == 4: // /v1/deepagents/threads/{id}
+					polls++
+				}
+			}
+			if streamJoins == 0 || polls == 0 {
+				t.Errorf("%d stream joins and %d thread polls, want the failed join then polling", streamJoins, polls)
+			}
+			runs := e.Runtime.Runs()
+			if len(runs) != 1 {
+				t.Fatalf("%d runs, want 1", len(runs))
+			}
+			if !webhook {
+				if runs[0].Webhook != "" {
+					t.Errorf("run carries webhook %q without PUBLIC_URL", runs[0].Webhook)
+				}
+				return
+			}
+			prefix := e.hooks.URL() + "/agents/webhook/"
+			if !strings.HasPrefix(runs[0].Webhook, prefix) {
+				t.Fatalf("run webhook = %q, want one under %s", runs[0].Webhook, prefix)
+			}
+			ctx := e.ctx()
+			if err := e.Runtime.WaitIdle(ctx); err != nil {
+				t.Fatal(err)
+			}
+			hits := e.hooks.Hits()
+			if len(hits) != 1 || hits[0].Method != http.MethodPost || hits[0].Status != http.StatusNoContent ||
+				hits[0].Path != strings.TrimPrefix(runs[0].Webhook, e.hooks.URL()) {
+				t.Errorf("webhook hits = %+v, want one POST %s answered 204", hits, runs[0].Webhook)
+			}
+			token := strings.TrimPrefix(runs[0].Webhook, prefix)
+			id, mac, _ := strings.Cut(token, ".")
+			flipped := []byte(mac)
+			flipped[0] ^= 1
+			for _, forged := range []string{
+				"forged", id + ".", id + "." + string(flipped), "am9iOm90aGVy." + mac, token + "x",
+			} {
+				resp, err := http.Post(e.URL+"/agents/webhook/"+url.PathEscape(forged), "application/json", strings.NewReader(`{"status":"success"}`))
+				if err != nil {
+					t.Fatal(err)
+				}
+				resp.Body.Close()
+				if resp.StatusCode != http.StatusNotFound {
+					t.Errorf("forged token %q answered %d, want 404", forged, resp.StatusCode)
+				}
+			}
+		})
+	}
+}
+
+// TestLiveLongStreamedAnswerWithTable: a 60,000-character answer with code
+// blocks and a table, streamed in small tokens, arrives complete, split
+// only between paragraphs.
+func TestLiveLongStreamedAnswerWithTable(t *testing.T) {
+	var before, after strings.Builder
+	var codeBlocks []string
+	write := func(b *strings.Builder, i int) {
+		if i%6 == 2 {
+			var code strings.Builder
+			code.WriteString("```go\n")
+			for j := 0; j < 25; j++ {
+				code.WriteString("fmt.Println(\"step " + strconv.Itoa(i) + "." + strconv.Itoa(j) + " ✓\")\n")
+			}
+			code.WriteString("```")
+			codeBlocks = append(codeBlocks, code.String())
+			b.WriteString(code.String() + "\n\n")
+			return
+		}
+		b.WriteString("## Section " + strconv.Itoa(i) + "\n\nParagraph " + strconv.Itoa(i) +
+			" has **bold**, _italic_ and a [link](https://example.com/" + strconv.Itoa(i) + "). Ünïcode stays intact — 日本語.\n\n")
+	}
+	i := 0
+	for ; before.Len() < 30000; i++ {
+		write(&before, i)
+	}
+	table := "| Region | Requests | Errors |\n|---|---:|---:|\n| eu-west | 120,000 | 12 |\n| us-east | 98,500 | 7 |\n| ap-south | 45,210 | 30 |\n\n"
+	for ; after.Len() < 30000; i++ {
+		write(&after, i)
+	}
+	answer := before.String() + table + after.String()
+	e := newLiveEnv(t, liveSetup{script: agentstest.Scripted(agentstest.Text(tokenize(answer, 24)...))})
+	root := e.ask(userAnna, chGeneral, "write a long report")
+	replies := e.waitReplies(chGeneral, root, 2)
+	var got strings.Builder
+	for k, m := range replies {
+		md := markdownOf(m)
+		if strings.Count(md, "```")%2 != 0 {
+			t.Errorf("message %d has an unbalanced code fence", k+1)
+		}
+		if k < len(replies)-1 && !strings.HasSuffix(md, "\n\n") {
+			t.Errorf("message %d ends mid-paragraph: %q", k+1, md[max(0, len(md)-40):])
+		}
+		got.WriteString(md)
+	}
+	if len(replies) < 6 {
+		t.Errorf("%d messages for %d characters, want it split", len(replies), len(answer))
+	}
+	for k, cb := range codeBlocks {
+		whole := 0
+		for _, m := range replies {
+			if strings.Contains(markdownOf(m), cb) {
+				whole++
+			}
+		}
+		if whole != 1 {
+			t.Errorf("code block %d appears whole in %d messages, want 1", k+1, whole)
+		}
+	}
+	text := got.String()
+	if !strings.HasPrefix(text, before.String()) {
+		t.Fatalf("the text before the table changed on the way")
+	}
+	wantEnd := strings.TrimRight(after.String(), "\n")
+	if !strings.HasSuffix(text, wantEnd) {
+		t.Fatalf("the text after the table changed on the way")
+	}
+	middle := text[len(before.String()) : len(text)-len(wantEnd)]
+	if !strings.HasPrefix(middle, "```") {
+		t.Errorf("table rendered as %q, want a code block", middle)
+	}
+	last := 0
+	for _, cell := range []string{"Region", "Requests", "Errors", "eu-west", "120,000", "12", "us-east", "98,500", "7", "ap-south", "45,210", "30"} {
+		k := strings.Index(middle[last:], cell)
+		if k < 0 {
+			t.Fatalf("table cell %q missing or out of order in %q", cell, middle)
+		}
+		last += k + len(cell)
+	}
+}
+
+// TestLiveFailureKeepsWhatWasShown: a run that fails mid-way ends the live
+// message with a clear failure note below what it already showed.
+func TestLiveFailureKeepsWhatWasShown(t *testing.T) {
+	partial := "I checked the first two services and both look healthy so far; now looking at the third"
+	tests := []struct {
+		name      string
+		slackOpts []slackfake.Option
+		steps     []agentstest.Step
+		plan      bool
+	}{
+		{name: "streaming", steps: []agentstest.Step{agentstest.Text(wordTokens(partial)...), agentstest.Pause(1200 * time.Millisecond), agentstest.Fail("tool exploded")}},
+		{name: "without streaming, with a plan", slackOpts: []slackfake.Option{slackfake.WithoutStreaming()}, plan: true,
+			steps: []agentstest.Step{
+				agentstest.Todos(agentstest.Todo{Content: "Check services", Status: agentstest.TodoInProgress}),
+				agentstest.Text(wordTokens(partial)...), agentstest.Pause(1200 * time.Millisecond), agentstest.Fail("tool exploded"),
+			}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			e := newLiveEnv(t, liveSetup{script: agentstest.Scripted(tc.steps...), slackOpts: tc.slackOpts, tokenDelay: 40 * time.Millisecond})
+			root := e.ask(userAnna, chGeneral, "check the services")
+			reply := e.onlyReply(root)
+			writes := replyWrites(e.Slack.Calls(), chGeneral, root, reply.TS)
+			var shownLive bool
+			for _, s := range shownAnswers(writes) {
+				if strings.HasPrefix(partial, strings.TrimSpace(s)) && strings.TrimSpace(s) != "" {
+					shownLive = true
+				}
+			}
+			if !shownLive {
+				t.Errorf("no partial text was shown before the failure")
+			}
+			final := markdownOf(reply) + "\n" + reply.Rendered
+			if !strings.Contains(final, partial) {
+				t.Errorf("final message %q lost the text already shown", final)
+			}
+			if !strings.Contains(final, "The run failed: tool exploded") || !strings.ContainsAny(final, "⚠") && !strings.Contains(final, ":warning:") {
+				t.Errorf("final message %q lacks a clear failure note", final)
+			}
+			if tc.plan && !strings.Contains(reply.Rendered, "Check services") {
+				t.Errorf("final message %q lost the plan", reply.Rendered)
+			}
+			if reply.Streaming || isPlaceholder(reply) {
+				t.Errorf("reply still in progress: %+v", reply)
+			}
+			checkWriteRate(t, writes)
+		})
+	}
+}
+
+// TestLiveRepeatedCutsKeepStreaming: a long run whose stream is cut again
+// and again (as by a proxy with a short idle timeout) keeps its live
+// progress: every rejoin that brought events counts as a fresh start, so the
+// bot does not give up streaming for polling.
+func TestLiveRepeatedCutsKeepStreaming(t *testing.T) {
+	var steps []agentstest.Step
+	const n = 8
+	for i := 0; i < n; i++ {
+		var todos []agentstest.Todo
+		for j := 0; j < n; j++ {
+			status := agentstest.TodoPending
+			switch {
+			case j < i:
+				status = agentstest.TodoCompleted
+			case j == i:
+				status = agentstest.TodoInProgress
+			}
+			todos = append(todos, agentstest.Todo{Content: "Step " + strconv.Itoa(j+1), Status: status})
+		}
+		steps = append(steps, agentstest.Todos(todos...), agentstest.Pause(600*time.Millisecond))
+	}
+	steps = append(steps, agentstest.Text(wordTokens(liveAnswer)...))
+	e := newLiveEnv(t, liveSetup{script: agentstest.Scripted(steps...)})
+	e.Runtime.CutStreamsAfter(6)
+	root := e.ask(userAnna, chGeneral, "do the eight steps")
+	reply := e.onlyReply(root)
+	if got := markdownOf(reply); got != liveAnswer {
+		t.Fatalf("final answer = %q, want %q", got, liveAnswer)
+	}
+	joins := 0
+	for _, r := range e.proxy.Requests() {
+		if strings.HasSuffix(r.Path, "/stream") {
+			joins++
+		}
+	}
+	if joins <= 6 {
+		t.Errorf("%d stream joins; the test needs more cuts than the bot's failure limit", joins)
+	}
+	lastShown := ""
+	for _, c := range replyWrites(e.Slack.Calls(), chGeneral, root, reply.TS) {
+		if c.Method == "chat.update" && c.OK && !strings.Contains(c.Params["blocks"], "white_check_mark: Step "+strconv.Itoa(n)) {
+			if plan := strings.Join(callBlocks(c).sections, "\n"); strings.Contains(plan, ":arrows_counterclockwise:") {
+				lastShown = plan
+			}
+		}
+	}
+	if !strings.Contains(lastShown, ":arrows_counterclockwise: *Step "+strconv.Itoa(n)+"*") {
+		t.Errorf("the live plan stopped following the run; last plan shown:\n%s", lastShown)
+	}
+}
