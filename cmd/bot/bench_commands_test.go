@@ -21,17 +21,7 @@ import (
 // the work in the embedded SQLite store (the part Slack waits for). The
 // workers are not started, so the run itself is not part of the number.
 func BenchmarkSlashCommandAck(b *testing.B) {
-	runtime := agentstest.NewServer()
-	defer runtime.Close()
-	fake := slackfake.New()
-	defer fake.Close()
-	cfg := simConfig(b.TempDir())
-	cfg.SlackAPIURL, cfg.BaseURL = fake.APIURL(), runtime.URL
-	svc, err := newService(b.Context(), cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer svc.store.Close()
+	svc, cfg, _ := benchService(b)
 
 	b.ReportAllocs()
 	b.ResetTimer()
@@ -52,4 +42,22 @@ func BenchmarkSlashCommandAck(b *testing.B) {
 			b.Fatalf("ack %d: %s", rec.Code, rec.Body.String())
 		}
 	}
+}
+
+// benchService wires the real service against the fakes without starting
+// its workers, so a benchmark measures the path to the ack only.
+func benchService(b *testing.B) (*service, Config, *slackfake.Server) {
+	b.Helper()
+	runtime := agentstest.NewServer()
+	b.Cleanup(runtime.Close)
+	fake := slackfake.New()
+	b.Cleanup(fake.Close)
+	cfg := simConfig(b.TempDir())
+	cfg.SlackAPIURL, cfg.BaseURL = fake.APIURL(), runtime.URL
+	svc, err := newService(b.Context(), cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { svc.store.Close() })
+	return svc, cfg, fake
 }

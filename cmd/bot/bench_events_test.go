@@ -3,17 +3,13 @@ package main
 import (
 	"bytes"
 	"fmt"
-	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
 	"testing"
 	"time"
 
-	"github.com/deepagents-slack/slackbot/internal/agents/agentstest"
 	"github.com/deepagents-slack/slackbot/internal/slackhandler"
-	"github.com/deepagents-slack/slackbot/internal/slackpost/slackfake"
 )
 
 // BenchmarkEventPathAck measures an app_mention from Slack's signed
@@ -24,17 +20,7 @@ import (
 // no run is part of the number. The bot's own Slack identity is learned once
 // at startup (auth.test), as in production.
 func BenchmarkEventPathAck(b *testing.B) {
-	runtime := agentstest.NewServer()
-	defer runtime.Close()
-	fake := slackfake.New()
-	defer fake.Close()
-	cfg := simConfig(b.TempDir())
-	cfg.SlackAPIURL, cfg.BaseURL = fake.APIURL(), runtime.URL
-	svc, err := newService(b.Context(), cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer svc.store.Close()
+	svc, cfg, fake := benchService(b)
 
 	// The request as Slack would send it; only ids and ts change per call.
 	const envelope = `{"token":"unused","team_id":"%[1]s","api_app_id":"ASIM","type":"event_callback",` +
