@@ -46,6 +46,11 @@ func TestAgentServerContract(t *testing.T) {
 // whose assistantID graph behaves like testdata/agentserver/src/agent.js.
 func checkAgentServerContract(t *testing.T, baseURL, assistantID string) {
 	as := &agentServer{t: t, base: baseURL, assistant: assistantID, http: &http.Client{Timeout: 90 * time.Second}}
+	if res, err := as.http.Get(baseURL + "/ok"); err != nil {
+		t.Fatalf("agent server at %s is not reachable: %v", baseURL, err)
+	} else {
+		res.Body.Close()
+	}
 
 	t.Run("threads", as.checkThreads)
 	t.Run("routes not on an agent server", as.checkMissingRoutes)
@@ -54,7 +59,7 @@ func checkAgentServerContract(t *testing.T, baseURL, assistantID string) {
 	t.Run("plan", as.checkPlan)
 	t.Run("subagent task call", as.checkSubagent)
 	t.Run("failing run", as.checkFailingRun)
-	t.Run("stream_subgraphs with values fails", as.checkStreamSubgraphs)
+	t.Run("stream_subgraphs", as.checkStreamSubgraphs)
 	t.Run("memory write interrupt and approve", func(t *testing.T) { as.checkInterruptResume(t, "approve") })
 	t.Run("memory write interrupt and reject", func(t *testing.T) { as.checkInterruptResume(t, "reject") })
 	t.Run("background run, join, replay and webhook", as.checkBackgroundRun)
@@ -660,21 +665,48 @@ func (as *agentServer) checkFailingRun(t *testing.T) {
 
 // checkStreamSubgraphs pins the failure users met: @langchain/langgraph-api
 // 2.0.0 fails every run asking for stream_subgraphs with "values" in
-// stream_mode, after a 200 and the metadata event.
+// stream_mode, after a 200 and the metadata event. Other versions (1.5.1 was
+// checked) stream subgraph events as "mode|namespace" and add "checkpoints"
+// events nobody asked for. The server's version comes from GET /info.
 func (as *agentServer) checkStreamSubgraphs(t *testing.T) {
+	var info struct {
+		Version string `json:"version"`
+	}
+	res := as.do(t, http.MethodGet, "/info", nil, nil)
+	if res.status != http.StatusOK {
+		t.Fatalf("GET /info: status %d, body %.200s", res.status, res.body)
+	}
+	res.json(t, &info)
+
 	thread := as.newThread(t, nil)
 	s := as.stream(t, http.MethodPost, "/threads/"+thread+"/runs/stream",
-		as.runRequest("hello", map[string]any{"stream_subgraphs": true}), nil)
+		as.runRequest("use a subagent", map[string]any{"stream_subgraphs": true}), nil)
 	requireRunStream(t, s, thread)
-	ev := requireErrorEvent(t, s)
-	if ev.Error != "TypeError" || !strings.Contains(ev.Message, "reading 'map'") {
-		t.Fatalf("error event %+v, want the TypeError reading 'map'", ev)
+	if strings.HasPrefix(info.Version, "2.") {
+		ev := requireErrorEvent(t, s)
+		if ev.Error != "TypeError" || !strings.Contains(ev.Message, "reading 'map'") {
+			t.Fatalf("version %s: error event %+v, want the TypeError reading 'map'", info.Version, ev)
+		}
+		as.requireThreadStatus(t, thread, "error")
+	} else {
+		requireNoErrorEvent(t, s)
+		namespaced := 0
+		for _, e := range s.events {
+			if mode, ns, ok := strings.Cut(e.name, "|"); ok {
+				namespaced++
+				if mode == "" || !strings.HasPrefix(ns, "tools:") {
+					t.Fatalf("subgraph event name %q", e.name)
+				}
+			}
+		}
+		if namespaced == 0 {
+			t.Fatalf("version %s: no subgraph events with stream_subgraphs: %v", info.Version, s.names())
+		}
 	}
-	as.requireThreadStatus(t, thread, "error")
 
-	// The same request without stream_subgraphs works on a new thread.
+	// Without stream_subgraphs the same request works on every version.
 	thread = as.newThread(t, nil)
-	s = as.stream(t, http.MethodPost, "/threads/"+thread+"/runs/stream", as.runRequest("hello", nil), nil)
+	s = as.stream(t, http.MethodPost, "/threads/"+thread+"/runs/stream", as.runRequest("use a subagent", nil), nil)
 	requireRunStream(t, s, thread)
 	requireNoErrorEvent(t, s)
 }
