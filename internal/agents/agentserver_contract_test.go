@@ -62,6 +62,7 @@ func checkAgentServerContract(t *testing.T, baseURL, assistantID string) {
 	t.Run("stream_subgraphs", as.checkStreamSubgraphs)
 	t.Run("memory write interrupt and approve", func(t *testing.T) { as.checkInterruptResume(t, "approve") })
 	t.Run("memory write interrupt and reject", func(t *testing.T) { as.checkInterruptResume(t, "reject") })
+	t.Run("headless graph writes memory without approval", as.checkHeadless)
 	t.Run("background run, join, replay and webhook", as.checkBackgroundRun)
 	t.Run("busy thread and cancel", as.checkBusyAndCancel)
 }
@@ -823,6 +824,36 @@ func (as *agentServer) checkInterruptResume(t *testing.T, decision string) {
 		if tool.text() != "No, do not save that." || tool.Status != "error" {
 			t.Fatalf("rejected write: tool message %+v (%q)", tool, tool.text())
 		}
+	}
+	as.requireThreadStatus(t, thread, "idle")
+}
+
+// checkHeadless runs the bot's headless request on the "headless" graph of
+// testdata/agentserver (no approval middleware): the memory write happens
+// without an interrupt. Servers without that graph skip it.
+func (as *agentServer) checkHeadless(t *testing.T) {
+	var found []struct {
+		GraphID string `json:"graph_id"`
+	}
+	as.do(t, http.MethodPost, "/assistants/search", map[string]any{"graph_id": "headless", "limit": 1}, nil).json(t, &found)
+	if len(found) == 0 {
+		t.Skip("the server has no headless graph")
+	}
+	thread := as.newThread(t, map[string]any{"test_run": true})
+	req := as.runRequest("remember this", map[string]any{
+		"assistant_id": "headless",
+		"context":      map[string]any{"skip_memory_write_protection": true},
+		"config":       map[string]any{"configurable": map[string]any{"skip_memory_write_protection": true}},
+	})
+	s := as.stream(t, http.MethodPost, "/threads/"+thread+"/runs/stream", req, nil)
+	requireRunStream(t, s, thread)
+	requireNoErrorEvent(t, s)
+	st := finalValues(t, s)
+	if len(st.Interrupt) != 0 {
+		t.Fatalf("headless run interrupted: %+v", st.Interrupt)
+	}
+	if ai, _ := lastAI(st.Messages); !strings.Contains(ai.text(), "Successfully wrote") {
+		t.Fatalf("headless answer %q", ai.text())
 	}
 	as.requireThreadStatus(t, thread, "idle")
 }
