@@ -45,7 +45,7 @@ func TestAgentServerContract(t *testing.T) {
 // checkAgentServerContract runs every check against the server at baseURL,
 // whose assistantID graph behaves like testdata/agentserver/src/agent.js.
 func checkAgentServerContract(t *testing.T, baseURL, assistantID string) {
-	as := &agentServer{t: t, base: baseURL, assistant: assistantID, http: &http.Client{Timeout: 90 * time.Second}}
+	as := &agentServer{base: baseURL, assistant: assistantID, http: &http.Client{Timeout: 90 * time.Second}}
 	if res, err := as.http.Get(baseURL + "/ok"); err != nil {
 		t.Fatalf("agent server at %s is not reachable: %v", baseURL, err)
 	} else {
@@ -68,7 +68,6 @@ func checkAgentServerContract(t *testing.T, baseURL, assistantID string) {
 }
 
 type agentServer struct {
-	t         *testing.T
 	base      string
 	assistant string
 	http      *http.Client
@@ -1077,4 +1076,48 @@ func newUUID(t *testing.T) string {
 	b[6] = b[6]&0x0f | 0x40
 	b[8] = b[8]&0x3f | 0x80
 	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
+}
+
+// TestContractParseSSE covers the contract test's own SSE reader on the
+// shapes the JS server sends, so it is checked even when no server runs.
+func TestContractParseSSE(t *testing.T) {
+	for _, tc := range []struct {
+		name, in string
+		want     []sseEvent
+	}{
+		{
+			name: "pretty-printed data over many lines, id after data",
+			in:   "event: metadata\ndata: {\ndata:   \"run_id\": \"r1\"\ndata: }\nid: 0\n\n",
+			want: []sseEvent{{id: "0", name: "metadata", data: json.RawMessage("{\n  \"run_id\": \"r1\"\n}")}},
+		},
+		{
+			name: "CRLF, comments and a namespaced event",
+			in:   ": heartbeat\r\nevent: updates|tools:abc\r\ndata: {}\r\n\r\nevent: error\r\ndata: {\"error\":\"Error\",\"message\":\"m\"}\r\n\r\n",
+			want: []sseEvent{
+				{name: "updates|tools:abc", data: json.RawMessage("{}")},
+				{name: "error", data: json.RawMessage(`{"error":"Error","message":"m"}`)},
+			},
+		},
+		{
+			name: "last event without a trailing blank line",
+			in:   "event: values\ndata: {\"messages\":[]}",
+			want: []sseEvent{{name: "values", data: json.RawMessage(`{"messages":[]}`)}},
+		},
+		{name: "empty stream", in: "", want: nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := parseSSE(strings.NewReader(tc.in))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(got) != len(tc.want) {
+				t.Fatalf("got %d events %+v, want %d", len(got), got, len(tc.want))
+			}
+			for i := range got {
+				if got[i].id != tc.want[i].id || got[i].name != tc.want[i].name || string(got[i].data) != string(tc.want[i].data) {
+					t.Errorf("event %d: got %+v, want %+v", i, got[i], tc.want[i])
+				}
+			}
+		})
+	}
 }
