@@ -23,7 +23,8 @@ import (
 // env is the raw environment, read by envconfig. Every field is a string so
 // that validation can report every problem at once instead of the first.
 type env struct {
-	SlackSigningSecret string `envconfig:"SLACK_SIGNING_SECRET" desc:"Slack app signing secret (required, secret)"`
+	SlackSigningSecret string `envconfig:"SLACK_SIGNING_SECRET" desc:"Slack app signing secret (required over HTTP, secret)"`
+	SlackAppToken      string `envconfig:"SLACK_APP_TOKEN" desc:"app-level token xapp-… (secret): Slack's requests arrive over Socket Mode instead of HTTP"`
 	SlackBotToken      string `envconfig:"SLACK_BOT_TOKEN" desc:"Slack bot token xoxb-… (required, secret)"`
 	SlackAPIURL        string `envconfig:"SLACK_API_URL" default:"https://slack.com/api/" desc:"Slack Web API base URL (GovSlack or a test server)"`
 	LangsmithAPIKey    string `envconfig:"LANGSMITH_API_KEY" desc:"LangSmith API key sent as X-Api-Key (required, secret)"`
@@ -45,6 +46,7 @@ type env struct {
 	LogLevel           string `envconfig:"LOG_LEVEL" default:"info" desc:"debug, info, warn or error"`
 	ReplicaName        string `envconfig:"REPLICA_NAME" desc:"this replica's name in leases (default host-pid)"`
 	LeaseTTL           string `envconfig:"LEASE_TTL" default:"30s" desc:"how long a replica's claim on a run lasts unrenewed; another replica takes over after it"`
+	OpsAPIToken        string `envconfig:"OPS_API_TOKEN" desc:"bearer token for POST /ops/test-runs (secret, at least 16 characters); the route is off when unset"`
 }
 
 // Config is the validated configuration of the service.
@@ -65,10 +67,21 @@ type Config struct {
 	LogLevel      string
 	ReplicaName   string
 	LeaseTTL      time.Duration
+	// AppToken (xapp-…) switches Slack's requests to Socket Mode.
+	AppToken string
+	// OpsAPIToken enables POST /ops/test-runs.
+	OpsAPIToken string
 
 	// agentOptions tune the runtime client; tests shorten its backoff.
 	agentOptions []agents.Option
+	// socketAPIURL, when set, is where apps.connections.open is called
+	// instead of SlackAPIURL: tests play Slack's Web API and its Socket
+	// Mode with two fakes.
+	socketAPIURL string
 }
+
+// SocketMode reports whether Slack's requests arrive over Socket Mode.
+func (c Config) SocketMode() bool { return c.AppToken != "" }
 
 // WebhookSecret keys the run-completion webhook tokens. It is derived from
 // the signing secret so every replica agrees without another setting.
@@ -100,13 +113,29 @@ func loadConfig(getenv func(string) string) (Config, error) {
 	}
 
 	c := Config{
-		SigningSecret: required("SLACK_SIGNING_SECRET", raw.SlackSigningSecret),
-		BotToken:      required("SLACK_BOT_TOKEN", raw.SlackBotToken),
-		APIKey:        required("LANGSMITH_API_KEY", raw.LangsmithAPIKey),
-		DatabaseURL:   strings.TrimSpace(raw.DatabaseURL),
-		SlashCommand:  strings.TrimSpace(raw.SlashCommand),
-		LogLevel:      strings.ToLower(strings.TrimSpace(raw.LogLevel)),
-		ReplicaName:   strings.TrimSpace(raw.ReplicaName),
+		AppToken:     strings.TrimSpace(raw.SlackAppToken),
+		OpsAPIToken:  strings.TrimSpace(raw.OpsAPIToken),
+		BotToken:     required("SLACK_BOT_TOKEN", raw.SlackBotToken),
+		APIKey:       required("LANGSMITH_API_KEY", raw.LangsmithAPIKey),
+		DatabaseURL:  strings.TrimSpace(raw.DatabaseURL),
+		SlashCommand: strings.TrimSpace(raw.SlashCommand),
+		LogLevel:     strings.ToLower(strings.TrimSpace(raw.LogLevel)),
+		ReplicaName:  strings.TrimSpace(raw.ReplicaName),
+	}
+	if c.SocketMode() {
+		// Socket Mode needs no signing secret: the bot opens the connection.
+		c.SigningSecret = strings.TrimSpace(raw.SlackSigningSecret)
+		if !strings.HasPrefix(c.AppToken, "xapp-") {
+			bad("SLACK_APP_TOKEN must be an app-level token (it starts with xapp-)")
+		}
+		if strings.TrimSpace(raw.PublicURL) != "" {
+			bad("PUBLIC_URL must be unset with SLACK_APP_TOKEN: in Socket Mode the bot has no public URL, so the run-completion webhook is off")
+		}
+	} else {
+		c.SigningSecret = required("SLACK_SIGNING_SECRET", raw.SlackSigningSecret)
+	}
+	if c.OpsAPIToken != "" && len(c.OpsAPIToken) < 16 {
+		bad("OPS_API_TOKEN must be at least 16 characters (use a random secret)")
 	}
 	if c.BotToken != "" && !strings.HasPrefix(c.BotToken, "xoxb-") {
 		bad("SLACK_BOT_TOKEN must be a bot token (it starts with xoxb-)")
@@ -116,7 +145,7 @@ func loadConfig(getenv func(string) string) (Config, error) {
 		c.SlackAPIURL += "/" // slack-go appends method names to it
 	}
 	c.BaseURL = strings.TrimRight(checkURL(bad, "DEEPAGENTS_BASE_URL", raw.DeepagentsBaseURL), "/")
-	if strings.TrimSpace(raw.PublicURL) != "" {
+	if strings.TrimSpace(raw.PublicURL) != "" && !c.SocketMode() {
 		c.PublicURL = strings.TrimRight(checkURL(bad, "PUBLIC_URL", raw.PublicURL), "/")
 	}
 

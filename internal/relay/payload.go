@@ -27,6 +27,10 @@ type payload struct {
 	CardID      string         `json:"card_id,omitempty"`
 	DecidedBy   string         `json:"decided_by,omitempty"`
 	RunBy       string         `json:"run_by,omitempty"` // who started the run a resume continues
+	// Report keeps the final answer in the job (Answer) for whoever
+	// requested the run outside Slack and waits for it (test runs).
+	Report bool   `json:"report,omitempty"`
+	Answer string `json:"answer,omitempty"`
 }
 
 // starter is who started the run this job serves.

@@ -278,6 +278,7 @@ func (r *Relay) workRun(ctx context.Context, log *slog.Logger, job threadmap.Job
 		return fmt.Errorf("deliver answer: %w", err)
 	}
 	job.State = threadmap.JobDone
+	keepAnswer(&job, p, out.answer)
 	if err := r.save(ctx, &job); err != nil {
 		return err
 	}

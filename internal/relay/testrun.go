@@ -1,0 +1,216 @@
+package relay
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/slack-go/slack"
+
+	"github.com/deepagents-slack/slackbot/internal/slackpost"
+	"github.com/deepagents-slack/slackbot/internal/threadmap"
+)
+
+// TestRun is a test run requested outside Slack, by an ops pipeline
+// (`bot test-run`, POST /ops/test-runs). It is posted into the channel as
+// `/agent test` would post it: a root message naming it a test run, the
+// live reply and the answer in its thread, with test_run: true.
+type TestRun struct {
+	TeamID    string // the workspace of the bot's token
+	ChannelID string
+	// AgentID, if set, is the agent of this conversation instead of the
+	// channel's.
+	AgentID string
+	Text    string
+	// StartedBy is the Slack user the run is attributed to (the thread's
+	// metadata, the stream's recipient, who may decide its cards besides
+	// ops). Pipelines have no Slack user: callers pass the bot's own.
+	StartedBy string
+	// Origin names the requester in the root message, e.g. "bot test-run".
+	Origin string
+}
+
+// TestRunTicket identifies a recorded test run.
+type TestRunTicket struct {
+	JobID     string
+	ThreadID  string
+	ChannelID string
+	RootTS    string // the root message; the conversation's thread
+}
+
+// Test run outcomes.
+const (
+	TestRunSuccess = "success" // the answer was delivered
+	TestRunError   = "error"   // the run failed; the failure note was delivered
+	TestRunPaused  = "paused"  // the run waits for a decision on an approval card
+	TestRunTimeout = "timeout" // the caller stopped waiting; the run goes on
+)
+
+// TestRunResult is how a test run ended, as far as its caller waited.
+type TestRunResult struct {
+	TestRunTicket
+	RunID  string
+	Status string
+	Answer string // the final answer (success)
+	Error  string // what the thread was told (error, paused)
+}
+
+// ErrChannelNotAllowed: the channel is not in ALLOWED_CHANNELS.
+var ErrChannelNotAllowed = errors.New("the bot is not enabled in this channel (ALLOWED_CHANNELS)")
+
+// StartTestRun posts the root message of a test run and records its run
+// as a job of a new conversation bound to the channel's agent (or
+// tr.AgentID) with test_run: true. Any worker may then follow it; see
+// FollowTestRun.
+func (r *Relay) StartTestRun(ctx context.Context, tr TestRun) (TestRunTicket, error) {
+	tr.Text = strings.TrimSpace(tr.Text)
+	switch {
+	case tr.ChannelID == "" || tr.Text == "" || tr.TeamID == "":
+		return TestRunTicket{}, errors.New("relay: a test run needs a team, a channel and a prompt")
+	case !r.cfg.Policy.Allows(tr.ChannelID):
+		return TestRunTicket{}, ErrChannelNotAllowed
+	}
+	ts, err := r.cfg.Slack.Post(ctx, tr.ChannelID, "", testRunRoot(tr))
+	if err != nil {
+		if slackpost.IsNotInChannel(err) {
+			return TestRunTicket{}, fmt.Errorf("post the test run in %s: %s: %w", tr.ChannelID, cannotPostText(slackpost.SlackErrorCode(err)), err)
+		}
+		return TestRunTicket{}, fmt.Errorf("post the test run in %s: %w", tr.ChannelID, err)
+	}
+	key := threadmap.Key{TeamID: tr.TeamID, ChannelID: tr.ChannelID, RootTS: ts}
+	agent := tr.AgentID
+	if agent == "" {
+		agent = r.cfg.Policy.AgentFor(tr.ChannelID)
+	}
+	conv, err := r.cfg.Store.BindConversation(ctx, threadmap.Conversation{
+		Key:       key,
+		ThreadID:  threadmap.ThreadID(key),
+		AgentID:   agent,
+		Options:   r.cfg.Policy.OptionsFor(tr.ChannelID, true),
+		StartedBy: tr.StartedBy,
+		CreatedAt: r.cfg.Now().UTC(),
+	})
+	if err != nil {
+		return TestRunTicket{}, fmt.Errorf("bind conversation: %w", err)
+	}
+	job := threadmap.Job{
+		ID:       "testrun:" + uuid.NewString(),
+		Key:      key,
+		ThreadID: conv.ThreadID,
+		Kind:     kindPrompt,
+		State:    threadmap.JobAccepted,
+		Payload:  payload{UserID: tr.StartedBy, Text: tr.Text, TestRun: true, Report: true}.encode(),
+	}
+	if _, err := r.cfg.Store.AddJob(ctx, job); err != nil {
+		return TestRunTicket{}, fmt.Errorf("record test run: %w", err)
+	}
+	r.log.Info("test run accepted", "job", job.ID, "channel", tr.ChannelID, "thread_id", conv.ThreadID, "agent", agent, "origin", tr.Origin)
+	r.notify()
+	return TestRunTicket{JobID: job.ID, ThreadID: conv.ThreadID, ChannelID: tr.ChannelID, RootTS: ts}, nil
+}
+
+// testRunPoll is how often a waiting caller looks at the job.
+const testRunPoll = 200 * time.Millisecond
+
+// FollowTestRun follows a test run until it ends or ctx ends. It leases
+// the run's job itself and works it here, so a lone `bot test-run` needs
+// no running service; when a replica of the service leased it first, it
+// waits for that replica and takes the job over if that replica's lease
+// expires. When ctx ends first the lease is released, the result says
+// "timeout", and any replica finishes the run in the thread.
+func (r *Relay) FollowTestRun(ctx context.Context, t TestRunTicket) (TestRunResult, error) {
+	leaser, canLease := r.cfg.Store.(threadmap.JobLeaser)
+	tick := time.NewTicker(testRunPoll)
+	defer tick.Stop()
+	for {
+		job, err := r.cfg.Store.Job(ctx, t.JobID)
+		switch {
+		case ctx.Err() != nil:
+			return r.timedOut(t), nil
+		case err != nil:
+			return TestRunResult{}, fmt.Errorf("read test run: %w", err)
+		}
+		if res, ended := testRunResult(t, job); ended {
+			return res, nil
+		}
+		if canLease {
+			leased, err := leaser.LeaseJob(ctx, t.JobID, r.cfg.Owner, r.cfg.LeaseTTL)
+			switch {
+			case err == nil:
+				r.work(ctx, leased)
+				continue
+			case ctx.Err() != nil:
+				return r.timedOut(t), nil
+			case !errors.Is(err, threadmap.ErrNoJob):
+				r.log.Warn("lease test run", "job", t.JobID, "err", err)
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return r.timedOut(t), nil
+		case <-tick.C:
+		}
+	}
+}
+
+// timedOut reports a test run its caller stopped waiting for, with the run
+// id if one was started.
+func (r *Relay) timedOut(t TestRunTicket) TestRunResult {
+	res := TestRunResult{TestRunTicket: t, Status: TestRunTimeout, Error: "timed out waiting for the run to end; it goes on, and the service posts its answer in the thread"}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if job, err := r.cfg.Store.Job(ctx, t.JobID); err == nil {
+		res.RunID = job.RunID
+	}
+	return res
+}
+
+// testRunResult reports how a test run's job ended, if it did.
+func testRunResult(t TestRunTicket, job threadmap.Job) (TestRunResult, bool) {
+	res := TestRunResult{TestRunTicket: t, RunID: job.RunID}
+	switch job.State {
+	case threadmap.JobDone:
+		p, err := decodePayload(job.Payload)
+		if err != nil {
+			res.Status, res.Error = TestRunError, err.Error()
+			return res, true
+		}
+		res.Status, res.Answer = TestRunSuccess, p.Answer
+	case threadmap.JobFailed:
+		res.Status, res.Error = TestRunError, job.Error
+	case threadmap.JobPaused:
+		res.Status, res.Error = TestRunPaused, "the run paused for an approval: decide it on the card in the thread"
+	default:
+		return res, false
+	}
+	return res, true
+}
+
+// keepAnswer stores the final answer in the job when its requester waits
+// for it outside Slack.
+func keepAnswer(job *threadmap.Job, p payload, answer string) {
+	if !p.Report {
+		return
+	}
+	p.Answer = answer
+	job.Payload = p.encode()
+}
+
+// testRunRoot is the channel message a test run's conversation hangs off.
+func testRunRoot(tr TestRun) slackpost.Message {
+	origin := tr.Origin
+	if origin == "" {
+		origin = "an ops pipeline"
+	}
+	who := ":test_tube: Test run from " + escapeMrkdwn(origin) + ":"
+	quoted := "> " + escapeMrkdwn(truncate(tr.Text, 2800))
+	return slackpost.Message{
+		Text: who + " " + truncate(tr.Text, 200),
+		Blocks: []slack.Block{
+			slack.NewSectionBlock(slack.NewTextBlockObject(slack.MarkdownType, who+"\n"+quotedLines(quoted), false, false), nil, nil),
+		},
+	}
+}
