@@ -4,6 +4,7 @@
 //	bot serve      run the service, configured by the environment
 //	bot demo [-v]  run the whole service against a simulated Slack and agent runtime
 //	bot settings   print every setting with its default
+//	bot test-run   post a test run into a channel and wait for its answer (for ops pipelines)
 package main
 
 import (
@@ -26,7 +27,7 @@ func main() {
 	}
 }
 
-var errUsage = errors.New("usage: bot [serve|demo|settings]")
+var errUsage = errors.New("usage: bot [serve|demo|settings|test-run]")
 
 // run is the whole program, minus process plumbing, so tests can drive it.
 func run(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
@@ -45,6 +46,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		return demo(ctx, stdout, args[1:])
 	case "settings":
 		return printSettings(stdout)
+	case "test-run":
+		// Its logs go to stderr: stdout is the answer.
+		return testRunCmd(ctx, args[1:], getenv, stdout, os.Stderr)
 	case "help", "-h", "--help":
 		fmt.Fprintln(stdout, errUsage.Error())
 		return nil

@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -20,6 +21,7 @@ import (
 	"github.com/deepagents-slack/slackbot/internal/relay"
 	"github.com/deepagents-slack/slackbot/internal/slackhandler"
 	"github.com/deepagents-slack/slackbot/internal/slackpost"
+	"github.com/deepagents-slack/slackbot/internal/slacksocket"
 	"github.com/deepagents-slack/slackbot/internal/threadmap"
 )
 
@@ -34,6 +36,8 @@ type service struct {
 	store   threadmap.Store
 	relay   *relay.Relay
 	handler http.Handler
+	auth    *slack.AuthTestResponse // the bot's identity and workspace
+	socket  *slacksocket.Edge       // nil unless Slack's requests arrive over Socket Mode
 }
 
 // newService wires every package from cfg. The caller closes s.store.
@@ -91,15 +95,26 @@ func newService(ctx context.Context, cfg Config, log *slog.Logger) (*service, er
 		Logger:       log.With("component", "slackhandler"),
 		Metrics:      m,
 	}
+	svc := &service{log: log, store: store, relay: rl, auth: auth}
 	r := mux.NewRouter()
-	h.Routes(r, slackhandler.Verifier{Secret: cfg.SigningSecret, MaxSkew: 5 * time.Minute, MaxBody: maxSlackBody, Logger: log.With("component", "verify")})
-	r.Handle("/agents/webhook/{token}", rl.WebhookHandler()).Methods(http.MethodPost)
-	r.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "ok\n") }).Methods(http.MethodGet)
-	r.HandleFunc("/readyz", readyz(store)).Methods(http.MethodGet)
+	if cfg.SocketMode() {
+		// No /slack/* routes and no completion webhook: nothing reaches
+		// this bot from outside (see loadConfig).
+		if svc.socket, err = newSocketEdge(cfg, h, slackHTTP, log.With("component", "slacksocket")); err != nil {
+			return fail(err)
+		}
+	} else {
+		h.Routes(r, slackhandler.Verifier{Secret: cfg.SigningSecret, MaxSkew: 5 * time.Minute, MaxBody: maxSlackBody, Logger: log.With("component", "verify")})
+		r.Handle("/agents/webhook/{token}", rl.WebhookHandler()).Methods(http.MethodPost)
+	}
+	svc.opsRoutes(r, cfg)
+	r.HandleFunc("/healthz", svc.healthz).Methods(http.MethodGet)
+	r.HandleFunc("/readyz", svc.readyz).Methods(http.MethodGet)
 	r.Handle("/metrics", m.Handler()).Methods(http.MethodGet)
+	svc.handler = r
 
-	log.Info("service ready", "bot_user", auth.UserID, "team", auth.TeamID, "replica", cfg.ReplicaName)
-	return &service{log: log, store: store, relay: rl, handler: r}, nil
+	log.Info("service ready", "bot_user", auth.UserID, "team", auth.TeamID, "replica", cfg.ReplicaName, "socket_mode", cfg.SocketMode())
+	return svc, nil
 }
 
 // authTest learns the bot's own user id, so it can ignore its own messages.
@@ -126,15 +141,33 @@ func authTest(ctx context.Context, api *slack.Client) (*slack.AuthTestResponse, 
 	return nil, fmt.Errorf("slack auth.test (check SLACK_BOT_TOKEN and SLACK_API_URL): %w", lastErr)
 }
 
-func readyz(store threadmap.Store) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
-		defer cancel()
-		if err := store.Ping(ctx); err != nil {
-			http.Error(w, "store unreachable", http.StatusServiceUnavailable)
+// healthz is liveness: the process serves. It also shows the Slack socket's
+// state, but a socket that is reconnecting is no reason to restart.
+func (s *service) healthz(w http.ResponseWriter, _ *http.Request) {
+	io.WriteString(w, "ok\n")
+	if s.socket != nil {
+		io.WriteString(w, socketLine(s.socket.Status()))
+	}
+}
+
+// readyz is readiness: the store is reachable and, in Socket Mode, Slack
+// can deliver to this replica.
+func (s *service) readyz(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	if err := s.store.Ping(ctx); err != nil {
+		http.Error(w, "store unreachable", http.StatusServiceUnavailable)
+		return
+	}
+	if s.socket != nil {
+		if st := s.socket.Status(); !st.Connected() {
+			http.Error(w, strings.TrimSpace(socketLine(st)), http.StatusServiceUnavailable)
 			return
 		}
-		io.WriteString(w, "ready\n")
+	}
+	io.WriteString(w, "ready\n")
+	if s.socket != nil {
+		io.WriteString(w, socketLine(s.socket.Status()))
 	}
 }
 
@@ -158,6 +191,19 @@ func (s *service) run(ctx context.Context, ln net.Listener) error {
 		defer wg.Done()
 		s.relay.Run(workCtx)
 	}()
+	// The socket, like the HTTP server, stops taking Slack's work first;
+	// envelopes in hand are recorded and acked before the workers stop.
+	socketCtx, stopSocket := context.WithCancel(ctx)
+	defer stopSocket()
+	socketDone := make(chan struct{})
+	if s.socket != nil {
+		go func() {
+			defer close(socketDone)
+			_ = s.socket.Run(socketCtx)
+		}()
+	} else {
+		close(socketDone)
+	}
 
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
@@ -171,6 +217,8 @@ func (s *service) run(ctx context.Context, ln net.Listener) error {
 		err = srv.Shutdown(sctx)
 		cancel()
 	}
+	stopSocket()
+	<-socketDone
 	stopWork()
 	wg.Wait()
 	s.log.Info("stopped")
