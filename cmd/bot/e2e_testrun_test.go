@@ -1,0 +1,296 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/deepagents-slack/slackbot/internal/agents/agentstest"
+	"github.com/deepagents-slack/slackbot/internal/slackpost/slackfake"
+	"github.com/deepagents-slack/slackbot/internal/threadmap"
+)
+
+const chOpsTest = "COPSTEST01"
+
+// pipelineEnv is an ops pipeline's view: the service's environment, the
+// fakes behind it, and no running service.
+type pipelineEnv struct {
+	env     map[string]string
+	slack   *slackfake.Server
+	runtime *agentstest.Server
+	db      string
+}
+
+func newPipelineEnv(t *testing.T, script agentstest.Script) *pipelineEnv {
+	t.Helper()
+	runtime := agentstest.NewServer()
+	t.Cleanup(runtime.Close)
+	runtime.AddAgent(agentMain, script)
+	sl := slackfake.New()
+	t.Cleanup(sl.Close)
+	db := filepath.Join(t.TempDir(), "bot.db")
+	return &pipelineEnv{
+		env: map[string]string{
+			"SLACK_SIGNING_SECRET": simSecret,
+			"SLACK_BOT_TOKEN":      "xoxb-test",
+			"SLACK_API_URL":        sl.APIURL(),
+			"LANGSMITH_API_KEY":    simAPIKey,
+			"DEEPAGENTS_BASE_URL":  runtime.URL,
+			"AGENT_ID":             agentMain,
+			"HEADLESS_CHANNELS":    chHeadless,
+			"DATABASE_URL":         db,
+		},
+		slack: sl, runtime: runtime, db: db,
+	}
+}
+
+func (p *pipelineEnv) getenv(k string) string { return p.env[k] }
+
+// testRun runs `bot test-run args…` in-process and returns its stdout.
+func (p *pipelineEnv) testRun(t *testing.T, args ...string) (string, error) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	var out bytes.Buffer
+	err := run(ctx, append([]string{"test-run"}, args...), p.getenv, &out)
+	return out.String(), err
+}
+
+// rootAndReplies returns the test run's root message and the bot's replies
+// in its thread.
+func rootAndReplies(t *testing.T, f *slackfake.Server, channel string) (slackfake.Message, []slackfake.Message) {
+	t.Helper()
+	msgs := f.Messages(channel)
+	if len(msgs) == 0 {
+		t.Fatalf("nothing posted in %s", channel)
+	}
+	root := msgs[0]
+	return root, botReplies(f, channel, root.TS)
+}
+
+func TestTestRunCommandSuccess(t *testing.T) {
+	p := newPipelineEnv(t, agentstest.Scripted(agentstest.Text("All ", "systems ", "nominal.")))
+	out, err := p.testRun(t, "--channel", chOpsTest, "smoke", "test:", "are you up?")
+	if err != nil {
+		t.Fatalf("test-run: %v", err)
+	}
+	if strings.TrimSpace(out) != "All systems nominal." {
+		t.Fatalf("stdout = %q, want the answer", out)
+	}
+	root, replies := rootAndReplies(t, p.slack, chOpsTest)
+	if !strings.Contains(root.Rendered, "Test run") || !strings.Contains(root.Rendered, "smoke test: are you up?") {
+		t.Fatalf("root message does not name the test run: %q", root.Rendered)
+	}
+	if len(replies) != 1 || !strings.Contains(answerText(p.slack, chOpsTest, root.TS), "All systems nominal.") {
+		t.Fatalf("thread:\n%s", p.slack.Transcript(chOpsTest))
+	}
+	runs := p.runtime.Runs()
+	if len(runs) != 1 || !runs[0].Options.TestRun || runs[0].AgentID != agentMain {
+		t.Fatalf("runs = %+v, want one test run of the channel's agent", runs)
+	}
+	key := threadmap.Key{TeamID: p.slack.TeamID(), ChannelID: chOpsTest, RootTS: root.TS}
+	if runs[0].ThreadID != threadmap.ThreadID(key) {
+		t.Fatalf("thread id %s, want the conversation's %s", runs[0].ThreadID, threadmap.ThreadID(key))
+	}
+}
+
+func TestTestRunCommandJSONAndAgent(t *testing.T) {
+	const other = "00000000-0000-4000-8000-0000000000aa"
+	p := newPipelineEnv(t, agentstest.Scripted(agentstest.Text("wrong agent")))
+	p.runtime.AddAgent(other, agentstest.Scripted(agentstest.Text("**ok** from the new version")))
+	out, err := p.testRun(t, "--channel", chOpsTest, "--agent", other, "--json", "--timeout", "20s", "ping")
+	if err != nil {
+		t.Fatalf("test-run: %v\n%s", err, out)
+	}
+	var got testRunOutput
+	if err := json.Unmarshal([]byte(out), &got); err != nil {
+		t.Fatalf("stdout is not JSON: %v\n%s", err, out)
+	}
+	runs := p.runtime.Runs()
+	if len(runs) != 1 || runs[0].AgentID != other {
+		t.Fatalf("runs = %+v, want one run of %s", runs, other)
+	}
+	root, _ := rootAndReplies(t, p.slack, chOpsTest)
+	want := testRunOutput{
+		Status:    "success",
+		ThreadID:  runs[0].ThreadID,
+		RunID:     runs[0].RunID,
+		Answer:    "**ok** from the new version",
+		Permalink: "https://fake-workspace.slack.com/archives/" + chOpsTest + "/p" + strings.Replace(root.TS, ".", "", 1),
+		Channel:   chOpsTest,
+		ThreadTS:  root.TS,
+	}
+	if got != want {
+		t.Fatalf("JSON = %+v\nwant   %+v", got, want)
+	}
+}
+
+func TestTestRunCommandFailures(t *testing.T) {
+	tests := []struct {
+		name    string
+		script  agentstest.Script
+		channel string
+		args    []string
+		want    []string // in the error
+	}{
+		{
+			name:    "the run fails",
+			script:  agentstest.Scripted(agentstest.Text("Checking "), agentstest.Fail("tool `deploy_status` failed: 503")),
+			channel: chOpsTest,
+			want:    []string{"test run error", "tool `deploy_status` failed: 503", "https://fake-workspace.slack.com/archives/" + chOpsTest},
+		},
+		{
+			name:    "the run pauses for an approval",
+			script:  agentstest.Scripted(agentstest.MemoryWrite("/memories/x.md", "x"), agentstest.Text("saved")),
+			channel: chOpsTest,
+			want:    []string{"test run paused", "approval"},
+		},
+		{
+			name:    "the run outlasts the timeout",
+			script:  agentstest.Scripted(agentstest.Text("thinking"), agentstest.Pause(3*time.Second), agentstest.Text("late")),
+			channel: chOpsTest,
+			args:    []string{"--timeout", "500ms"},
+			want:    []string{"test run timeout", "timed out"},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := newPipelineEnv(t, tt.script)
+			args := append(append([]string{"--channel", tt.channel}, tt.args...), "check the deploy")
+			out, err := p.testRun(t, args...)
+			if err == nil {
+				t.Fatalf("test-run succeeded: %q", out)
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q does not contain %q", err, w)
+				}
+			}
+			if out != "" {
+				t.Errorf("stdout = %q, want nothing without --json", out)
+			}
+			if p.runtime.RunsStarted() != 1 {
+				t.Errorf("%d runs started, want 1", p.runtime.RunsStarted())
+			}
+		})
+	}
+}
+
+func TestTestRunCommandRejectsBadInput(t *testing.T) {
+	p := newPipelineEnv(t, agentstest.Echo())
+	for _, args := range [][]string{
+		{"prompt without channel"},
+		{"--channel", "general", "bad channel id"},
+		{"--channel", chOpsTest},
+		{"--channel", chOpsTest, "--agent", "bad agent!", "x"},
+		{"--channel", chOpsTest, "--timeout", "0s", "x"},
+		{"--bogus"},
+	} {
+		if _, err := p.testRun(t, args...); err == nil || !strings.Contains(err.Error(), "usage: bot test-run") {
+			t.Errorf("test-run %q: err = %v, want a usage error", args, err)
+		}
+	}
+	// Missing settings are reported like the service reports them.
+	delete(p.env, "AGENT_ID")
+	if _, err := p.testRun(t, "--channel", chOpsTest, "x"); err == nil || !strings.Contains(err.Error(), "AGENT_ID is required") {
+		t.Errorf("err = %v, want the configuration error", err)
+	}
+	if len(p.slack.Channels()) != 0 || p.runtime.RunsStarted() != 0 {
+		t.Fatalf("bad input posted or started something")
+	}
+}
+
+// With a service running on the same store, either process may follow the
+// run: the answer arrives once and the command prints it.
+func TestTestRunCommandNextToService(t *testing.T) {
+	e := newTestEnv(t, agentstest.Scripted(agentstest.Text("pong")), nil, nil)
+	for i := 0; i < 3; i++ {
+		var out bytes.Buffer
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		err := run(ctx, []string{"test-run", "--channel", chOpsTest, "ping"}, e.Environ(nil), &out)
+		cancel()
+		if err != nil || strings.TrimSpace(out.String()) != "pong" {
+			t.Fatalf("run %d: %v %q", i, err, out.String())
+		}
+	}
+	if n := e.Runtime.RunsStarted(); n != 3 {
+		t.Fatalf("%d runs started, want 3", n)
+	}
+	for _, m := range e.Slack.Messages(chOpsTest) {
+		if m.ThreadTS == "" || m.ThreadTS == m.TS {
+			if got := len(botReplies(e.Slack, chOpsTest, m.TS)); got != 1 {
+				t.Fatalf("thread %s has %d replies, want 1\n%s", m.TS, got, e.Slack.Transcript(chOpsTest))
+			}
+		}
+	}
+}
+
+// POST /ops/test-runs: off without OPS_API_TOKEN; 401 and nothing started
+// without the right bearer token; the same JSON as the command otherwise.
+func TestOpsTestRunEndpoint(t *testing.T) {
+	const token = "ops-token-0123456789abcdef"
+	body := `{"channel":"` + chOpsTest + `","prompt":"are you up?","timeout":"20s"}`
+	post := func(url, auth, body string) (int, string) {
+		t.Helper()
+		req, _ := http.NewRequest(http.MethodPost, url+"/ops/test-runs", strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		if auth != "" {
+			req.Header.Set("Authorization", auth)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var b bytes.Buffer
+		_, _ = b.ReadFrom(resp.Body)
+		if resp.StatusCode == http.StatusUnauthorized && resp.Header.Get("WWW-Authenticate") == "" {
+			t.Errorf("401 without WWW-Authenticate")
+		}
+		return resp.StatusCode, b.String()
+	}
+
+	off := newTestEnv(t, agentstest.Scripted(agentstest.Text("pong")), nil, nil)
+	if code, _ := post(off.URL, "Bearer "+token, body); code != http.StatusNotFound {
+		t.Fatalf("without OPS_API_TOKEN: %d, want 404", code)
+	}
+
+	e := newTestEnv(t, agentstest.Scripted(agentstest.Text("pong")), func(c *Config) { c.OpsAPIToken = token }, nil)
+	callsBefore := len(e.Slack.Calls())
+	for _, auth := range []string{"", "Bearer", "Bearer wrong-token-0123456789", "Basic " + token, "Bearer " + token + "x", token} {
+		code, resp := post(e.URL, auth, body)
+		if code != http.StatusUnauthorized || !strings.Contains(resp, "bearer token") {
+			t.Errorf("Authorization %q: %d %s, want 401", auth, code, resp)
+		}
+	}
+	// A test run's root message is posted before anything is recorded:
+	// no Slack call means no job either.
+	time.Sleep(200 * time.Millisecond) // let anything wrongly started show
+	if len(e.Slack.Calls()) != callsBefore || e.Runtime.RunsStarted() != 0 {
+		t.Fatalf("a refused request started something:\n%s", e.Slack.Transcript(chOpsTest))
+	}
+
+	for _, bad := range []string{`{"channel":"` + chOpsTest + `"}`, `{"channel":"x","prompt":"p"}`, `{"prompt":"p","channel":"` + chOpsTest + `","timeout":"2h"}`, `{"nope":1}`, `not json`} {
+		if code, resp := post(e.URL, "Bearer "+token, bad); code != http.StatusBadRequest {
+			t.Errorf("body %s: %d %s, want 400", bad, code, resp)
+		}
+	}
+
+	code, resp := post(e.URL, "Bearer "+token, body)
+	if code != http.StatusOK {
+		t.Fatalf("%d %s", code, resp)
+	}
+	var got testRunOutput
+	if err := json.Unmarshal([]byte(resp), &got); err != nil {
+		t.Fatal(err)
+	}
+	runs := e.Runtime.Runs()
+	if got.Status != "success" || got.Answer != "pong" || len(runs) != 1 || got.RunID != runs[0].RunID || got.ThreadID != runs[0].ThreadID || !runs[0].Options.TestRun || got.Permalink == "" {
+		t.Fatalf("response %+v, runs %+v", got, runs)
+	}
+}
