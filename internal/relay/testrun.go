@@ -159,7 +159,7 @@ func (r *Relay) FollowTestRun(ctx context.Context, t TestRunTicket) (TestRunResu
 // timedOut reports a test run its caller stopped waiting for, with the run
 // id if one was started.
 func (r *Relay) timedOut(t TestRunTicket) TestRunResult {
-	res := TestRunResult{TestRunTicket: t, Status: TestRunTimeout, Error: "timed out waiting for the run to end; it goes on, and the service posts its answer in the thread"}
+	res := TestRunResult{TestRunTicket: t, Status: TestRunTimeout, Error: "timed out waiting for the run to end; it goes on, and a running service (or the next one to start) posts its answer in the thread"}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	if job, err := r.cfg.Store.Job(ctx, t.JobID); err == nil {
