@@ -1,0 +1,42 @@
+package main
+
+import (
+	"os"
+	"strings"
+	"testing"
+)
+
+// TestManifestsAgree: the Socket Mode manifest is the HTTP one without
+// request URLs and with socket_mode_enabled, so scopes, events and the
+// command cannot drift apart.
+func TestManifestsAgree(t *testing.T) {
+	read := func(name string) (kept []string, dropped []string) {
+		t.Helper()
+		b, err := os.ReadFile("../../" + name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, line := range strings.Split(string(b), "\n") {
+			s := strings.TrimSpace(line)
+			switch {
+			case strings.HasPrefix(s, "#"):
+			case strings.HasPrefix(s, "url:"), strings.HasPrefix(s, "request_url:"), strings.HasPrefix(s, "socket_mode_enabled:"):
+				dropped = append(dropped, s)
+			default:
+				kept = append(kept, line)
+			}
+		}
+		return kept, dropped
+	}
+	httpLines, httpOnly := read("manifest.yml")
+	socketLines, socketOnly := read("manifest-socket.yml")
+	if strings.Join(httpLines, "\n") != strings.Join(socketLines, "\n") {
+		t.Errorf("manifest-socket.yml differs from manifest.yml beyond URLs and socket_mode_enabled")
+	}
+	if len(httpOnly) != 4 || httpOnly[3] != "socket_mode_enabled: false" {
+		t.Errorf("manifest.yml: want three request URLs and socket mode off, got %q", httpOnly)
+	}
+	if len(socketOnly) != 1 || socketOnly[0] != "socket_mode_enabled: true" {
+		t.Errorf("manifest-socket.yml: want no request URLs and socket mode on, got %q", socketOnly)
+	}
+}
