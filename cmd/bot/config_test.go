@@ -116,6 +116,7 @@ func TestDemoRuns(t *testing.T) {
 		"What Slack shows", "Here is what I found for", "Only ops users can post test runs",
 		"agent configured for this channel was not found", "The run failed", "Approved by",
 		"keep that in mind", "test_run=true", "headless=true",
+		"$ bot test-run --channel COPSTEST01", "exit status 0", "Test run from `bot test-run`",
 	} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("demo output lacks %q", want)

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -171,6 +172,9 @@ func demo(ctx context.Context, stdout io.Writer, args []string) error {
 		{"10. the same request in the headless #alerts channel: the write goes through, no card", func() error {
 			return s.slashAndWait(ctx, demoAnna, demoAlerts, "remember: page the on-call for sev1 only")
 		}},
+		{"11. ops' deploy pipeline smoke-tests the agent from the command line, next to the running service", func() error {
+			return demoTestRun(ctx, s, p)
+		}},
 	}
 	for _, st := range steps {
 		p.step(st.title)
@@ -189,7 +193,7 @@ func demo(ctx context.Context, stdout io.Writer, args []string) error {
 	_ = s.WaitFor(ctx, func(f *slackfake.Server) bool { return settled(f) })
 
 	p.title("What Slack shows")
-	for _, ch := range []string{demoGeneral, demoDM, demoBroken, demoNotes, demoAlerts} {
+	for _, ch := range []string{demoGeneral, demoDM, demoBroken, demoNotes, demoAlerts, demoOpsTest} {
 		p.block(s.Slack.Transcript(ch))
 	}
 	p.title("Ephemeral messages (only their recipient sees them)")
@@ -204,6 +208,24 @@ func demo(ctx context.Context, stdout io.Writer, args []string) error {
 	key := threadmap.Key{TeamID: simTeam, ChannelID: demoGeneral, RootTS: root.TS}
 	p.line("")
 	p.line("Find a Slack thread's agent thread: uuidv5(URL namespace, %q) = %s", key.String(), threadmap.ThreadID(key))
+	return nil
+}
+
+// demoTestRun runs `bot test-run` as a pipeline step would: a separate
+// command with the service's environment, sharing its store and Slack.
+func demoTestRun(ctx context.Context, s *sim, p *printer) error {
+	const prompt = "smoke test: name one release"
+	p.line("   $ bot test-run --channel %s --timeout 1m %q", demoOpsTest, prompt)
+	var out bytes.Buffer
+	err := run(ctx, []string{"test-run", "--channel", demoOpsTest, "--timeout", "1m", prompt}, s.Environ(nil), &out)
+	for _, line := range strings.Split(strings.TrimRight(out.String(), "\n"), "\n") {
+		p.line("   | %s", line)
+	}
+	if err != nil {
+		p.line("   exit status 1: %v", err)
+		return err
+	}
+	p.line("   exit status 0 (the answer is on stdout; its thread is in #%s below)", demoOpsTest)
 	return nil
 }
 
