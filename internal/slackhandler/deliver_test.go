@@ -159,3 +159,29 @@ func TestDeliverEventTimeout(t *testing.T) {
 		t.Fatalf("ack = %+v, %v; want not OK", ack, err)
 	}
 }
+
+// FuzzDeliver: whatever arrives over the socket, Deliver answers with an
+// error or an ack and never panics; a malformed payload is never
+// dispatched.
+func FuzzDeliver(f *testing.F) {
+	f.Add(KindEventsAPI, []byte(`{"type":"event_callback","team_id":"T1","event_id":"Ev1","event":{"type":"app_mention","user":"U1","text":"<@UBOT> hi","ts":"1.1","channel":"C1"}}`))
+	f.Add(KindEventsAPI, []byte(`{"type":"event_callback","event":{"type":"message","subtype":"bot_message"}}`))
+	f.Add(KindSlashCommands, []byte(`{"team_id":"T1","channel_id":"C1","user_id":"U1","command":"/agent","text":"help","is_enterprise_install":false,"n":1}`))
+	f.Add(KindInteractive, []byte(`{"type":"block_actions","user":{"id":"U1"},"actions":[{"action_id":"a","value":"v"}]}`))
+	f.Add(KindInteractive, []byte(`{"type":"view_submission","view":{"state":{"values":{"b":{"a":{"value":"x"}}}}}}`))
+	f.Add("hello", []byte(`{}`))
+	f.Fuzz(func(t *testing.T, kind string, payload []byte) {
+		d := &fakeDispatcher{}
+		h := newDeliverHandler(d, nil)
+		ack, err := h.Deliver(context.Background(), Delivery{Kind: kind, Payload: payload})
+		if err != nil {
+			if d.calls() != 0 {
+				t.Fatalf("rejected payload was dispatched")
+			}
+			return
+		}
+		if len(ack.Payload) > 0 && !json.Valid(ack.Payload) {
+			t.Fatalf("ack payload is not JSON: %q", ack.Payload)
+		}
+	})
+}
