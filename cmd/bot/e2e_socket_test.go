@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"log/slog"
+	"net"
 	"net/http"
 	"strings"
 	"testing"
@@ -231,4 +233,56 @@ func TestSocketModeNotReady(t *testing.T) {
 	if code, body := httpGet(t, e.URL+"/healthz"); code != http.StatusOK || !strings.Contains(body, "socket: invalid_auth") {
 		t.Fatalf("/healthz = %d %q; liveness must not fail on the socket", code, body)
 	}
+}
+
+// TestSocketModeReplicas: two replicas share one store and each holds a
+// connection; Slack spreads a mention's envelopes (app_mention, its
+// message twin, a redelivery) across them and one run answers.
+func TestSocketModeReplicas(t *testing.T) {
+	a := newSocketEnv(t, agentstest.Scripted(agentstest.Text("one answer")), simAppToken)
+	cfg := a.Config
+	cfg.ReplicaName = "sim-b"
+	log := slog.New(slog.DiscardHandler)
+	b, err := newService(context.Background(), cfg, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- b.run(ctx, ln) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("replica b: %v", err)
+		}
+		b.store.Close()
+	})
+	err = a.Socket.WaitFor(a.ctx(), func(f *socketfake.Server) bool {
+		return f.Connections() == 2 && a.svc.socket.Status().Connected() && b.socket.Status().Connected()
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	ev := a.UserSays(userBen, chGeneral, "channel", "<@"+a.Slack.BotUserID()+"> which replica?", "")
+	mention := a.eventEnvelope("Ev-rep-1", AsMention(ev))
+	conns := map[int]bool{}
+	for _, env := range []socketfake.Envelope{mention, a.eventEnvelope("Ev-rep-2", ev), mention} {
+		conns[a.send(env).Conn] = true
+	}
+	if len(conns) != 2 {
+		t.Fatalf("envelopes went to %d connections, want both", len(conns))
+	}
+	a.waitReplies(chGeneral, ev["ts"].(string), 1)
+	if n := a.Runtime.RunsStarted(); n != 1 {
+		t.Fatalf("%d runs started, want 1", n)
+	}
+	if got := len(botReplies(a.Slack, chGeneral, ev["ts"].(string))); got != 1 {
+		t.Fatalf("%d replies, want 1\n%s", got, a.Slack.Transcript(chGeneral))
+	}
+	a.noViolations()
 }

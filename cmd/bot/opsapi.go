@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"strings"
 	"time"
@@ -27,16 +28,17 @@ func (s *service) opsRoutes(r *mux.Router, cfg Config) {
 		return
 	}
 	want := sha256.Sum256([]byte(cfg.OpsAPIToken))
-	r.Handle("/ops/test-runs", bearer(want, http.HandlerFunc(s.serveTestRun))).Methods(http.MethodPost)
+	r.Handle("/ops/test-runs", bearer(want, s.log, http.HandlerFunc(s.serveTestRun))).Methods(http.MethodPost)
 }
 
 // bearer lets a request through only with "Authorization: Bearer <token>".
 // Comparing digests in constant time leaks neither the token nor its length.
-func bearer(want [32]byte, next http.Handler) http.Handler {
+func bearer(want [32]byte, log *slog.Logger, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		scheme, token, _ := strings.Cut(r.Header.Get("Authorization"), " ")
 		got := sha256.Sum256([]byte(strings.TrimSpace(token)))
 		if !strings.EqualFold(scheme, "Bearer") || subtle.ConstantTimeCompare(got[:], want[:]) != 1 {
+			log.Warn("ops API request refused: missing or wrong bearer token", "path", r.URL.Path, "remote", r.RemoteAddr)
 			w.Header().Set("WWW-Authenticate", `Bearer realm="ops"`)
 			writeOpsError(w, http.StatusUnauthorized, "missing or wrong bearer token (OPS_API_TOKEN)")
 			return
