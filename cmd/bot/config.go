@@ -113,26 +113,27 @@ func loadConfig(getenv func(string) string) (Config, error) {
 	}
 
 	c := Config{
-		AppToken:     strings.TrimSpace(raw.SlackAppToken),
-		OpsAPIToken:  strings.TrimSpace(raw.OpsAPIToken),
-		BotToken:     required("SLACK_BOT_TOKEN", raw.SlackBotToken),
-		APIKey:       required("LANGSMITH_API_KEY", raw.LangsmithAPIKey),
-		DatabaseURL:  strings.TrimSpace(raw.DatabaseURL),
-		SlashCommand: strings.TrimSpace(raw.SlashCommand),
-		LogLevel:     strings.ToLower(strings.TrimSpace(raw.LogLevel)),
-		ReplicaName:  strings.TrimSpace(raw.ReplicaName),
+		SigningSecret: strings.TrimSpace(raw.SlackSigningSecret),
+		BotToken:      required("SLACK_BOT_TOKEN", raw.SlackBotToken),
+		APIKey:        required("LANGSMITH_API_KEY", raw.LangsmithAPIKey),
+		DatabaseURL:   strings.TrimSpace(raw.DatabaseURL),
+		SlashCommand:  strings.TrimSpace(raw.SlashCommand),
+		LogLevel:      strings.ToLower(strings.TrimSpace(raw.LogLevel)),
+		ReplicaName:   strings.TrimSpace(raw.ReplicaName),
+		AppToken:      strings.TrimSpace(raw.SlackAppToken),
+		OpsAPIToken:   strings.TrimSpace(raw.OpsAPIToken),
 	}
-	if c.SocketMode() {
+	switch {
+	case c.SocketMode():
 		// Socket Mode needs no signing secret: the bot opens the connection.
-		c.SigningSecret = strings.TrimSpace(raw.SlackSigningSecret)
 		if !strings.HasPrefix(c.AppToken, "xapp-") {
 			bad("SLACK_APP_TOKEN must be an app-level token (it starts with xapp-)")
 		}
 		if strings.TrimSpace(raw.PublicURL) != "" {
 			bad("PUBLIC_URL must be unset with SLACK_APP_TOKEN: in Socket Mode the bot has no public URL, so the run-completion webhook is off")
 		}
-	} else {
-		c.SigningSecret = required("SLACK_SIGNING_SECRET", raw.SlackSigningSecret)
+	case c.SigningSecret == "":
+		bad("SLACK_SIGNING_SECRET is required")
 	}
 	if c.OpsAPIToken != "" && len(c.OpsAPIToken) < 16 {
 		bad("OPS_API_TOKEN must be at least 16 characters (use a random secret)")
