@@ -260,7 +260,16 @@ func TestOpsTestRunEndpoint(t *testing.T) {
 		t.Fatalf("without OPS_API_TOKEN: %d, want 404", code)
 	}
 
-	e := newTestEnv(t, agentstest.Scripted(agentstest.Text("pong")), func(c *Config) { c.OpsAPIToken = token }, nil)
+	script := func(turn agentstest.Turn) []agentstest.Step {
+		switch turn.Text() {
+		case "fail":
+			return []agentstest.Step{agentstest.Fail("the smoke test tool broke")}
+		case "slow":
+			return []agentstest.Step{agentstest.Pause(3 * time.Second), agentstest.Text("late")}
+		}
+		return []agentstest.Step{agentstest.Text("pong")}
+	}
+	e := newTestEnv(t, script, func(c *Config) { c.OpsAPIToken = token }, nil)
 	callsBefore := len(e.Slack.Calls())
 	for _, auth := range []string{"", "Bearer", "Bearer wrong-token-0123456789", "Basic " + token, "Bearer " + token + "x", token} {
 		code, resp := post(e.URL, auth, body)
@@ -292,5 +301,20 @@ func TestOpsTestRunEndpoint(t *testing.T) {
 	runs := e.Runtime.Runs()
 	if got.Status != "success" || got.Answer != "pong" || len(runs) != 1 || got.RunID != runs[0].RunID || got.ThreadID != runs[0].ThreadID || !runs[0].Options.TestRun || got.Permalink == "" {
 		t.Fatalf("response %+v, runs %+v", got, runs)
+	}
+
+	for _, tc := range []struct {
+		prompt, timeout string
+		code            int
+		status, err     string
+	}{
+		{"fail", "20s", http.StatusBadGateway, "error", "the smoke test tool broke"},
+		{"slow", "500ms", http.StatusGatewayTimeout, "timeout", "timed out"},
+	} {
+		code, resp := post(e.URL, "Bearer "+token, `{"channel":"`+chOpsTest+`","prompt":"`+tc.prompt+`","timeout":"`+tc.timeout+`"}`)
+		var out testRunOutput
+		if err := json.Unmarshal([]byte(resp), &out); err != nil || code != tc.code || out.Status != tc.status || !strings.Contains(out.Error, tc.err) || out.ThreadID == "" {
+			t.Errorf("%s: %d %s, want %d with status %s", tc.prompt, code, resp, tc.code, tc.status)
+		}
 	}
 }
