@@ -316,3 +316,26 @@ func TestEdgeTwoReplicas(t *testing.T) {
 	}
 	noViolations(t, fake)
 }
+
+// While Slack cannot open a connection the edge retries with backoff,
+// reports why, and connects once Slack recovers.
+func TestEdgeRetriesOpeningWithBackoff(t *testing.T) {
+	fake := socketfake.New(appToken, socketfake.WithPingInterval(100*time.Millisecond))
+	defer fake.Close()
+	fake.FailOpens("internal_error", "internal_error", "internal_error")
+	edge := startEdge(t, fake, appToken, newRecorder())
+	ctx := testCtx(t)
+	sawError := false
+	err := fake.WaitFor(ctx, func(f *socketfake.Server) bool {
+		if st := edge.Status(); !st.Connected() && st.LastError == "internal_error" {
+			sawError = true
+		}
+		return f.RefusedOpens() == 3 && edge.Status().Connected()
+	})
+	if err != nil || !sawError {
+		t.Fatalf("status %+v, saw the error: %v (%v)", edge.Status(), sawError, err)
+	}
+	if _, err := fake.Send(ctx, socketfake.Envelope{Type: "events_api", Payload: mention("7.000700")}); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -75,6 +75,8 @@ type Server struct {
 	changed    chan struct{}
 	tickets    map[string]bool
 	opens      int
+	failOpens  []string // errors the next apps.connections.open calls answer
+	refused    int
 	seq        int
 	conns      map[int]*conn
 	next       int // round robin over connections
@@ -188,6 +190,15 @@ func (s *Server) handleOpen(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.mu.Lock()
+	if len(s.failOpens) > 0 {
+		code := s.failOpens[0]
+		s.failOpens = s.failOpens[1:]
+		s.refused++
+		s.notifyLocked()
+		s.mu.Unlock()
+		fail(code)
+		return
+	}
 	s.opens++
 	ticket := uuid.NewString()
 	s.tickets[ticket] = true
@@ -396,6 +407,21 @@ func (s *Server) Drop() {
 		_ = c.ws.UnderlyingConn().Close()
 	}
 	s.mu.Unlock()
+}
+
+// FailOpens makes the next apps.connections.open calls answer these
+// errors, as Slack does while it has trouble (e.g. "internal_error").
+func (s *Server) FailOpens(codes ...string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.failOpens = append(s.failOpens, codes...)
+}
+
+// RefusedOpens is how many apps.connections.open calls FailOpens answered.
+func (s *Server) RefusedOpens() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.refused
 }
 
 // Connections is the number of open connections.
