@@ -129,7 +129,7 @@ func (r *Relay) FollowTestRun(ctx context.Context, t TestRunTicket) (TestRunResu
 		job, err := r.cfg.Store.Job(ctx, t.JobID)
 		switch {
 		case ctx.Err() != nil:
-			return r.timedOut(t), nil
+			return r.timedOut(ctx, t), nil
 		case err != nil:
 			return TestRunResult{}, fmt.Errorf("read test run: %w", err)
 		}
@@ -143,14 +143,14 @@ func (r *Relay) FollowTestRun(ctx context.Context, t TestRunTicket) (TestRunResu
 				r.work(ctx, leased)
 				continue
 			case ctx.Err() != nil:
-				return r.timedOut(t), nil
+				return r.timedOut(ctx, t), nil
 			case !errors.Is(err, threadmap.ErrNoJob):
 				r.log.Warn("lease test run", "job", t.JobID, "err", err)
 			}
 		}
 		select {
 		case <-ctx.Done():
-			return r.timedOut(t), nil
+			return r.timedOut(ctx, t), nil
 		case <-tick.C:
 		}
 	}
@@ -158,8 +158,13 @@ func (r *Relay) FollowTestRun(ctx context.Context, t TestRunTicket) (TestRunResu
 
 // timedOut reports a test run its caller stopped waiting for, with the run
 // id if one was started.
-func (r *Relay) timedOut(t TestRunTicket) TestRunResult {
-	res := TestRunResult{TestRunTicket: t, Status: TestRunTimeout, Error: "timed out waiting for the run to end; it goes on, and a running service (or the next one to start) posts its answer in the thread"}
+func (r *Relay) timedOut(waited context.Context, t TestRunTicket) TestRunResult {
+	why := "timed out waiting for the run to end"
+	if !errors.Is(waited.Err(), context.DeadlineExceeded) {
+		why = "stopped waiting for the run to end (interrupted)"
+	}
+	res := TestRunResult{TestRunTicket: t, Status: TestRunTimeout,
+		Error: why + "; it goes on, and a running service (or the next one to start) posts its answer in the thread"}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	if job, err := r.cfg.Store.Job(ctx, t.JobID); err == nil {
