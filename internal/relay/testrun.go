@@ -94,7 +94,7 @@ func (r *Relay) StartTestRun(ctx context.Context, tr TestRun) (TestRunTicket, er
 		CreatedAt: r.cfg.Now().UTC(),
 	})
 	if err != nil {
-		return TestRunTicket{}, fmt.Errorf("bind conversation: %w", err)
+		return TestRunTicket{}, r.abandonTestRun(key, fmt.Errorf("bind conversation: %w", err))
 	}
 	job := threadmap.Job{
 		ID:       "testrun:" + uuid.NewString(),
@@ -105,11 +105,25 @@ func (r *Relay) StartTestRun(ctx context.Context, tr TestRun) (TestRunTicket, er
 		Payload:  payload{UserID: tr.StartedBy, Text: tr.Text, TestRun: true, Report: true}.encode(),
 	}
 	if _, err := r.cfg.Store.AddJob(ctx, job); err != nil {
-		return TestRunTicket{}, fmt.Errorf("record test run: %w", err)
+		return TestRunTicket{}, r.abandonTestRun(key, fmt.Errorf("record test run: %w", err))
 	}
 	r.log.Info("test run accepted", "job", job.ID, "channel", tr.ChannelID, "thread_id", conv.ThreadID, "agent", agent, "origin", tr.Origin)
 	r.notify()
 	return TestRunTicket{JobID: job.ID, ThreadID: conv.ThreadID, ChannelID: tr.ChannelID, RootTS: ts}, nil
+}
+
+// abandonTestRun says in the thread of a posted root message that the test
+// run could not be recorded, so the channel is not left with a request
+// nobody answers, and returns err.
+func (r *Relay) abandonTestRun(key threadmap.Key, err error) error {
+	r.log.Error("test run not recorded", "channel", key.ChannelID, "root_ts", key.RootTS, "err", err)
+	r.background(func(ctx context.Context) error {
+		_, perr := r.cfg.Slack.Post(ctx, key.ChannelID, key.RootTS, slackpost.Message{
+			Text: ":warning: This test run could not be started (the bot's store is unavailable). Nothing was sent to the agent.",
+		})
+		return perr
+	})
+	return err
 }
 
 // testRunPoll is how often a waiting caller looks at the job.

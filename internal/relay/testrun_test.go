@@ -2,7 +2,9 @@ package relay
 
 import (
 	"context"
+	"errors"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -133,5 +135,34 @@ func TestStartTestRunRefusals(t *testing.T) {
 	}
 	if len(fake.Messages("CALLOWED1")) != 0 {
 		t.Fatal("a refused test run posted something")
+	}
+}
+
+type failingAdds struct{ threadmap.Store }
+
+func (failingAdds) AddJob(context.Context, threadmap.Job) (bool, error) {
+	return false, errors.New("disk full")
+}
+
+// A test run whose root message is posted but whose job cannot be
+// recorded says so in the thread, and the caller gets the error.
+func TestStartTestRunUnrecordedSaysSoInTheThread(t *testing.T) {
+	r, fake := newTestRelay(t, "cli", failingAdds{openTestStore(t)}, agentstest.Echo())
+	_, err := r.StartTestRun(t.Context(), TestRun{TeamID: "T1", ChannelID: "COPS1", Text: "ping", StartedBy: "UBOT"})
+	if err == nil || !strings.Contains(err.Error(), "disk full") {
+		t.Fatalf("err = %v", err)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	err = fake.WaitFor(ctx, func(f *slackfake.Server) bool {
+		msgs := f.Messages("COPS1")
+		if len(msgs) == 0 {
+			return false
+		}
+		thread := f.Thread("COPS1", msgs[0].TS)
+		return len(thread) == 2 && strings.Contains(thread[1].Rendered, "could not be started")
+	})
+	if err != nil {
+		t.Fatalf("%v\n%s", err, fake.Transcript("COPS1"))
 	}
 }
