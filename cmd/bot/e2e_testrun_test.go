@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -316,5 +317,46 @@ func TestOpsTestRunEndpoint(t *testing.T) {
 		if err := json.Unmarshal([]byte(resp), &out); err != nil || code != tc.code || out.Status != tc.status || !strings.Contains(out.Error, tc.err) || out.ThreadID == "" {
 			t.Errorf("%s: %d %s, want %d with status %s", tc.prompt, code, resp, tc.code, tc.status)
 		}
+	}
+}
+
+// TestTestRunProcess runs the built binary as a pipeline does: exit status
+// 0 and the answer on stdout, or 1 and the reason on stderr.
+func TestTestRunProcess(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary")
+	}
+	bin := buildBot(t)
+	script := func(turn agentstest.Turn) []agentstest.Step {
+		if turn.Text() == "break" {
+			return []agentstest.Step{agentstest.Fail("the new version crashed")}
+		}
+		return []agentstest.Step{agentstest.Text("healthy")}
+	}
+	p := newPipelineEnv(t, script)
+	runBin := func(prompt string) (int, string, string) {
+		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+		defer cancel()
+		cmd := exec.CommandContext(ctx, bin, "test-run", "--channel", chOpsTest, "--timeout", "30s", prompt)
+		for k, v := range p.env {
+			cmd.Env = append(cmd.Env, k+"="+v)
+		}
+		var stdout, stderr bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &stdout, &stderr
+		err := cmd.Run()
+		code := 0
+		if ee, ok := err.(*exec.ExitError); ok {
+			code = ee.ExitCode()
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		return code, stdout.String(), stderr.String()
+	}
+	if code, out, errOut := runBin("status?"); code != 0 || strings.TrimSpace(out) != "healthy" {
+		t.Fatalf("success: exit %d, stdout %q, stderr %q", code, out, errOut)
+	}
+	code, out, errOut := runBin("break")
+	if code != 1 || out != "" || !strings.Contains(errOut, "bot: test run error: The run failed: the new version crashed") {
+		t.Fatalf("failure: exit %d, stdout %q, stderr %q", code, out, errOut)
 	}
 }
