@@ -44,6 +44,8 @@ type Client struct {
 	logger        *slog.Logger
 	userAgent     string
 	maxEventBytes int
+	dialect       Dialect
+	caps          capabilities
 
 	// sleep waits between attempts; tests replace it to record delays.
 	sleep func(ctx context.Context, d time.Duration) error
@@ -125,6 +127,10 @@ func New(baseURL, apiKey string, opts ...Option) (*Client, error) {
 		hc.CheckRedirect = sameHostRedirects(u.Host)
 	}
 	c.http = &hc
+	if c.dialect == AgentServer {
+		// The Agent Server itself: every route the bot may use is there.
+		c.caps.c = Capabilities{JoinStream: Yes, ThreadState: Yes, ThreadIDOnCreate: Yes}
+	}
 	streamHTTP := hc
 	streamHTTP.Timeout = 0
 	c.streamHTTP = &streamHTTP
@@ -156,6 +162,9 @@ func sameHostRedirects(host string) func(*http.Request, []*http.Request) error {
 // written is NOT retried, since a retry could start a second run: the error
 // then wraps ErrOutcomeUnknown.
 func (c *Client) CreateThreadRun(ctx context.Context, req *CreateRunRequest) (*Run, error) {
+	if c.dialect != Managed {
+		return nil, errors.New("agents: create run: POST /threads/runs is a Managed Deep Agents route; an Agent Server has none")
+	}
 	if req == nil || req.AgentID == "" {
 		return nil, errors.New("agents: create run: agent_id is required")
 	}
@@ -204,8 +213,9 @@ func (c *Client) GetThread(ctx context.Context, threadID string) (*Thread, error
 
 // GetThreadState returns the "values" of GET /threads/{id}/state: the
 // thread's latest state (messages, todos, __interrupt__...), possibly JSON
-// null for a thread that never ran. The Managed Deep
-// Agents API may not proxy this route; it then fails with a 404 *Error.
+// null for a thread that never ran. The Managed Deep Agents API may not proxy
+// this route; it then fails with a 404 *Error, and the client remembers that
+// the route is missing (Capabilities), so call it only for threads that exist.
 func (c *Client) GetThreadState(ctx context.Context, threadID string) (json.RawMessage, error) {
 	if threadID == "" {
 		return nil, errors.New("agents: get thread state: thread id is required")
@@ -214,8 +224,12 @@ func (c *Client) GetThreadState(ctx context.Context, threadID string) (json.RawM
 		op: "get thread state", method: http.MethodGet, path: "/threads/" + url.PathEscape(threadID) + "/state",
 	})
 	if err != nil {
+		if IsStreamUnsupported(err) {
+			c.caps.learn(stateField, false)
+		}
 		return nil, err
 	}
+	c.caps.learn(stateField, true)
 	defer drainClose(resp.Body)
 	var state struct {
 		Values json.RawMessage `json:"values"`

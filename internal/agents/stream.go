@@ -22,7 +22,8 @@ import (
 // client asks for cancel_on_disconnect=false explicitly.
 //
 // A runtime that does not expose run streams answers 404 or 405;
-// IsStreamUnsupported reports that for the returned error.
+// IsStreamUnsupported reports that for the returned error, and the client
+// remembers it (Capabilities): join only runs that exist.
 func (c *Client) JoinRunStream(ctx context.Context, threadID, runID, lastEventID string) (*Stream, error) {
 	if threadID == "" || runID == "" {
 		return nil, errors.New("agents: join run stream: thread id and run id are required")
@@ -37,20 +38,33 @@ func (c *Client) JoinRunStream(ctx context.Context, threadID, runID, lastEventID
 		stream:      true,
 	})
 	if err != nil {
+		if IsStreamUnsupported(err) {
+			c.caps.learn(joinField, false)
+		}
 		return nil, err
 	}
-	if ct := resp.Header.Get("Content-Type"); ct != "" {
-		if mt, _, _ := mime.ParseMediaType(ct); mt != "text/event-stream" {
-			drainClose(resp.Body)
-			return nil, fmt.Errorf("agents: join run stream: %w (got %q)", ErrNotEventStream, mt)
-		}
+	if err := checkEventStream(resp, "join run stream"); err != nil {
+		c.caps.learn(joinField, false)
+		return nil, err
 	}
+	c.caps.learn(joinField, true)
 	s := newStream(resp.Body, c.maxEventBytes, lastEventID)
 	s.runID = runID
 	if id := RunIDFromContentLocation(resp.Header.Get("Content-Location")); id != "" {
 		s.runID = id
 	}
 	return s, nil
+}
+
+// checkEventStream closes resp and fails when it is not an event stream.
+func checkEventStream(resp *http.Response, op string) error {
+	if ct := resp.Header.Get("Content-Type"); ct != "" {
+		if mt, _, _ := mime.ParseMediaType(ct); mt != "text/event-stream" {
+			drainClose(resp.Body)
+			return fmt.Errorf("agents: %s: %w (got %q)", op, ErrNotEventStream, mt)
+		}
+	}
+	return nil
 }
 
 // IsStreamUnsupported reports whether err means the runtime has no run
@@ -94,13 +108,15 @@ func RunIDFromContentLocation(loc string) string {
 // Stream is an open run event stream. It is not safe for concurrent use;
 // Close may be called from another goroutine to stop a blocked Next.
 type Stream struct {
-	body   io.ReadCloser
-	sse    *sseReader
-	runID  string
-	lastID string
-	ended  bool // the runtime sent `end`
-	done   bool
-	closed atomic.Bool // set by Close, possibly from another goroutine
+	body    io.ReadCloser
+	sse     *sseReader
+	runID   string
+	lastID  string
+	ended   bool   // the runtime sent `end`
+	peeked  *Event // read ahead by peekRunID, returned by the next Next
+	peekErr error
+	done    bool
+	closed  atomic.Bool // set by Close, possibly from another goroutine
 }
 
 func newStream(body io.ReadCloser, maxEventBytes int, lastEventID string) *Stream {
@@ -112,6 +128,16 @@ func newStream(body io.ReadCloser, maxEventBytes int, lastEventID string) *Strea
 // closed it (Ended tells the two apart), and after Close. Events of other names, including
 // `error`, are returned for the caller to interpret.
 func (s *Stream) Next() (Event, error) {
+	if s.peeked != nil {
+		ev := *s.peeked
+		s.peeked = nil
+		return ev, nil
+	}
+	if s.peekErr != nil {
+		err := s.peekErr
+		s.peekErr = nil
+		return Event{}, err
+	}
 	if s.done {
 		return Event{}, io.EOF
 	}
@@ -132,6 +158,26 @@ func (s *Stream) Next() (Event, error) {
 		return Event{}, io.EOF
 	}
 	return toEvent(ev), nil
+}
+
+// peekRunID reads the first event ahead and takes the run id from it when it
+// is the metadata event ({"run_id": …}); Next returns it all the same.
+func (s *Stream) peekRunID() {
+	ev, err := s.Next()
+	if err != nil {
+		s.peekErr = err
+		return
+	}
+	s.peeked = &ev
+	if ev.Mode != "metadata" {
+		return
+	}
+	var m struct {
+		RunID string `json:"run_id"`
+	}
+	if json.Unmarshal(ev.Data, &m) == nil {
+		s.runID = m.RunID
+	}
 }
 
 // LastEventID is the id of the last event received, to resume with; before

@@ -40,6 +40,47 @@ func errorf(status int, code, format string, args ...any) *apiError {
 	return &apiError{status: status, code: code, detail: fmt.Sprintf(format, args...)}
 }
 
+// fail answers e in the surface's error shape.
+func (s *Server) fail(w http.ResponseWriter, e *apiError) {
+	if s.surface != AgentServer {
+		e.write(w)
+		return
+	}
+	switch {
+	case s.detailErrors:
+		// The Python Agent Server: {"detail": …} (agent-runtime-api.md §5).
+		writeJSON(w, e.status, map[string]any{"detail": e.detail})
+	case e.code == CodeInvalidRequestBody:
+		// Observed on @langchain/langgraph-api 2.0.0: 400 text/plain.
+		writeText(w, http.StatusBadRequest, "Malformed JSON in request body")
+	case e.status == http.StatusBadRequest || e.status == http.StatusUnprocessableEntity:
+		// Observed on @langchain/langgraph-api 2.0.0: validation fails with
+		// 400 and the Zod error as JSON.
+		writeJSON(w, http.StatusBadRequest, map[string]any{
+			"success": false,
+			"error": map[string]any{
+				"issues": []any{map[string]any{"code": "custom", "message": e.detail, "path": []any{}}},
+				"name":   "ZodError",
+			},
+		})
+	default:
+		// Observed on @langchain/langgraph-api 2.0.0: other errors are
+		// text/plain, e.g. "Thread with ID … not found".
+		writeText(w, e.status, e.detail)
+	}
+}
+
+func writeText(w http.ResponseWriter, status int, text string) {
+	w.Header().Set("Content-Type", "text/plain;charset=UTF-8")
+	w.WriteHeader(status)
+	_, _ = w.Write([]byte(text))
+}
+
+// errThreadNotFound is the answer for a thread that does not exist.
+func errThreadNotFound(id string) *apiError {
+	return errorf(http.StatusNotFound, CodeThreadNotFound, "Thread with ID %s not found", id)
+}
+
 func (e *apiError) write(w http.ResponseWriter) {
 	writeJSON(w, e.status, map[string]any{
 		"type":   "https://docs.langchain.com/errors/" + e.code,
@@ -57,7 +98,11 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 
 // writeStatusError answers status with the body the real service sends for
 // it; used by the FailRunStarts knob.
-func writeStatusError(w http.ResponseWriter, status int) {
+func (s *Server) writeStatusError(w http.ResponseWriter, status int) {
+	if s.surface == AgentServer && status != http.StatusUnauthorized && status != http.StatusForbidden {
+		s.fail(w, errorf(status, CodeInternal, "%s", http.StatusText(status)))
+		return
+	}
 	switch status {
 	case http.StatusUnauthorized:
 		writeJSON(w, status, map[string]string{"error": "Unauthorized"})

@@ -45,6 +45,12 @@ func (s *Server) play(th *thread, rn *run) outcome {
 
 	s.mu.Lock()
 	s.emitLocked(rn, "metadata", "", map[string]any{"run_id": rn.id, "attempt": 1})
+	if s.failSubgraphs && rn.req.subgraphs {
+		th.turns++
+		s.emitLocked(rn, "error", "", map[string]any{"error": "TypeError", "message": subgraphFailure})
+		s.mu.Unlock()
+		return outcomeFailed
+	}
 	turn := Turn{
 		AgentID: rn.agentID, ThreadID: th.id, RunID: rn.id, Input: rn.req.input, Resume: rn.req.resume,
 		Options: th.options, Index: th.turns, History: chatHistory(th.messages),

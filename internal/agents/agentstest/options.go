@@ -39,12 +39,6 @@ func (o serverOption) applyServer(s *Server) { o(s) }
 // WithAPIKey sets the only accepted X-Api-Key (default "test-key").
 func WithAPIKey(key string) Option { return serverOption(func(s *Server) { s.apiKey = key }) }
 
-// WithStreamUnsupported makes the run stream (join) route answer 404, as the
-// Managed Deep Agents API does, which does not proxy it.
-func WithStreamUnsupported() Option {
-	return serverOption(func(s *Server) { s.streamUnsupported = true })
-}
-
 // WithWebhooks turns delivery of the `webhook` run kwarg on or off (default
 // on). When off the field is accepted and ignored.
 func WithWebhooks(on bool) Option { return serverOption(func(s *Server) { s.webhooks = on }) }

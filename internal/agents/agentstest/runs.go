@@ -2,7 +2,6 @@ package agentstest
 
 import (
 	"context"
-	"encoding/json"
 	"io"
 	"maps"
 	"net/http"
@@ -58,10 +57,38 @@ type run struct {
 	finished bool          // final status set
 }
 
+// handleCreateRun serves POST /threads/runs (Managed Deep Agents): create
+// the thread if asked to and start a background run on it.
 func (s *Server) handleCreateRun(w http.ResponseWriter, r *http.Request) {
+	rn, ok := s.acceptRun(w, r, routeSeed)
+	if !ok {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	w.Header().Set("Content-Location", "/threads/"+rn.threadID+"/runs/"+rn.id)
+	writeJSON(w, http.StatusOK, rn.recordLocked())
+}
+
+// handleThreadRun serves POST /threads/{tid}/runs: a background run on a
+// thread that exists (Agent Server: unless if_not_exists is "create").
+func (s *Server) handleThreadRun(w http.ResponseWriter, r *http.Request) {
+	rn, ok := s.acceptRun(w, r, routeThread)
+	if !ok {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	w.Header().Set("Content-Location", "/threads/"+rn.threadID+"/runs/"+rn.id)
+	writeJSON(w, http.StatusOK, rn.recordLocked())
+}
+
+// acceptRun reads, validates and starts the run of a run-start request; on
+// failure it has answered the error.
+func (s *Server) acceptRun(w http.ResponseWriter, r *http.Request, route runRoute) (*run, bool) {
 	body, err := io.ReadAll(io.LimitReader(r.Body, 1<<20))
 	s.mu.Lock()
-	s.requests = append(s.requests, json.RawMessage(body))
+	s.recordLocked(r, body)
 	latency := s.latency
 	fail := s.failStarts > 0
 	failStatus := s.failStatus
@@ -70,8 +97,8 @@ func (s *Server) handleCreateRun(w http.ResponseWriter, r *http.Request) {
 	}
 	s.mu.Unlock()
 	if err != nil {
-		errorf(http.StatusBadRequest, CodeInvalidRequestBody, "Provide a valid JSON request body: reading body: %v", err).write(w)
-		return
+		s.fail(w, errorf(http.StatusBadRequest, CodeInvalidRequestBody, "Provide a valid JSON request body: reading body: %v", err))
+		return nil, false
 	}
 	if latency > 0 {
 		t := time.NewTimer(latency)
@@ -79,30 +106,32 @@ func (s *Server) handleCreateRun(w http.ResponseWriter, r *http.Request) {
 		case <-t.C:
 		case <-r.Context().Done():
 			t.Stop()
-			return
+			return nil, false
 		case <-s.ctx.Done():
 			t.Stop()
-			return
+			return nil, false
 		}
 	}
 	if fail {
-		writeStatusError(w, failStatus)
-		return
+		s.writeStatusError(w, failStatus)
+		return nil, false
 	}
-	req, apiErr := parseRunRequest(body)
+	req, apiErr := s.parseRunRequest(body, route)
 	if apiErr != nil {
-		apiErr.write(w)
-		return
+		s.fail(w, apiErr)
+		return nil, false
+	}
+	if route != routeSeed {
+		req.threadID = r.PathValue("tid")
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	rn, apiErr := s.startRunLocked(req)
 	if apiErr != nil {
-		apiErr.write(w)
-		return
+		s.fail(w, apiErr)
+		return nil, false
 	}
-	w.Header().Set("Content-Location", "/threads/"+rn.threadID+"/runs/"+rn.id)
-	writeJSON(w, http.StatusOK, rn.recordLocked())
+	return rn, true
 }
 
 // startRunLocked resolves the thread, applies the multitask strategy and
@@ -118,11 +147,19 @@ func (s *Server) startRunLocked(req *runRequest) (*run, *apiError) {
 	if req.threadID != "" {
 		th = s.threads[req.threadID]
 	}
-	if th != nil {
+	if th == nil && req.route != routeSeed && !req.createThread {
+		return nil, errThreadNotFound(req.threadID)
+	}
+	if th != nil && req.route == routeSeed {
 		if req.ifExists == agents.IfExistsRaise {
 			return nil, errorf(http.StatusConflict, CodeThreadExists,
 				"Use if_exists do_nothing to reuse it: thread %s already exists", th.id)
 		}
+	}
+	if th != nil && s.surface.managed() {
+		// Managed Deep Agents threads are bound to the agent they were
+		// created for (POST /threads "Create a thread bound to a Managed
+		// Deep Agent").
 		if th.agentID != req.agentID {
 			return nil, errorf(http.StatusConflict, CodeThreadAgentMismatch,
 				"Start runs on this thread with the agent it was created for: thread %s belongs to another agent", th.id)
@@ -144,20 +181,13 @@ func (s *Server) startRunLocked(req *runRequest) (*run, *apiError) {
 
 	now := time.Now().UTC()
 	if th == nil {
-		id := req.threadID
-		if id == "" {
-			id = uuid.NewString()
+		if req.threadID == "" {
+			req.threadID = uuid.NewString()
 		}
-		meta := map[string]any{}
-		maps.Copy(meta, req.threadMeta)
-		meta["is_test_run"] = req.options.TestRun
-		meta["skip_memory_write_protection"] = req.options.SkipMemoryWriteProtection
-		meta["assistant_id"] = req.agentID
-		th = &thread{
-			id: id, agentID: req.agentID, options: req.options, metadata: meta,
-			status: agents.ThreadIdle, memories: map[string]string{}, createdAt: now, updatedAt: now,
-		}
-		s.threads[id] = th
+		th = s.newThreadLocked(req)
+	}
+	if th.agentID == "" {
+		th.agentID = req.agentID // Agent Server threads bind to no assistant
 	}
 	if busy && (req.multitask == "interrupt" || req.multitask == "rollback") {
 		s.cancelRunsLocked(th, req.multitask == "rollback")
@@ -302,6 +332,10 @@ func (rn *run) info() RunInfo {
 		RunID: rn.id, ThreadID: rn.threadID, AgentID: rn.agentID, Status: rn.status,
 		Options: rn.options, Input: append([]agents.Message(nil), rn.req.input...), Resume: rn.req.resume,
 		Metadata: meta, MultitaskStrategy: rn.req.multitask, Webhook: rn.req.webhook,
+		Context: maps.Clone(rn.req.context), Config: maps.Clone(rn.req.config),
+		OnDisconnect: rn.req.onDisconnect, StreamSubgraphs: rn.req.subgraphs,
+		Route: map[runRoute]string{routeSeed: "/threads/runs", routeThread: "/threads/" + rn.threadID + "/runs",
+			routeStream: "/threads/" + rn.threadID + "/runs/stream"}[rn.req.route],
 	}
 }
 

@@ -1,6 +1,7 @@
-// Package agentstest is an in-process fake of the Managed Deep Agents API
-// (POST /threads/runs, GET /threads/{id}) and of the Agent Server run routes
-// underneath it (thread state, run join stream), for tests and demos.
+// Package agentstest is an in-process fake of the runtimes the bot talks to,
+// for tests and demos: the Managed Deep Agents API with only its documented
+// routes, the same API proxying more Agent Server routes (run join, thread
+// state, cancel), and a LangGraph Agent Server itself (see Surface).
 //
 // Agents are scripts: each run asks the agent's Script for Steps (text,
 // todos, tool calls, subagents, memory writes, approvals, failures) and plays
@@ -16,6 +17,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync"
 	"time"
 
@@ -31,12 +33,15 @@ type Server struct {
 	// URL is the API base URL, ending in /v1/deepagents.
 	URL string
 
-	hs                *httptest.Server
-	apiKey            string
-	streamUnsupported bool
-	webhooks          bool
-	style             agentStyle
-	webhookClient     *http.Client
+	hs             *httptest.Server
+	apiKey         string
+	surface        Surface
+	ignoreThreadID bool // POST /threads of the earlier spec revision
+	failSubgraphs  bool // runs asking for stream_subgraphs fail like langgraph-api 2.0.0
+	detailErrors   bool // Agent Server errors as {"detail": …} (Python server)
+	webhooks       bool
+	style          agentStyle
+	webhookClient  *http.Client
 
 	ctx    context.Context // cancelled by Close; parent of every run
 	cancel context.CancelFunc
@@ -48,7 +53,7 @@ type Server struct {
 	threads     map[string]*thread
 	runs        map[string]*run
 	runOrder    []*run
-	requests    []json.RawMessage
+	requests    []Request
 	runsStarted int
 	inFlight    int // webhook deliveries under way
 	cutAfter    int
@@ -82,6 +87,9 @@ func NewServer(opts ...Option) *Server {
 	}
 	s.hs = httptest.NewServer(s.routes())
 	s.URL = s.hs.URL + BasePath
+	if s.surface == AgentServer {
+		s.URL = s.hs.URL // a deployment serves at its root
+	}
 	return s
 }
 
@@ -136,16 +144,6 @@ func (s *Server) SetDown(down bool) {
 	s.down = down
 }
 
-func (s *Server) routes() http.Handler {
-	mux := http.NewServeMux()
-	mux.HandleFunc("POST "+BasePath+"/threads/runs", s.handleCreateRun)
-	mux.HandleFunc("GET "+BasePath+"/threads/{tid}", s.handleGetThread)
-	mux.HandleFunc("GET "+BasePath+"/threads/{tid}/state", s.handleGetState)
-	mux.HandleFunc("GET "+BasePath+"/threads/{tid}/runs/{rid}", s.handleGetRun)
-	mux.HandleFunc("GET "+BasePath+"/threads/{tid}/runs/{rid}/stream", s.handleJoinStream)
-	return s.gate(mux)
-}
-
 // gate applies the down knob and the auth layer in front of every route.
 func (s *Server) gate(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -158,6 +156,8 @@ func (s *Server) gate(next http.Handler) http.Handler {
 		}
 		key := r.Header.Get("X-Api-Key")
 		switch {
+		case s.apiKey == "":
+			// An Agent Server without auth (langgraph dev).
 		case key == "":
 			s.recordRejected(r)
 			writeJSON(w, http.StatusUnauthorized, map[string]string{"error": "Unauthorized"})
@@ -214,15 +214,41 @@ func (s *Server) WaitIdle(ctx context.Context) error {
 	}
 }
 
-// RunRequests returns the raw bodies of every POST /threads/runs the server
-// received, accepted or rejected, in order.
-func (s *Server) RunRequests() []json.RawMessage {
+// Request is one request that starts a run or creates a thread, as received.
+type Request struct {
+	Method string
+	Path   string // without the base path, e.g. /threads/{id}/runs/stream
+	Body   json.RawMessage
+}
+
+// StartsRun reports whether the request is a run start (POST /threads/runs,
+// /threads/{id}/runs or /threads/{id}/runs/stream).
+func (r Request) StartsRun() bool {
+	return r.Method == http.MethodPost && (r.Path == "/threads/runs" || strings.HasSuffix(r.Path, "/runs") || strings.HasSuffix(r.Path, "/runs/stream"))
+}
+
+// Requests returns every run start and thread creation the server received,
+// accepted or rejected, in order.
+func (s *Server) Requests() []Request {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	out := make([]json.RawMessage, len(s.requests))
-	copy(out, s.requests)
+	return append([]Request(nil), s.requests...)
+}
+
+// RunRequests returns the raw bodies of every run start the server received
+// (on any run route), accepted or rejected, in order.
+func (s *Server) RunRequests() []json.RawMessage {
+	var out []json.RawMessage
+	for _, r := range s.Requests() {
+		if r.StartsRun() {
+			out = append(out, r.Body)
+		}
+	}
 	return out
 }
+
+// Surface is the runtime the fake plays.
+func (s *Server) Surface() Surface { return s.surface }
 
 // RunsStarted counts the runs accepted so far.
 func (s *Server) RunsStarted() int {
@@ -243,6 +269,13 @@ type RunInfo struct {
 	Metadata          map[string]any
 	MultitaskStrategy string
 	Webhook           string
+	// Context and Config are the run's context and config kwargs.
+	Context         map[string]any
+	Config          map[string]any
+	OnDisconnect    string
+	StreamSubgraphs bool
+	// Route is the path the run was started on, e.g. /threads/runs.
+	Route string
 }
 
 // Runs returns every accepted run in start order.

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
-	"strings"
 	"testing"
 
 	"github.com/deepagents-slack/slackbot/internal/agents"
@@ -147,10 +146,14 @@ func TestCreateRunResponseAndThread(t *testing.T) {
 	waitIdle(t, s)
 
 	th := do(t, http.MethodGet, s.URL+"/threads/"+threadA, "test-key", nil).json(t)
-	for _, k := range []string{"thread_id", "id", "agent_id", "status", "metadata", "values", "interrupts", "created_at", "updated_at"} {
+	// The documented Managed Thread, exactly.
+	for _, k := range []string{"id", "agent_id", "status", "metadata", "created_at", "updated_at"} {
 		if _, ok := th[k]; !ok {
 			t.Errorf("thread lacks %q", k)
 		}
+	}
+	if len(th) != 6 {
+		t.Errorf("thread has fields beyond the documented Thread: %v", th)
 	}
 	var thread agents.Thread
 	if err := json.Unmarshal(do(t, http.MethodGet, s.URL+"/threads/"+threadA, "test-key", nil).Body, &thread); err != nil {
@@ -161,18 +164,18 @@ func TestCreateRunResponseAndThread(t *testing.T) {
 		thread.Metadata["slack_channel_id"] != "C1" {
 		t.Fatalf("thread %+v", thread)
 	}
-	var values struct {
-		Messages []struct{ Type, Content string } `json:"messages"`
-	}
-	if err := json.Unmarshal(thread.Values, &values); err != nil {
-		t.Fatal(err)
-	}
-	if n := len(values.Messages); n != 2 || values.Messages[1].Type != "ai" || values.Messages[1].Content != "You said: hello" {
-		t.Fatalf("values %s", thread.Values)
-	}
 	state := do(t, http.MethodGet, s.URL+"/threads/"+threadA+"/state", "test-key", nil).json(t)
 	if _, ok := state["values"].(map[string]any); !ok || len(state["next"].([]any)) != 0 || len(state["interrupts"].([]any)) != 0 {
 		t.Fatalf("state %v", state)
+	}
+	var values struct {
+		Messages []struct{ Type, Content string } `json:"messages"`
+	}
+	if err := json.Unmarshal(mustJSON(t, state["values"]), &values); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(values.Messages); n != 2 || values.Messages[1].Type != "ai" || values.Messages[1].Content != "You said: hello" {
+		t.Fatalf("values %v", state["values"])
 	}
 	if r := do(t, http.MethodGet, s.URL+"/threads/"+"00000000-0000-0000-0000-000000000000", "test-key", nil); r.Status != 404 ||
 		r.json(t)["code"] != CodeThreadNotFound {
@@ -339,8 +342,8 @@ func TestFaultKnobs(t *testing.T) {
 	}
 }
 
-func TestStreamUnsupported(t *testing.T) {
-	s := NewServer(WithStreamUnsupported())
+func TestDocumentedSurfaceHasNoJoinAndNoValues(t *testing.T) {
+	s := NewServer(WithSurface(ManagedDocumented))
 	defer s.Close()
 	s.AddAgent("a1", Echo())
 	run := startRun(t, s, runBody("a1", "", "hi"))
@@ -349,9 +352,9 @@ func TestStreamUnsupported(t *testing.T) {
 	if resp.Status != http.StatusNotFound {
 		t.Fatalf("stream: %d", resp.Status)
 	}
-	// Polling the thread still works.
+	// The documented Thread has status and metadata, no values.
 	th := do(t, http.MethodGet, s.URL+"/threads/"+run["thread_id"].(string), "test-key", nil).json(t)
-	if th["status"] != agents.ThreadIdle || !strings.Contains(string(mustJSON(t, th["values"])), "You said: hi") {
+	if _, ok := th["values"]; th["status"] != agents.ThreadIdle || ok || th["id"] != run["thread_id"] {
 		t.Fatalf("thread %v", th)
 	}
 }

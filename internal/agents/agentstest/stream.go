@@ -77,18 +77,15 @@ func (s *Server) emitLocked(rn *run, mode, ns string, data any) {
 }
 
 // handleJoinStream serves GET /threads/{tid}/runs/{rid}/stream: it replays
-// the run's events after Last-Event-ID, then follows live until the run ends.
+// the run's events after Last-Event-ID, then follows live until the run
+// ends. Leaving it never cancels the run (the bot asks
+// cancel_on_disconnect=false, which is also the default).
 func (s *Server) handleJoinStream(w http.ResponseWriter, r *http.Request) {
-	if s.streamUnsupported {
-		http.NotFound(w, r)
-		return
-	}
 	s.mu.Lock()
 	rn, ok := s.runs[r.PathValue("rid")]
-	cut := s.cutAfter
 	s.mu.Unlock()
 	if !ok || rn.threadID != r.PathValue("tid") {
-		errorf(http.StatusNotFound, CodeRunNotFound, "Verify the thread and run IDs: run not found").write(w)
+		s.fail(w, errorf(http.StatusNotFound, CodeRunNotFound, "Run with ID %s not found", r.PathValue("rid")))
 		return
 	}
 	next := 0
@@ -97,6 +94,43 @@ func (s *Server) handleJoinStream(w http.ResponseWriter, r *http.Request) {
 			next = n
 		}
 	}
+	cancelOnDisconnect := r.URL.Query().Get("cancel_on_disconnect") == "true"
+	s.serveEvents(w, r, rn, next, cancelOnDisconnect)
+}
+
+// handleStreamRun serves POST /threads/{tid}/runs/stream: it starts a run
+// and streams its events from the first. The run's on_disconnect decides
+// what a dropped connection does: "cancel" (the runtime's default,
+// agent-runtime-api.md §2) stops the run.
+func (s *Server) handleStreamRun(w http.ResponseWriter, r *http.Request) {
+	rn, ok := s.acceptRun(w, r, routeStream)
+	if !ok {
+		return
+	}
+	if s.surface != ManagedDocumented {
+		// The Agent Server names the run in Content-Location (the SDK reads
+		// it there); the documented Managed API promises no header.
+		w.Header().Set("Content-Location", "/threads/"+rn.threadID+"/runs/"+rn.id)
+	}
+	s.serveEvents(w, r, rn, 0, rn.req.onDisconnect == "cancel")
+}
+
+// serveEvents writes rn's events from index next and follows the run live
+// until it ends or the connection goes. With cancelOnDisconnect a
+// connection that goes (or is cut by CutStreamsAfter) before the run ended
+// cancels the run.
+func (s *Server) serveEvents(w http.ResponseWriter, r *http.Request, rn *run, next int, cancelOnDisconnect bool) {
+	s.mu.Lock()
+	cut := s.cutAfter
+	s.mu.Unlock()
+	complete := false
+	defer func() {
+		if !complete && cancelOnDisconnect {
+			s.mu.Lock()
+			rn.cancel()
+			s.mu.Unlock()
+		}
+	}()
 	rc := http.NewResponseController(w)
 	w.Header().Set("Content-Type", "text/event-stream")
 	w.Header().Set("Cache-Control", "no-store")
@@ -132,6 +166,7 @@ func (s *Server) handleJoinStream(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 		if done && len(pending) == 0 {
+			complete = true
 			return
 		}
 		if len(pending) > 0 {
@@ -149,6 +184,7 @@ func (s *Server) handleJoinStream(w http.ResponseWriter, r *http.Request) {
 		case <-r.Context().Done():
 			return
 		case <-s.ctx.Done():
+			complete = true // the server is closing, not the client leaving
 			return
 		}
 	}
@@ -170,15 +206,11 @@ func writeEvent(w http.ResponseWriter, e sseEvent) error {
 
 // handleGetRun serves GET /threads/{tid}/runs/{rid} (Agent Server only).
 func (s *Server) handleGetRun(w http.ResponseWriter, r *http.Request) {
-	if s.streamUnsupported {
-		http.NotFound(w, r)
-		return
-	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	rn, ok := s.runs[r.PathValue("rid")]
 	if !ok || rn.threadID != r.PathValue("tid") {
-		errorf(http.StatusNotFound, CodeRunNotFound, "Verify the thread and run IDs: run not found").write(w)
+		s.fail(w, errorf(http.StatusNotFound, CodeRunNotFound, "Run with ID %s not found", r.PathValue("rid")))
 		return
 	}
 	writeJSON(w, http.StatusOK, rn.recordLocked())

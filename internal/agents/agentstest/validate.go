@@ -21,59 +21,105 @@ var (
 	validDecisions  = []string{agents.DecisionApprove, agents.DecisionEdit, agents.DecisionReject, agents.DecisionRespond}
 )
 
-// runRequest is a validated POST /threads/runs body.
+// runRoute is which route a run start came in on.
+type runRoute int
+
+const (
+	routeSeed   runRoute = iota // POST /threads/runs
+	routeThread                 // POST /threads/{tid}/runs
+	routeStream                 // POST /threads/{tid}/runs/stream
+)
+
+// runRequest is a validated run-start body.
 type runRequest struct {
-	agentID    string
-	threadID   string // "" when the caller let the server pick
-	ifExists   string
-	threadMeta map[string]any
-	options    agents.ThreadOptions
-	input      []agents.Message
-	resume     *agents.Resume
-	metadata   map[string]any
-	multitask  string
-	streamMode []string
-	subgraphs  bool
-	webhook    string
-	kwargs     map[string]json.RawMessage // run kwargs as sent, for the run record
+	route        runRoute
+	agentID      string // agent_id (Managed) or assistant_id (Agent Server)
+	threadID     string // "" when the caller let the server pick
+	createThread bool   // if_not_exists "create" (Agent Server)
+	ifExists     string
+	threadMeta   map[string]any
+	options      agents.ThreadOptions
+	input        []agents.Message
+	resume       *agents.Resume
+	metadata     map[string]any
+	context      map[string]any
+	config       map[string]any
+	multitask    string
+	streamMode   []string
+	subgraphs    bool
+	onDisconnect string
+	webhook      string
+	kwargs       map[string]json.RawMessage // run kwargs as sent, for the run record
 }
 
-// parseRunRequest validates body like the published OpenAPI (MDA envelope:
-// 400 ErrorResponse) and the runtime's run kwargs (422).
-func parseRunRequest(body []byte) (*runRequest, *apiError) {
+// parseRunRequest validates body like the surface does: the Managed Deep
+// Agents envelope (400 ErrorResponse) and the runtime's run kwargs (422);
+// on an Agent Server, its RunCreateStateful schema (400 Zod issues).
+func (s *Server) parseRunRequest(body []byte, route runRoute) (*runRequest, *apiError) {
 	var fields map[string]json.RawMessage
 	dec := json.NewDecoder(bytes.NewReader(body))
 	if err := dec.Decode(&fields); err != nil || fields == nil || dec.More() {
 		return nil, errorf(http.StatusBadRequest, CodeInvalidRequestBody,
 			"Provide a valid JSON request body matching the documented schema: body is not a JSON object")
 	}
-	if _, ok := fields["assistant_id"]; ok {
+	req := &runRequest{route: route, kwargs: map[string]json.RawMessage{}}
+	idField := "agent_id"
+	if s.surface == AgentServer {
+		// Agent Server: "Only assistant_id is required" (RunCreateStateful,
+		// ../reference/agent-runtime-api.md §2); agent_id is not a field there.
+		idField = "assistant_id"
+		if _, ok := fields["agent_id"]; ok {
+			return nil, invalidField("agent_id", "is not a field of an Agent Server run; name the assistant with assistant_id")
+		}
+	} else if _, ok := fields["assistant_id"]; ok {
+		// Managed: "The request must use agent_id; assistant_id is reserved
+		// for server-side forwarding and is rejected" (StreamRunRequest).
 		return nil, errorf(http.StatusBadRequest, CodeInvalidField,
 			"Use 'agent_id' to name the agent: 'assistant_id' is not accepted")
 	}
-	req := &runRequest{kwargs: map[string]json.RawMessage{}}
-	raw, ok := fields["agent_id"]
+	raw, ok := fields[idField]
 	if !ok || isNull(raw) {
-		return nil, missing("agent_id")
+		return nil, missing(idField)
 	}
 	if err := json.Unmarshal(raw, &req.agentID); err != nil {
-		return nil, invalidField("agent_id", "must be a string")
+		return nil, invalidField(idField, "must be a string")
 	}
 	if req.agentID == "" {
-		return nil, missing("agent_id")
+		return nil, missing(idField)
 	}
 	if raw, ok := fields["thread"]; ok && !isNull(raw) {
+		if route != routeSeed {
+			// Only POST /threads/runs has the thread envelope
+			// (create-thread-and-run.yaml, CreateThreadAndRunRequest).
+			return nil, invalidField("thread", "is only accepted by POST /threads/runs")
+		}
 		if err := req.parseThread(raw); err != nil {
 			return nil, err
 		}
 	}
 	for k, v := range fields {
-		if k != "agent_id" && k != "thread" {
+		if k != idField && k != "thread" {
 			req.kwargs[k] = v
 		}
 	}
 	if err := req.parseKwargs(fields); err != nil {
 		return nil, err
+	}
+	if route == routeStream && s.surface.managed() && len(req.input) == 0 {
+		// StreamRunRequest requires messages, minItems 1 (the newer spec
+		// input.messages); resumes too ("resume runs still need a non-empty
+		// message list", ../reference/agent-runtime-api.md §4).
+		return nil, errorf(http.StatusBadRequest, CodeMissingRequiredField,
+			"Send at least one message in 'input.messages': 'input.messages' is required")
+	}
+	if s.surface == AgentServer {
+		if v, ok := fields["if_not_exists"]; ok && !isNull(v) {
+			var mode string
+			if err := json.Unmarshal(v, &mode); err != nil || (mode != "create" && mode != "reject") {
+				return nil, invalidKwarg("if_not_exists", "must be create or reject")
+			}
+			req.createThread = mode == "create"
+		}
 	}
 	return req, nil
 }
@@ -167,9 +213,17 @@ func (req *runRequest) parseKwargs(f map[string]json.RawMessage) *apiError {
 		return errorf(http.StatusUnprocessableEntity, CodeValidation,
 			"Send at least one message in 'input.messages', or 'command.resume' to resume: run has no input")
 	}
-	if v, ok := f["metadata"]; ok && !isNull(v) {
-		if err := json.Unmarshal(v, &req.metadata); err != nil || req.metadata == nil {
-			return invalidKwarg("metadata", "must be an object")
+	for name, dst := range map[string]*map[string]any{"metadata": &req.metadata, "context": &req.context, "config": &req.config} {
+		if v, ok := f[name]; ok && !isNull(v) {
+			if err := json.Unmarshal(v, dst); err != nil || *dst == nil {
+				return invalidKwarg(name, "must be an object")
+			}
+		}
+	}
+	req.onDisconnect = "cancel" // the runtime's default (agent-runtime-api.md §2)
+	if v, ok := f["on_disconnect"]; ok && !isNull(v) {
+		if err := json.Unmarshal(v, &req.onDisconnect); err != nil || (req.onDisconnect != "cancel" && req.onDisconnect != "continue") {
+			return invalidKwarg("on_disconnect", "must be cancel or continue")
 		}
 	}
 	req.multitask = "reject"

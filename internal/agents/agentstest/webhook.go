@@ -37,14 +37,15 @@ func (s *Server) deliverWebhook(url string, body map[string]any) {
 	_ = resp.Body.Close()
 }
 
-// recordRejected keeps the body of a POST /threads/runs the auth layer
-// turned away, so RunRequests shows every attempt.
+// recordRejected keeps a run start or thread creation the auth layer turned
+// away, so Requests shows every attempt.
 func (s *Server) recordRejected(r *http.Request) {
-	if r.Method != http.MethodPost || !strings.HasSuffix(r.URL.Path, "/threads/runs") {
+	p := r.URL.Path
+	if r.Method != http.MethodPost || !(strings.HasSuffix(p, "/threads") || strings.HasSuffix(p, "/runs") || strings.HasSuffix(p, "/runs/stream")) {
 		return
 	}
 	body, _ := io.ReadAll(io.LimitReader(r.Body, 1<<20))
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.requests = append(s.requests, json.RawMessage(body))
+	s.recordLocked(r, body)
 }

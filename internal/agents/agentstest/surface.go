@@ -1,0 +1,103 @@
+package agentstest
+
+import (
+	"net/http"
+	"strings"
+)
+
+// Surface is which runtime API the fake plays. A fake is only as good as
+// what it refuses: each surface serves exactly the routes the real one
+// exposes and answers everything else 404, like a real router.
+type Surface int
+
+const (
+	// ManagedProxy is the Managed Deep Agents API plus the Agent Server
+	// routes it may proxy: run join/stream, get run, cancel and thread
+	// state (../reference/agent-runtime-api.md §1 "Probe before assuming
+	// that unlisted upstream paths are proxied"). The default.
+	ManagedProxy Surface = iota
+	// ManagedDocumented is the Managed Deep Agents API with only its
+	// published routes (../reference/openapi/): POST /threads,
+	// POST /threads/runs, GET /threads/{id}, POST /threads/search,
+	// POST /threads/count, POST /threads/{id}/runs,
+	// POST /threads/{id}/runs/stream, POST /threads/{id}/resolve-interrupt.
+	// Its docs: the API "does not mirror every LangSmith Deployment
+	// endpoint" (managed-deep-agents-api-overview). Its Thread has no values.
+	ManagedDocumented
+	// AgentServer is a LangGraph Agent Server deployment, mounted at the
+	// root: assistant_id, no thread options, no POST /threads/runs, errors
+	// as observed on @langchain/langgraph-api 2.0.0 (plain-text bodies; Zod
+	// JSON for validation), see /work/notes/agent-server.md.
+	AgentServer
+)
+
+func (s Surface) String() string {
+	switch s {
+	case ManagedDocumented:
+		return "managed-documented"
+	case AgentServer:
+		return "agent-server"
+	}
+	return "managed-proxy"
+}
+
+func (s Surface) managed() bool { return s != AgentServer }
+
+// WithSurface picks the runtime the fake plays (default ManagedProxy).
+func WithSurface(sf Surface) Option { return serverOption(func(s *Server) { s.surface = sf }) }
+
+// WithoutThreadIDOnCreate makes POST /threads behave like the earlier
+// published revision (../reference/openapi/managed-deep-agents-openapi.json,
+// CreateThreadRequest = {agent_id, options}): thread_id, if_exists and
+// metadata are ignored and the thread gets an id of the server's choosing.
+// Managed surfaces only.
+func WithoutThreadIDOnCreate() Option {
+	return serverOption(func(s *Server) { s.ignoreThreadID = true })
+}
+
+// FailSubgraphStreams makes every run that asks for stream_subgraphs fail at
+// once, as @langchain/langgraph-api 2.0.0 does with a deepagents graph
+// (product.md "Runtime surfaces"; /work/notes/agent-server.md): the run
+// starts, then ends in error "Cannot read properties of undefined (reading
+// 'map')".
+func FailSubgraphStreams() Option {
+	return serverOption(func(s *Server) { s.failSubgraphs = true })
+}
+
+// WithDetailErrors makes an AgentServer answer errors as {"detail": …}, as
+// the Python Agent Server does, instead of the JS server's plain text.
+func WithDetailErrors() Option { return serverOption(func(s *Server) { s.detailErrors = true }) }
+
+// subgraphFailure is the real server's message for such a run.
+const subgraphFailure = "Cannot read properties of undefined (reading 'map')"
+
+// routes mounts the surface's routes. Go's ServeMux answers 404 for any
+// other path (405 for a known path with another method), like a real router.
+func (s *Server) routes() http.Handler {
+	base := BasePath
+	if s.surface == AgentServer {
+		base = ""
+	}
+	mux := http.NewServeMux()
+	handle := func(pattern string, h http.HandlerFunc) {
+		method, path, _ := strings.Cut(pattern, " ")
+		mux.HandleFunc(method+" "+base+path, h)
+	}
+	handle("POST /threads", s.handleCreateThread)
+	handle("GET /threads/{tid}", s.handleGetThread)
+	handle("POST /threads/search", s.handleSearchThreads)
+	handle("POST /threads/{tid}/runs", s.handleThreadRun)
+	handle("POST /threads/{tid}/runs/stream", s.handleStreamRun)
+	if s.surface.managed() {
+		handle("POST /threads/runs", s.handleCreateRun)
+		handle("POST /threads/count", s.handleCountThreads)
+		handle("POST /threads/{tid}/resolve-interrupt", s.handleResolveInterrupt)
+	}
+	if s.surface != ManagedDocumented {
+		handle("GET /threads/{tid}/state", s.handleGetState)
+		handle("GET /threads/{tid}/runs/{rid}", s.handleGetRun)
+		handle("GET /threads/{tid}/runs/{rid}/stream", s.handleJoinStream)
+		handle("POST /threads/{tid}/runs/{rid}/cancel", s.handleCancelRun)
+	}
+	return s.gate(mux)
+}
