@@ -27,9 +27,11 @@ type env struct {
 	SlackAppToken      string `envconfig:"SLACK_APP_TOKEN" desc:"app-level token xapp-… (secret): Slack's requests arrive over Socket Mode instead of HTTP"`
 	SlackBotToken      string `envconfig:"SLACK_BOT_TOKEN" desc:"Slack bot token xoxb-… (required, secret)"`
 	SlackAPIURL        string `envconfig:"SLACK_API_URL" default:"https://slack.com/api/" desc:"Slack Web API base URL (GovSlack or a test server)"`
-	LangsmithAPIKey    string `envconfig:"LANGSMITH_API_KEY" desc:"LangSmith API key sent as X-Api-Key (required, secret)"`
-	DeepagentsBaseURL  string `envconfig:"DEEPAGENTS_BASE_URL" default:"https://api.smith.langchain.com/v1/deepagents" desc:"Managed Deep Agents API base URL"`
-	AgentID            string `envconfig:"AGENT_ID" desc:"default agent for every channel (required)"`
+	LangsmithAPIKey    string `envconfig:"LANGSMITH_API_KEY" desc:"LangSmith API key sent as X-Api-Key (required for managed, secret)"`
+	DeepagentsBaseURL  string `envconfig:"DEEPAGENTS_BASE_URL" default:"https://api.smith.langchain.com/v1/deepagents" desc:"Managed Deep Agents API base URL, or the Agent Server deployment URL"`
+	AgentRuntime       string `envconfig:"AGENT_RUNTIME" default:"managed" desc:"managed (Managed Deep Agents API) or agent-server (a LangGraph Agent Server deployment)"`
+	StreamSubgraphs    string `envconfig:"STREAM_SUBGRAPHS" default:"false" desc:"ask the runtime for subagents' own events (stream_subgraphs); some runtimes fail runs that ask"`
+	AgentID            string `envconfig:"AGENT_ID" desc:"default agent for every channel: agent id (managed) or assistant id / graph name (agent-server) (required)"`
 	ChannelAgents      string `envconfig:"CHANNEL_AGENTS" desc:"per-channel agents: C123:agent-id,C456:agent-id"`
 	HeadlessChannels   string `envconfig:"HEADLESS_CHANNELS" desc:"channels whose new threads skip memory-write approval"`
 	TestRunChannels    string `envconfig:"TEST_RUN_CHANNELS" desc:"channels whose new threads are test runs"`
@@ -56,17 +58,20 @@ type Config struct {
 	SlackAPIURL   string
 	APIKey        string
 	BaseURL       string
-	Policy        relay.Policy
-	Port          int
-	DatabaseURL   string
-	SlashCommand  string
-	PublicURL     string
-	Reactions     bool
-	Streaming     bool
-	Workers       int
-	LogLevel      string
-	ReplicaName   string
-	LeaseTTL      time.Duration
+	// Runtime is the agent runtime's dialect (AGENT_RUNTIME).
+	Runtime         agents.Dialect
+	StreamSubgraphs bool
+	Policy          relay.Policy
+	Port            int
+	DatabaseURL     string
+	SlashCommand    string
+	PublicURL       string
+	Reactions       bool
+	Streaming       bool
+	Workers         int
+	LogLevel        string
+	ReplicaName     string
+	LeaseTTL        time.Duration
 	// AppToken (xapp-…) switches Slack's requests to Socket Mode.
 	AppToken string
 	// OpsAPIToken enables POST /ops/test-runs.
@@ -115,7 +120,7 @@ func loadConfig(getenv func(string) string) (Config, error) {
 	c := Config{
 		SigningSecret: strings.TrimSpace(raw.SlackSigningSecret),
 		BotToken:      required("SLACK_BOT_TOKEN", raw.SlackBotToken),
-		APIKey:        required("LANGSMITH_API_KEY", raw.LangsmithAPIKey),
+		APIKey:        strings.TrimSpace(raw.LangsmithAPIKey),
 		DatabaseURL:   strings.TrimSpace(raw.DatabaseURL),
 		SlashCommand:  strings.TrimSpace(raw.SlashCommand),
 		LogLevel:      strings.ToLower(strings.TrimSpace(raw.LogLevel)),
@@ -146,6 +151,15 @@ func loadConfig(getenv func(string) string) (Config, error) {
 		c.SlackAPIURL += "/" // slack-go appends method names to it
 	}
 	c.BaseURL = strings.TrimRight(checkURL(bad, "DEEPAGENTS_BASE_URL", raw.DeepagentsBaseURL), "/")
+	if d, err := agents.ParseDialect(raw.AgentRuntime); err != nil {
+		bad("AGENT_RUNTIME %q must be managed or agent-server", raw.AgentRuntime)
+	} else {
+		c.Runtime = d
+	}
+	if c.APIKey == "" && c.Runtime == agents.Managed {
+		bad("LANGSMITH_API_KEY is required")
+	}
+	c.StreamSubgraphs = parseBool(bad, "STREAM_SUBGRAPHS", raw.StreamSubgraphs)
 	if strings.TrimSpace(raw.PublicURL) != "" && !c.SocketMode() {
 		c.PublicURL = strings.TrimRight(checkURL(bad, "PUBLIC_URL", raw.PublicURL), "/")
 	}

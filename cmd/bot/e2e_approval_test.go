@@ -650,18 +650,32 @@ func (e *testEnv) resumeBodies() []map[string]any {
 	return out
 }
 
-// checkResumeBody checks the only resume request: the same call as the
-// first run of the thread, with command.resume = {decisions} and no input.
+// checkResumeBody checks the only resume request: a run streamed on the
+// conversation's thread like its first run, with command.resume =
+// {decisions} and, as the Managed stream route requires one message, only
+// the no-op system message as input.
 func (e *testEnv) checkResumeBody(channel, root string, decisions []map[string]any) {
 	e.t.Helper()
-	resumes := e.resumeBodies()
+	var paths []string
+	var resumes []map[string]any
+	for _, r := range e.Runtime.Requests() {
+		var b map[string]any
+		if !r.StartsRun() || json.Unmarshal(r.Body, &b) != nil {
+			continue
+		}
+		if _, ok := b["command"]; ok {
+			resumes = append(resumes, b)
+			paths = append(paths, r.Path)
+		}
+	}
 	if len(resumes) != 1 {
 		e.t.Fatalf("%d resume requests, want 1", len(resumes))
 	}
 	got := resumes[0]
 	first := e.runBodies()[0]
-	if _, ok := got["input"]; ok {
-		e.t.Errorf("resume request carries input: %v", got["input"])
+	noOp := map[string]any{"messages": []any{map[string]any{"role": "system", "content": ""}}}
+	if in, ok := got["input"]; ok && !reflect.DeepEqual(in, noOp) {
+		e.t.Errorf("resume request carries input %v, want none or the no-op message", in)
 	}
 	var want []any
 	for _, d := range decisions {
@@ -671,12 +685,10 @@ func (e *testEnv) checkResumeBody(channel, root string, decisions []map[string]a
 		raw, _ := json.Marshal(cmd)
 		e.t.Errorf("command = %s, want decisions %v", raw, decisions)
 	}
-	thread := got["thread"].(map[string]any)
-	if got["agent_id"] != agentMain || thread["thread_id"] != e.threadID(channel, root) ||
-		!reflect.DeepEqual(thread, first["thread"]) {
-		e.t.Errorf("resume targets agent %v thread %v, want %s on the first run's thread %v", got["agent_id"], thread, agentMain, first["thread"])
+	if wantPath := "/threads/" + e.threadID(channel, root) + "/runs/stream"; got["agent_id"] != agentMain || paths[0] != wantPath {
+		e.t.Errorf("resume went to %s for agent %v, want %s for %s", paths[0], got["agent_id"], wantPath, agentMain)
 	}
-	for _, k := range []string{"multitask_strategy", "stream_mode", "stream_subgraphs", "stream_resumable"} {
+	for _, k := range []string{"multitask_strategy", "stream_mode", "stream_subgraphs", "stream_resumable", "on_disconnect"} {
 		if !reflect.DeepEqual(got[k], first[k]) {
 			e.t.Errorf("resume %s = %v, want %v as in the first run", k, got[k], first[k])
 		}

@@ -34,33 +34,43 @@ func TestRunRequestBodies(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			e := newTestEnv(t, agentstest.Echo(), nil, nil)
 			root := e.ask(tc.user, tc.channel, tc.text)
-			bodies := e.runBodies()
-			if len(bodies) != 1 {
-				t.Fatalf("%d run requests, want 1", len(bodies))
+			reqs := e.Runtime.Requests()
+			if len(reqs) != 2 {
+				t.Fatalf("%d requests, want a thread creation and a run", len(reqs))
 			}
 			threadID := threadmap.ThreadID(threadmap.Key{TeamID: simTeam, ChannelID: tc.channel, RootTS: root})
-			want := map[string]any{
-				"agent_id": agentMain,
-				"thread": map[string]any{
-					"thread_id": threadID,
-					"if_exists": "do_nothing",
-					"metadata": map[string]any{
-						"slack_team_id": simTeam, "slack_channel_id": tc.channel,
-						"slack_thread_ts": root, "slack_user_id": tc.user,
-					},
-					"options": map[string]any{"test_run": tc.testRun, "skip_memory_write_protection": tc.headless},
+			wantThread := map[string]any{
+				"agent_id":  agentMain,
+				"thread_id": threadID,
+				"if_exists": "do_nothing",
+				"metadata": map[string]any{
+					"slack_team_id": simTeam, "slack_channel_id": tc.channel,
+					"slack_thread_ts": root, "slack_user_id": tc.user,
 				},
+				"options": map[string]any{"test_run": tc.testRun, "skip_memory_write_protection": tc.headless},
+			}
+			wantRun := map[string]any{
+				"agent_id":           agentMain,
 				"input":              map[string]any{"messages": []any{map[string]any{"role": "user", "content": tc.prompt}}},
 				"metadata":           map[string]any{"slack_user_id": tc.user, "slack_message_ts": root},
 				"multitask_strategy": "enqueue",
 				"stream_mode":        []any{"values", "messages-tuple", "updates"},
-				"stream_subgraphs":   true,
 				"stream_resumable":   true,
+				"on_disconnect":      "continue",
 			}
-			if !reflect.DeepEqual(bodies[0], want) {
-				got, _ := json.MarshalIndent(bodies[0], "", "  ")
-				exp, _ := json.MarshalIndent(want, "", "  ")
-				t.Fatalf("run body:\n%s\nwant:\n%s", got, exp)
+			for i, want := range []struct {
+				path string
+				body map[string]any
+			}{{"/threads", wantThread}, {"/threads/" + threadID + "/runs/stream", wantRun}} {
+				var got map[string]any
+				if err := json.Unmarshal(reqs[i].Body, &got); err != nil {
+					t.Fatal(err)
+				}
+				if reqs[i].Method != http.MethodPost || reqs[i].Path != want.path || !reflect.DeepEqual(got, want.body) {
+					gotJSON, _ := json.MarshalIndent(got, "", "  ")
+					exp, _ := json.MarshalIndent(want.body, "", "  ")
+					t.Fatalf("request %d: %s %s\n%s\nwant POST %s\n%s", i, reqs[i].Method, reqs[i].Path, gotJSON, want.path, exp)
+				}
 			}
 			// The root message says who asked and what.
 			rootMsg, _ := e.Slack.Message(tc.channel, root)
@@ -290,15 +300,19 @@ func TestSameThreadSameThreadID(t *testing.T) {
 	}
 	e.waitReplies(chGeneral, root, 2)
 	e.ask(userBen, chGeneral, "another thread")
-	bodies := e.runBodies()
-	if len(bodies) != 3 {
-		t.Fatalf("%d runs, want 3", len(bodies))
+	var runPaths []string
+	for _, r := range e.Runtime.Requests() {
+		if r.StartsRun() {
+			runPaths = append(runPaths, r.Path)
+		}
 	}
-	id := func(b map[string]any) string { return b["thread"].(map[string]any)["thread_id"].(string) }
-	if id(bodies[0]) != id(bodies[1]) {
-		t.Errorf("a follow-up in the same Slack thread got another thread_id")
+	if len(runPaths) != 3 {
+		t.Fatalf("%d runs, want 3", len(runPaths))
 	}
-	if id(bodies[0]) == id(bodies[2]) {
+	if runPaths[0] != runPaths[1] {
+		t.Errorf("a follow-up in the same Slack thread went to %s, not %s", runPaths[1], runPaths[0])
+	}
+	if runPaths[0] == runPaths[2] {
 		t.Errorf("a new Slack thread reused a thread_id")
 	}
 }

@@ -62,11 +62,13 @@ func (e *testEnv) waitSlack(what string, cond func(*slackfake.Server) bool) {
 	}
 }
 
-// threadIDOf is the thread_id of a run request body.
-func threadIDOf(body map[string]any) string {
-	th, _ := body["thread"].(map[string]any)
-	id, _ := th["thread_id"].(string)
-	return id
+// runThreadIDs are the threads of the runs the runtime accepted, in order.
+func (e *testEnv) runThreadIDs() []string {
+	var out []string
+	for _, r := range e.Runtime.Runs() {
+		out = append(out, r.ThreadID)
+	}
+	return out
 }
 
 // promptOf is the user message a run request sends to the agent.

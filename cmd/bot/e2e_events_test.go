@@ -253,19 +253,16 @@ func TestThreadFollowUps(t *testing.T) {
 		t.Fatalf("prompts = %q", got)
 	}
 	want := []string{threadIDFor(chGeneral, root), threadIDFor(chGeneral, root), threadIDFor(chGeneral, otherRoot), threadIDFor(chGeneral, otherRoot)}
-	for i, b := range bodies {
-		if threadIDOf(b) != want[i] {
-			t.Errorf("run %d thread_id = %s, want %s", i, threadIDOf(b), want[i])
-		}
+	if got := e.runThreadIDs(); !slices.Equal(got, want) {
+		t.Errorf("run thread ids = %v, want %v", got, want)
 	}
 	// The follow-up is attributed to who wrote it; the thread to who started it.
 	md, _ := bodies[1]["metadata"].(map[string]any)
 	if md["slack_user_id"] != userBen || md["slack_message_ts"] != follow["ts"] {
 		t.Errorf("follow-up run metadata = %v", md)
 	}
-	th, _ := bodies[1]["thread"].(map[string]any)
-	if tm, _ := th["metadata"].(map[string]any); tm["slack_user_id"] != userAnna || tm["slack_thread_ts"] != root {
-		t.Errorf("follow-up thread metadata = %v", tm)
+	if th, _ := e.Runtime.Thread(threadIDFor(chGeneral, root)); th.Metadata["slack_user_id"] != userAnna || th.Metadata["slack_thread_ts"] != root {
+		t.Errorf("thread metadata = %v", th.Metadata)
 	}
 }
 
@@ -337,9 +334,8 @@ func TestDMConversation(t *testing.T) {
 	if got := answerText(e.Slack, chDM, root); !strings.Contains(got, "You said: draft a status update") || !strings.Contains(got, "You said: shorter please") {
 		t.Errorf("DM thread = %q", got)
 	}
-	bodies := e.runBodies()
-	if len(bodies) != 2 || threadIDOf(bodies[0]) != threadIDFor(chDM, root) || threadIDOf(bodies[1]) != threadIDOf(bodies[0]) {
-		t.Fatalf("DM runs: %d, thread ids %q / %q, want both %s", len(bodies), threadIDOf(bodies[0]), threadIDOf(bodies[len(bodies)-1]), threadIDFor(chDM, root))
+	if ids := e.runThreadIDs(); !slices.Equal(ids, []string{threadIDFor(chDM, root), threadIDFor(chDM, root)}) {
+		t.Fatalf("DM runs on threads %q, want two on %s", ids, threadIDFor(chDM, root))
 	}
 	e.waitSlack("the status cleared", func(f *slackfake.Server) bool {
 		return slices.Equal(statusLog(f, chDM, root), []string{thinking, "", thinking, ""})
@@ -512,8 +508,7 @@ func TestAssistantThreadStarted(t *testing.T) {
 	if len(calls) != 1 || !calls[0].OK || calls[0].Params["channel_id"] != chDM || calls[0].Params["thread_ts"] != threadTS {
 		t.Errorf("setSuggestedPrompts calls = %+v, want one for the thread", calls)
 	}
-	bodies := e.runBodies()
-	if len(bodies) != 1 || threadIDOf(bodies[0]) != threadIDFor(chDM, threadTS) {
-		t.Errorf("runs = %d, thread_id %q, want one in %s", len(bodies), threadIDOf(bodies[0]), threadIDFor(chDM, threadTS))
+	if ids := e.runThreadIDs(); !slices.Equal(ids, []string{threadIDFor(chDM, threadTS)}) {
+		t.Errorf("runs on threads %q, want one in %s", ids, threadIDFor(chDM, threadTS))
 	}
 }

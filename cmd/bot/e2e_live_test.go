@@ -172,7 +172,7 @@ func (p *runtimeProxy) modify(resp *http.Response) error {
 		Method: req.Method, Path: req.URL.Path, LastEventID: req.Header.Get("Last-Event-ID"), Status: resp.StatusCode,
 	})
 	p.mu.Unlock()
-	if req.Method == http.MethodGet && strings.HasSuffix(req.URL.Path, "/stream") && resp.StatusCode == http.StatusOK {
+	if strings.HasSuffix(req.URL.Path, "/stream") && resp.StatusCode == http.StatusOK { // a join or a streamed run
 		p.mu.Lock()
 		p.open++
 		p.mu.Unlock()
@@ -730,13 +730,13 @@ func TestLiveStreamCutResumesOnce(t *testing.T) {
 		if strings.HasSuffix(r.Path, "/stream") {
 			joins = append(joins, r.LastEventID)
 		}
-		if r.Method != http.MethodGet && !(r.Method == http.MethodPost && strings.HasSuffix(r.Path, "/threads/runs")) ||
-			strings.Contains(r.Path, "cancel") {
+		starts := r.Method == http.MethodPost && (strings.HasSuffix(r.Path, "/threads") || strings.HasSuffix(r.Path, "/runs/stream"))
+		if r.Method != http.MethodGet && !starts || strings.Contains(r.Path, "cancel") {
 			t.Errorf("the bot sent %s %s to the runtime", r.Method, r.Path)
 		}
 	}
 	if len(joins) < 2 || joins[0] != "" {
-		t.Fatalf("stream joins with Last-Event-ID %q, want a first join and at least one rejoin", joins)
+		t.Fatalf("stream requests with Last-Event-ID %q, want the streamed run and at least one rejoin", joins)
 	}
 	for i := 1; i < len(joins); i++ {
 		prev, _ := strconv.Atoi(joins[i-1])
@@ -753,40 +753,38 @@ func TestLiveStreamCutResumesOnce(t *testing.T) {
 	}
 }
 
-// TestLiveFallbackWithoutRunStream: a runtime that does not serve run
-// streams still gets its answer to Slack, by polling the thread and, with
-// PUBLIC_URL set, woken by the completion webhook.
-func TestLiveFallbackWithoutRunStream(t *testing.T) {
+// TestLiveOnDocumentedSurface: a runtime that serves only the documented
+// Managed Deep Agents routes (no run join, no thread values) still streams
+// the answer live, through POST /threads/{id}/runs/stream, and with
+// PUBLIC_URL set the run carries the completion webhook as a fallback.
+func TestLiveOnDocumentedSurface(t *testing.T) {
 	for _, webhook := range []bool{false, true} {
-		name := "polling"
+		name := "no PUBLIC_URL"
 		if webhook {
-			name = "webhook"
+			name = "PUBLIC_URL"
 		}
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			e := newLiveEnv(t, liveSetup{
-				script:      agentstest.Scripted(agentstest.Pause(1500*time.Millisecond), agentstest.Text(wordTokens(liveAnswer)...)),
-				runtimeOpts: []agentstest.Option{agentstest.WithStreamUnsupported()},
+				script:      agentstest.Scripted(agentstest.Pause(300*time.Millisecond), agentstest.Text(wordTokens(liveAnswer)...)),
+				runtimeOpts: []agentstest.Option{agentstest.WithSurface(agentstest.ManagedDocumented)},
 				webhook:     webhook,
 			})
 			root := e.ask(userAnna, chGeneral, "summarize the incident")
 			if got := markdownOf(e.onlyReply(root)); got != liveAnswer {
 				t.Fatalf("final answer = %q, want %q", got, liveAnswer)
 			}
-			var streamJoins, polls int
+			var streamed, joins int
 			for _, r := range e.proxy.Requests() {
 				switch {
-				case strings.HasSuffix(r.Path, "/stream"):
-					streamJoins++
-					if r.Status != http.StatusNotFound {
-						t.Errorf("stream join answered %d, want 404", r.Status)
-					}
-				case r.Method == http.MethodGet && strings.Count(r.Path, "/") == 4: // /v1/deepagents/threads/{id}
-					polls++
+				case r.Method == http.MethodPost && strings.HasSuffix(r.Path, "/runs/stream"):
+					streamed++
+				case r.Method == http.MethodGet && strings.HasSuffix(r.Path, "/stream"):
+					joins++
 				}
 			}
-			if streamJoins == 0 || polls == 0 {
-				t.Errorf("%d stream joins and %d thread polls, want the failed join then polling", streamJoins, polls)
+			if streamed != 1 || joins != 0 {
+				t.Errorf("%d streamed runs and %d joins, want the run streamed once and no join", streamed, joins)
 			}
 			runs := e.Runtime.Runs()
 			if len(runs) != 1 {

@@ -55,6 +55,7 @@ func newService(ctx context.Context, cfg Config, log *slog.Logger) (*service, er
 	runtime, err := agents.New(cfg.BaseURL, cfg.APIKey, append([]agents.Option{
 		agents.WithLogger(log.With("component", "agents")),
 		agents.WithUserAgent("deepagents-slack"),
+		agents.WithDialect(cfg.Runtime),
 	}, cfg.agentOptions...)...)
 	if err != nil {
 		return fail(fmt.Errorf("agents client: %w", err))
@@ -82,9 +83,19 @@ func newService(ctx context.Context, cfg Config, log *slog.Logger) (*service, er
 		Streaming:     cfg.Streaming,
 		WebhookURL:    cfg.PublicURL,
 		WebhookSecret: cfg.WebhookSecret(),
+
+		StreamSubgraphs: cfg.StreamSubgraphs,
 	})
 	if err != nil {
 		return fail(err)
+	}
+	runtimeText, _ := rl.RuntimeStatus()
+	log.Info("agent runtime", "runtime", cfg.Runtime.String(), "base_url", cfg.BaseURL,
+		"public_url_set", cfg.PublicURL != "", "stream_subgraphs", cfg.StreamSubgraphs, "status", runtimeText)
+	if cfg.Runtime == agents.Managed && cfg.PublicURL == "" {
+		log.Warn("PUBLIC_URL is not set: if this Managed Deep Agents API neither creates threads with the bot's ids " +
+			"(POST /threads thread_id) nor exposes run joins or thread state, first answers cannot come back; " +
+			"/agent status shows what the bot has learned")
 	}
 
 	h := &slackhandler.Handler{

@@ -81,8 +81,9 @@ func WithUserAgent(ua string) Option { return func(c *Client) { c.userAgent = ua
 func WithMaxEventBytes(n int) Option { return func(c *Client) { c.maxEventBytes = n } }
 
 // New returns a client for the API at baseURL (e.g.
-// "https://api.smith.langchain.com/v1/deepagents") that authenticates with
-// apiKey.
+// "https://api.smith.langchain.com/v1/deepagents", or an Agent Server
+// deployment's URL with WithDialect(AgentServer)) that authenticates with
+// apiKey, which only an Agent Server may leave empty.
 func New(baseURL, apiKey string, opts ...Option) (*Client, error) {
 	u, err := url.Parse(strings.TrimRight(baseURL, "/"))
 	switch {
@@ -94,9 +95,6 @@ func New(baseURL, apiKey string, opts ...Option) (*Client, error) {
 		return nil, fmt.Errorf("agents: base URL %q has no host", baseURL)
 	case u.RawQuery != "" || u.Fragment != "" || u.User != nil:
 		return nil, errors.New("agents: base URL must not carry a query, fragment or user info")
-	}
-	if apiKey == "" {
-		return nil, errors.New("agents: API key is empty")
 	}
 	c := &Client{
 		baseURL:       u.String(),
@@ -112,6 +110,8 @@ func New(baseURL, apiKey string, opts ...Option) (*Client, error) {
 		opt(c)
 	}
 	switch {
+	case apiKey == "" && c.dialect == Managed:
+		return nil, errors.New("agents: API key is empty")
 	case c.http == nil:
 		return nil, errors.New("agents: WithHTTPClient: nil client")
 	case c.logger == nil:
@@ -324,7 +324,9 @@ func (c *Client) attempt(ctx context.Context, hc *http.Client, cl call) (resp *h
 	if err != nil {
 		return nil, false, err
 	}
-	req.Header.Set("X-Api-Key", c.apiKey)
+	if c.apiKey != "" { // an Agent Server may run without auth
+		req.Header.Set("X-Api-Key", c.apiKey)
+	}
 	req.Header.Set("User-Agent", c.userAgent)
 	accept := cl.accept
 	if accept == "" {

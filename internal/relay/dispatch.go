@@ -32,7 +32,7 @@ func (r *Relay) Command(ctx context.Context, c slackhandler.Command) slackhandle
 	case "", "help":
 		return slackhandler.Reply{Text: helpText(r.cfg.SlashCommand, r.cfg.Policy, c.ChannelID)}
 	case "status":
-		return slackhandler.Reply{Text: statusText(r.cfg.Policy, c.ChannelID)}
+		return slackhandler.Reply{Text: statusText(r.cfg.Policy, c.ChannelID) + r.runtimeStatusText()}
 	case "test":
 		if !r.cfg.Policy.IsOps(c.UserID) {
 			return slackhandler.Reply{Text: opsOnlyText}

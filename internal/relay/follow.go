@@ -23,67 +23,79 @@ type outcome struct {
 }
 
 // maxStreamFailures is how many consecutive failed joins of a run stream the
-// relay tolerates before it stops streaming and polls the thread instead.
+// relay tolerates before it stops streaming and waits on the thread instead.
 const maxStreamFailures = 6
 
-// follow tracks a run until it ends: its event stream first (rejoining from
-// the last event id when the connection drops), and where the runtime has
-// no run stream, the completion webhook and polling of the thread. It never
-// asks the runtime to cancel: a dropped connection is ours, not the run's.
-func (r *Relay) follow(ctx context.Context, log *slog.Logger, job threadmap.Job, live *slackpost.Live) (outcome, error) {
+// webhookGrace is how long the relay waits for a completion webhook after
+// the thread went idle, when the webhook is the only way to read the run.
+const webhookGrace = 30 * time.Second
+
+// follow tracks a run until it ends, by the best path the runtime offers:
+// the stream the run was started with (first, when not nil), rejoining it
+// from the last event id where the runtime exposes run joins, and otherwise
+// the completion webhook and the thread. It never asks the runtime to
+// cancel: a dropped connection is ours, not the run's.
+func (r *Relay) follow(ctx context.Context, log *slog.Logger, job threadmap.Job, live *slackpost.Live, first *agents.Stream) (outcome, error) {
 	tracker := &agents.Tracker{}
 	lastID := ""
 	failures := 0
 	for {
-		stream, err := r.cfg.Agents.JoinRunStream(ctx, job.ThreadID, job.RunID, lastID)
-		if err != nil {
-			if ctx.Err() != nil {
-				return outcome{}, ctx.Err()
+		stream := first
+		first = nil
+		if stream == nil {
+			if job.RunID == "" || job.RunID == unknownRunID || r.cfg.Agents.Capabilities().JoinStream == agents.No {
+				return r.awaitRun(ctx, log, job, live, tracker.View())
 			}
-			if agents.IsStreamUnsupported(err) {
-				log.Info("runtime has no run stream; following the thread instead")
-				return r.awaitThread(ctx, log, job, live, tracker.View())
+			var err error
+			stream, err = r.cfg.Agents.JoinRunStream(ctx, job.ThreadID, job.RunID, lastID)
+			if err != nil {
+				if ctx.Err() != nil {
+					return outcome{}, ctx.Err()
+				}
+				if agents.IsStreamUnsupported(err) {
+					log.Info("runtime has no run join; waiting on the webhook and the thread instead")
+					return r.awaitRun(ctx, log, job, live, tracker.View())
+				}
+				failures++
+				if failures >= maxStreamFailures {
+					log.Warn("run stream keeps failing; waiting on the webhook and the thread instead", "err", err)
+					return r.awaitRun(ctx, log, job, live, tracker.View())
+				}
+				log.Warn("join run stream", "err", err, "failures", failures)
+				if err := sleep(ctx, backoff(failures)); err != nil {
+					return outcome{}, err
+				}
+				continue
 			}
-			failures++
-			if failures >= maxStreamFailures {
-				log.Warn("run stream keeps failing; following the thread instead", "err", err)
-				return r.awaitThread(ctx, log, job, live, tracker.View())
-			}
-			log.Warn("join run stream", "err", err, "failures", failures)
-			if err := sleep(ctx, backoff(failures)); err != nil {
-				return outcome{}, err
-			}
-			continue
 		}
 		readErr := r.readStream(stream, tracker, live)
 		if stream.LastEventID() != lastID {
-			// The join brought events: only consecutive fruitless joins
+			// The stream brought events: only consecutive fruitless joins
 			// count, or a long run behind a proxy that cuts connections
 			// would back off ever longer and end up polling.
 			failures = 0
 		}
 		lastID = stream.LastEventID()
+		ended := stream.Ended()
 		stream.Close()
 		if ctx.Err() != nil {
 			return outcome{}, ctx.Err()
 		}
 		view := tracker.View()
-		if view.Failure != "" || len(view.Interrupts) > 0 {
-			return r.outcomeFrom(ctx, job, view, nil)
+		if ended || view.Failure != "" || len(view.Interrupts) > 0 {
+			// The stream told the whole run.
+			return outcomeOf(view, "", nil, nil, ""), nil
 		}
-		// The stream ended. Only the thread knows whether the run did too
-		// (a stream may end without an "end" event, or be cut).
+		// The stream stopped without `end`: only the thread knows whether
+		// the run did too.
 		th, err := r.cfg.Agents.GetThread(ctx, job.ThreadID)
-		if err == nil && th.Status != agents.ThreadBusy {
-			return r.outcomeFrom(ctx, job, view, th)
-		}
-		if err != nil && view.Ended {
-			return r.outcomeFrom(ctx, job, view, nil)
+		if err == nil && th.Status != agents.ThreadBusy && th.Status != "" {
+			return r.settle(ctx, log, job, view, th)
 		}
 		failures++
-		log.Info("run stream dropped; rejoining", "last_event_id", lastID, "read_err", readErr)
+		log.Info("run stream dropped", "last_event_id", lastID, "read_err", readErr)
 		if failures >= maxStreamFailures {
-			return r.awaitThread(ctx, log, job, live, view)
+			return r.awaitRun(ctx, log, job, live, view)
 		}
 		if err := sleep(ctx, backoff(failures)); err != nil {
 			return outcome{}, err
@@ -107,9 +119,10 @@ func (r *Relay) readStream(stream *agents.Stream, tracker *agents.Tracker, live 
 	}
 }
 
-// awaitThread waits for the run to end without a stream: a completion
-// webhook wakes it at once, polling the thread with backoff is the safety net.
-func (r *Relay) awaitThread(ctx context.Context, log *slog.Logger, job threadmap.Job, live *slackpost.Live, seen agents.RunView) (outcome, error) {
+// awaitRun waits for a run the bot cannot stream: its completion webhook
+// (whose body carries the final values) or the thread leaving "busy",
+// polled with backoff.
+func (r *Relay) awaitRun(ctx context.Context, log *slog.Logger, job threadmap.Job, live *slackpost.Live, seen agents.RunView) (outcome, error) {
 	hook := r.webhooks.subscribe(job.ID)
 	defer r.webhooks.unsubscribe(job.ID)
 	pr := progressOf(seen)
@@ -118,11 +131,14 @@ func (r *Relay) awaitThread(ctx context.Context, log *slog.Logger, job threadmap
 	}
 	live.Update(pr)
 	delay := time.Second
-	for attempt := 0; ; attempt++ {
+	for {
+		if p := r.webhooks.payload(job.ID); p != nil {
+			return r.outcomeOfWebhook(log, job, seen, p), nil
+		}
 		th, err := r.cfg.Agents.GetThread(ctx, job.ThreadID)
 		switch {
 		case err == nil && th.Status != agents.ThreadBusy && th.Status != "":
-			return r.outcomeFrom(ctx, job, seen, th)
+			return r.settle(ctx, log, job, seen, th)
 		case err != nil && ctx.Err() != nil:
 			return outcome{}, ctx.Err()
 		case err != nil:
@@ -135,56 +151,120 @@ func (r *Relay) awaitThread(ctx context.Context, log *slog.Logger, job threadmap
 		case <-ctx.Done():
 			return outcome{}, ctx.Err()
 		case <-hook:
-			delay = 0 // the webhook says the run ended: read the thread now
 		case <-time.After(delay):
 			delay = min(delay*2, r.cfg.ThreadPollMax)
-		}
-		if delay == 0 {
-			delay = time.Second
 		}
 	}
 }
 
-// outcomeFrom decides how the run ended from what the stream showed and,
-// where known, the thread's final state.
-func (r *Relay) outcomeFrom(ctx context.Context, job threadmap.Job, view agents.RunView, th *agents.Thread) (outcome, error) {
+// settle decides the outcome of a run whose thread is no longer busy and
+// whose stream (if any) did not tell the end: from the thread's values
+// where the runtime shows them, else from the completion webhook, else it
+// says plainly that the bot could not read the result.
+func (r *Relay) settle(ctx context.Context, log *slog.Logger, job threadmap.Job, seen agents.RunView, th *agents.Thread) (outcome, error) {
+	if values, ok := r.threadValues(ctx, th); ok {
+		return outcomeOf(seen, th.Status, values, interruptsOf(th), threadError(th)), nil
+	}
+	if r.cfg.WebhookURL != "" {
+		t := time.NewTimer(webhookGrace)
+		defer t.Stop()
+		select {
+		case <-r.webhooks.subscribe(job.ID):
+			return r.outcomeOfWebhook(log, job, seen, r.webhooks.payload(job.ID)), nil
+		case <-t.C:
+			log.Warn("no completion webhook came for a run the bot cannot read otherwise")
+		case <-ctx.Done():
+			return outcome{}, ctx.Err()
+		}
+	}
+	log.Warn("cannot read the run's result on this runtime", "thread_status", th.Status)
+	return outcome{shown: seen.Text, failure: r.unreadableText(job, th.Status)}, nil
+}
+
+// unreadableText tells the user honestly that the run's result exists but
+// the bot cannot read it, where to look, and what fixes it.
+func (r *Relay) unreadableText(job threadmap.Job, status string) string {
+	what := "The agent finished, but I couldn't read its answer"
+	switch status {
+	case agents.ThreadInterrupted:
+		what = "The agent paused to ask for an approval, but I couldn't read its request"
+	case agents.ThreadError:
+		what = "The run ended with an error, and I couldn't read its message"
+	}
+	text := what + ": this agent runtime lets me read a run only while it streams, and I lost that stream. " +
+		"The result is in LangSmith, thread `" + job.ThreadID + "`."
+	if r.cfg.WebhookURL == "" {
+		text += " An admin can set `PUBLIC_URL` so the runtime's completion webhook brings results back."
+	}
+	return text
+}
+
+// threadValues reads a thread's latest state: from the thread itself where
+// the runtime includes it (Agent Server), else GET /threads/{id}/state
+// where the runtime exposes it. ok is false when the runtime shows none.
+func (r *Relay) threadValues(ctx context.Context, th *agents.Thread) (json.RawMessage, bool) {
+	if len(th.Values) > 0 {
+		return th.Values, true
+	}
+	if r.cfg.Agents.Capabilities().ThreadState == agents.No {
+		return nil, false
+	}
+	v, err := r.cfg.Agents.GetThreadState(ctx, th.ThreadID)
+	if err != nil {
+		return nil, false
+	}
+	return v, true
+}
+
+// outcomeOfWebhook decides the outcome from a completion webhook's body.
+func (r *Relay) outcomeOfWebhook(log *slog.Logger, job threadmap.Job, seen agents.RunView, p *webhookPayload) outcome {
+	if p.RunID != "" && job.RunID != "" && job.RunID != unknownRunID && p.RunID != job.RunID {
+		log.Warn("completion webhook names another run", "webhook_run_id", p.RunID)
+	}
+	status := ""
+	switch p.Status {
+	case agents.RunError, agents.RunTimeout:
+		status = agents.ThreadError
+	case agents.RunInterrupted:
+		status = agents.ThreadInterrupted
+	}
+	msg := ""
+	if len(p.Error) > 0 && string(p.Error) != "null" {
+		var s string
+		if json.Unmarshal(p.Error, &s) != nil {
+			s = string(p.Error)
+		}
+		msg = s
+	}
+	return outcomeOf(seen, status, p.Values, nil, msg)
+}
+
+// outcomeOf decides how a run ended from what its stream showed (view)
+// and, where known, the thread's status, final values, interrupts and
+// error message.
+func outcomeOf(view agents.RunView, status string, values json.RawMessage, interrupts []agents.Interrupt, errMsg string) outcome {
 	out := outcome{shown: view.Text}
 	if view.Failure != "" {
 		out.failure = "The run failed: " + truncate(view.Failure, 1500)
-		return out, nil
+		return out
 	}
 	if len(view.Interrupts) > 0 {
 		out.interrupt = &view.Interrupts[0]
-		return out, nil
+		return out
 	}
-	values := json.RawMessage(nil)
-	if th != nil {
-		values = th.Values
-		switch th.Status {
-		case agents.ThreadError:
-			out.failure = "The run ended with an error in the agent runtime."
-			if msg := threadError(th); msg != "" {
-				out.failure = "The run failed: " + truncate(msg, 1500)
-			}
-			return out, nil
-		case agents.ThreadInterrupted:
-			ints := interruptsOf(th)
-			if len(ints) == 0 && len(values) == 0 {
-				// Some runtimes keep state behind a separate route.
-				if v, err := r.cfg.Agents.GetThreadState(ctx, job.ThreadID); err == nil {
-					ints, _ = agents.ParseInterrupts(v)
-				}
-			}
-			if len(ints) > 0 {
-				out.interrupt = &ints[0]
-				return out, nil
-			}
-		}
+	if len(interrupts) == 0 && len(values) > 0 {
+		interrupts, _ = agents.ParseInterrupts(values)
 	}
-	if len(values) == 0 && view.Final == "" && th != nil {
-		if v, err := r.cfg.Agents.GetThreadState(ctx, job.ThreadID); err == nil {
-			values = v
+	switch {
+	case status == agents.ThreadError:
+		out.failure = "The run ended with an error in the agent runtime."
+		if errMsg != "" {
+			out.failure = "The run failed: " + truncate(errMsg, 1500)
 		}
+		return out
+	case len(interrupts) > 0 && (status == agents.ThreadInterrupted || status == ""):
+		out.interrupt = &interrupts[0]
+		return out
 	}
 	out.answer = agents.FinalText(values)
 	if out.answer == "" {
@@ -193,7 +273,7 @@ func (r *Relay) outcomeFrom(ctx context.Context, job threadmap.Job, view agents.
 	if out.answer == "" {
 		out.answer = view.Text
 	}
-	return out, nil
+	return out
 }
 
 func interruptsOf(th *agents.Thread) []agents.Interrupt {

@@ -40,6 +40,10 @@ type Config struct {
 	// completion webhook so runtimes without a run stream answer quickly.
 	WebhookURL    string
 	WebhookSecret []byte
+	// StreamSubgraphs asks runtimes for subagents' own events
+	// (stream_subgraphs). Off by default: @langchain/langgraph-api 2.0.0
+	// fails deepagents runs that ask for it.
+	StreamSubgraphs bool
 	// ThreadPollMax caps the backoff while polling a thread for its result.
 	ThreadPollMax time.Duration
 	// SuggestedPrompts are offered when a user opens the bot as an AI app.

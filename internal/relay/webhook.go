@@ -5,51 +5,106 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
-	"io"
+	"encoding/json"
 	"net/http"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/gorilla/mux"
 )
 
-// webhookHub wakes the worker waiting for a run's completion webhook.
+// webhookHub hands a run's completion webhook to the worker following it.
+// A payload that arrives before anyone waits is kept for a while, so a run
+// that ends while its worker is still reading the stream loses nothing.
 type webhookHub struct {
-	mu      sync.Mutex
-	waiters map[string]chan struct{}
+	mu    sync.Mutex
+	slots map[string]*webhookSlot
 }
 
-func newWebhookHub() *webhookHub { return &webhookHub{waiters: map[string]chan struct{}{}} }
+type webhookSlot struct {
+	done    chan struct{} // closed when payload is set
+	payload *webhookPayload
+	at      time.Time
+}
 
+// webhookPayload is what the bot reads of the runtime's webhook body: the
+// run record plus the run's final values ("its payload carries the run's
+// final values", product.md; agent-runtime-api.md §2 "Webhook body").
+type webhookPayload struct {
+	RunID    string          `json:"run_id"`
+	ThreadID string          `json:"thread_id"`
+	Status   string          `json:"status"`
+	Values   json.RawMessage `json:"values"`
+	Error    json.RawMessage `json:"error"`
+}
+
+// An unclaimed payload is kept webhookKeep at most, and at most
+// webhookMaxSlots of them (the oldest go first).
+const (
+	webhookKeep     = 15 * time.Minute
+	webhookMaxSlots = 512
+)
+
+func newWebhookHub() *webhookHub { return &webhookHub{slots: map[string]*webhookSlot{}} }
+
+func (h *webhookHub) slotLocked(jobID string) *webhookSlot {
+	sl, ok := h.slots[jobID]
+	if !ok {
+		sl = &webhookSlot{done: make(chan struct{}), at: time.Now()}
+		h.slots[jobID] = sl
+	}
+	return sl
+}
+
+// subscribe returns a channel closed once jobID's webhook arrived (maybe
+// already).
 func (h *webhookHub) subscribe(jobID string) <-chan struct{} {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	ch, ok := h.waiters[jobID]
-	if !ok {
-		ch = make(chan struct{}, 1)
-		h.waiters[jobID] = ch
+	return h.slotLocked(jobID).done
+}
+
+// payload returns jobID's webhook body, if it arrived.
+func (h *webhookHub) payload(jobID string) *webhookPayload {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if sl, ok := h.slots[jobID]; ok {
+		return sl.payload
 	}
-	return ch
+	return nil
 }
 
 func (h *webhookHub) unsubscribe(jobID string) {
 	h.mu.Lock()
-	delete(h.waiters, jobID)
+	delete(h.slots, jobID)
 	h.mu.Unlock()
 }
 
-// signal reports whether a worker of this replica was waiting.
-func (h *webhookHub) signal(jobID string) bool {
+// deliver records jobID's webhook; the first one counts. It reports whether
+// a worker of this replica was already waiting.
+func (h *webhookHub) deliver(jobID string, p *webhookPayload) bool {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	ch, ok := h.waiters[jobID]
-	if ok {
-		select {
-		case ch <- struct{}{}:
-		default:
+	now := time.Now()
+	oldestID, oldest := "", now
+	for id, sl := range h.slots {
+		if now.Sub(sl.at) > webhookKeep {
+			delete(h.slots, id)
+		} else if sl.at.Before(oldest) {
+			oldestID, oldest = id, sl.at
 		}
 	}
-	return ok
+	if len(h.slots) >= webhookMaxSlots {
+		delete(h.slots, oldestID)
+	}
+	_, waiting := h.slots[jobID]
+	sl := h.slotLocked(jobID)
+	if sl.payload == nil {
+		sl.payload = p
+		close(sl.done)
+	}
+	return waiting
 }
 
 // webhookToken names one job and is unguessable without the secret, so a
@@ -83,8 +138,10 @@ func (r *Relay) jobFromToken(token string) (string, bool) {
 }
 
 // WebhookHandler serves POST /agents/webhook/{token}: the runtime's run
-// completion callback. It only wakes the worker following that run, which
-// then reads the thread itself, so a forged or replayed body changes nothing.
+// completion callback. The token names one job and is unguessable without
+// the secret, so only the runtime that was given the URL can deliver; its
+// body's final values are used only where the bot cannot read the run
+// itself (no stream, no thread values).
 func (r *Relay) WebhookHandler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		jobID, ok := r.jobFromToken(mux.Vars(req)["token"])
@@ -92,9 +149,14 @@ func (r *Relay) WebhookHandler() http.Handler {
 			http.NotFound(w, req)
 			return
 		}
-		_, _ = io.Copy(io.Discard, http.MaxBytesReader(w, req.Body, 8<<20))
-		waiting := r.webhooks.signal(jobID)
-		r.log.Info("run completion webhook", "job", jobID, "worker_waiting", waiting)
+		var p webhookPayload
+		if err := json.NewDecoder(http.MaxBytesReader(w, req.Body, 16<<20)).Decode(&p); err != nil {
+			r.log.Warn("run completion webhook: unreadable body", "job", jobID, "err", err)
+			http.Error(w, "bad body", http.StatusBadRequest)
+			return
+		}
+		waiting := r.webhooks.deliver(jobID, &p)
+		r.log.Info("run completion webhook", "job", jobID, "run_id", p.RunID, "status", p.Status, "worker_waiting", waiting)
 		w.WriteHeader(http.StatusNoContent)
 	})
 }

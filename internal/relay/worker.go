@@ -198,6 +198,7 @@ func (r *Relay) workRun(ctx context.Context, log *slog.Logger, job threadmap.Job
 	// run id: the run may exist. Starting another would run the prompt
 	// twice, so the thread is asked first and, if the run is there, followed.
 	orphan := false
+	var stream *agents.Stream // the run's own stream, when it was started streaming
 	if job.RunID == "" && job.State == threadmap.JobStarting {
 		if orphan, err = r.startedUnrecorded(ctx, conv.ThreadID, p); err != nil {
 			return err
@@ -228,7 +229,7 @@ func (r *Relay) workRun(ctx context.Context, log *slog.Logger, job threadmap.Job
 			// posts in the thread.
 			r.assistantStatus(job.Key.ChannelID, job.Key.RootTS, "is thinking…")
 		}
-		run, err := r.cfg.Agents.CreateThreadRun(ctx, r.runRequest(conv, job, p))
+		run, err := r.startRun(ctx, log, conv, job, p)
 		if err != nil {
 			if ctx.Err() != nil {
 				return ctx.Err()
@@ -236,12 +237,16 @@ func (r *Relay) workRun(ctx context.Context, log *slog.Logger, job threadmap.Job
 			log.Warn("run start failed", "err", err, "status", agents.ErrorStatus(err))
 			return r.finishFailed(ctx, &job, p, live, failureText(err))
 		}
-		job.RunID, job.State = run.RunID, threadmap.JobRunning
+		stream = run.stream
+		if stream != nil {
+			defer stream.Close()
+		}
+		job.RunID, job.State = run.runID, threadmap.JobRunning
 		if err := r.saveDone(ctx, &job); err != nil {
 			return err
 		}
 		r.metrics.RunStarted()
-		log.Info("run started", "run_id", run.RunID)
+		log.Info("run started", "run_id", run.runID, "streaming", stream != nil)
 	}
 	log = log.With("run_id", job.RunID)
 	r.metrics.RunsInFlight(1)
@@ -250,9 +255,9 @@ func (r *Relay) workRun(ctx context.Context, log *slog.Logger, job threadmap.Job
 	var out outcome
 	if orphan {
 		log.Warn("taking over a run start whose run id was not saved; following its thread")
-		out, err = r.awaitThread(ctx, log, job, live, agents.RunView{})
+		out, err = r.awaitRun(ctx, log, job, live, agents.RunView{})
 	} else {
-		out, err = r.follow(ctx, log, job, live)
+		out, err = r.follow(ctx, log, job, live, stream)
 	}
 	if err != nil {
 		return err
@@ -268,6 +273,8 @@ func (r *Relay) workRun(ctx context.Context, log *slog.Logger, job threadmap.Job
 	r.metrics.RunFinished("success")
 	answer := out.answer
 	if answer == "" {
+		// Only said when the bot read the whole run: a run it could not
+		// read ends in out.failure instead.
 		answer = "_The agent finished without a written answer._"
 	}
 	err = live.Finish(ctx, answer, job.Delivered, func(delivered int) error {
@@ -305,7 +312,15 @@ func (r *Relay) startedUnrecorded(ctx context.Context, threadID string, p payloa
 	case p.Resume != nil:
 		return th.Status != agents.ThreadInterrupted, nil
 	}
-	return agents.LastHumanText(th.Values) == p.Text, nil
+	values, ok := r.threadValues(ctx, th)
+	if !ok {
+		// Nothing to compare with: an idle thread after a start that may
+		// or may not have happened. Starting again risks a second run;
+		// following nothing risks silence. The run start is retried, as
+		// before, which shows the user an answer either way.
+		return false, nil
+	}
+	return agents.LastHumanText(values) == p.Text, nil
 }
 
 func placeholderFor(kind string) string {
@@ -349,46 +364,4 @@ func (r *Relay) assistantStatus(channel, threadTS, status string) {
 	r.courtesy.do("status:"+channel+":"+threadTS, slog.LevelDebug, func(ctx context.Context) error {
 		return r.cfg.Slack.SetAssistantStatus(ctx, channel, threadTS, status)
 	})
-}
-
-// runRequest builds the POST /threads/runs body for a job.
-func (r *Relay) runRequest(conv threadmap.Conversation, job threadmap.Job, p payload) *agents.CreateRunRequest {
-	messageTS := p.MessageTS
-	if messageTS == "" {
-		messageTS = conv.Key.RootTS
-	}
-	req := &agents.CreateRunRequest{
-		AgentID: conv.AgentID,
-		Thread: &agents.ThreadSpec{
-			ThreadID: conv.ThreadID,
-			IfExists: agents.IfExistsDoNothing,
-			Metadata: map[string]string{
-				"slack_team_id":    conv.Key.TeamID,
-				"slack_channel_id": conv.Key.ChannelID,
-				"slack_thread_ts":  conv.Key.RootTS,
-				"slack_user_id":    conv.StartedBy,
-			},
-			Options: &agents.ThreadOptions{
-				TestRun:                   conv.Options.TestRun,
-				SkipMemoryWriteProtection: conv.Options.SkipMemoryWriteProtection,
-			},
-		},
-		Metadata: map[string]string{
-			"slack_user_id":    p.UserID,
-			"slack_message_ts": messageTS,
-		},
-		MultitaskStrategy: "enqueue",
-		StreamMode:        []string{"values", "messages-tuple", "updates"},
-		StreamSubgraphs:   true,
-		StreamResumable:   true,
-	}
-	if p.Resume != nil {
-		req.Command = &agents.Command{Resume: p.Resume}
-	} else {
-		req.Input = &agents.Input{Messages: []agents.Message{{Role: agents.RoleUser, Content: p.Text}}}
-	}
-	if r.cfg.WebhookURL != "" {
-		req.Webhook = r.webhookURL(job.ID)
-	}
-	return req
 }
