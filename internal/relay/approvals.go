@@ -42,8 +42,10 @@ func cardID(job threadmap.Job) string {
 // someone decides.
 func (r *Relay) pause(ctx context.Context, log *slog.Logger, job *threadmap.Job, conv threadmap.Conversation, p payload, live *slackpost.Live, out outcome) error {
 	ic := *out.interrupt
-	if conv.Options.SkipMemoryWriteProtection {
-		// Headless channels have no one to ask; say so instead of waiting forever.
+	if conv.Options.SkipMemoryWriteProtection && r.cfg.Agents.Dialect() == agents.Managed {
+		// Headless channels have no one to ask; say so instead of waiting
+		// forever. On an Agent Server the flag is only a hint to the graph,
+		// so an interrupt there gets its card as usual: never auto-approve.
 		return r.finishFailed(ctx, job, p, live, "The agent paused to ask for approval of "+describeActions(ic)+
 			", but this channel runs headless, so no one can approve it here. Configure the agent without tool approvals for this channel.")
 	}
