@@ -170,3 +170,33 @@ func (c *Client) StreamRun(ctx context.Context, threadID string, req *RunRequest
 	}
 	return s, nil
 }
+
+// GetRun reads a run with GET /threads/{id}/runs/{run_id} (Agent Server,
+// and Managed where proxied).
+func (c *Client) GetRun(ctx context.Context, threadID, runID string) (*Run, error) {
+	if threadID == "" || runID == "" {
+		return nil, errors.New("agents: get run: thread id and run id are required")
+	}
+	resp, err := c.send(ctx, call{
+		op: "get run", method: http.MethodGet,
+		path: "/threads/" + url.PathEscape(threadID) + "/runs/" + url.PathEscape(runID),
+	})
+	if err != nil {
+		return nil, err
+	}
+	defer drainClose(resp.Body)
+	var run Run
+	if err := decodeJSON(resp, &run); err != nil {
+		return nil, fmt.Errorf("agents: get run: %w", err)
+	}
+	return &run, nil
+}
+
+// RunFinished reports whether a run status is final.
+func RunFinished(status string) bool {
+	switch status {
+	case RunSuccess, RunError, RunTimeout, RunInterrupted:
+		return true
+	}
+	return false
+}

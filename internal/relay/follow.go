@@ -86,10 +86,24 @@ func (r *Relay) follow(ctx context.Context, log *slog.Logger, job threadmap.Job,
 			// The stream told the whole run.
 			return outcomeOf(view, "", nil, nil, ""), nil
 		}
-		// The stream stopped without `end`: only the thread knows whether
-		// the run did too.
+		// The stream stopped without `end` (the JS Agent Server never sends
+		// one): only the run or its thread knows whether the run did too.
+		// A stream the server closed cleanly after the run ended told all.
+		clean := readErr == nil
+		if clean && job.RunID != "" && job.RunID != unknownRunID && r.cfg.Agents.Capabilities().JoinStream != agents.No {
+			if run, err := r.cfg.Agents.GetRun(ctx, job.ThreadID, job.RunID); err == nil && agents.RunFinished(run.Status) {
+				status := ""
+				if run.Status == agents.RunError || run.Status == agents.RunTimeout {
+					status = agents.ThreadError
+				}
+				return outcomeOf(view, status, nil, nil, ""), nil
+			}
+		}
 		th, err := r.cfg.Agents.GetThread(ctx, job.ThreadID)
 		if err == nil && th.Status != agents.ThreadBusy && th.Status != "" {
+			if clean {
+				return outcomeOf(view, th.Status, nil, interruptsOf(th), threadError(th)), nil
+			}
 			return r.settle(ctx, log, job, view, th)
 		}
 		failures++

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"maps"
+	"slices"
 	"strings"
 	"time"
 
@@ -45,9 +46,10 @@ func (s *Server) play(th *thread, rn *run) outcome {
 
 	s.mu.Lock()
 	s.emitLocked(rn, "metadata", "", map[string]any{"run_id": rn.id, "attempt": 1})
-	if s.failSubgraphs && rn.req.subgraphs {
+	if s.failSubgraphs && rn.req.subgraphs && slices.Contains(rn.req.streamMode, "values") {
 		th.turns++
 		s.emitLocked(rn, "error", "", map[string]any{"error": "TypeError", "message": subgraphFailure})
+		rn.failure = subgraphFailure
 		s.mu.Unlock()
 		return outcomeFailed
 	}
@@ -123,6 +125,7 @@ func (x *executor) stepOne(f *frame, st Step) outcome {
 		x.s.mu.Lock()
 		defer x.s.mu.Unlock()
 		x.s.emitLocked(x.rn, "error", "", map[string]any{"error": "AgentError", "message": st.Fail.Message})
+		x.rn.failure = st.Fail.Message
 		return outcomeFailed
 	case st.Pause != nil:
 		t := time.NewTimer(st.Pause.Duration)

@@ -46,7 +46,8 @@ type run struct {
 	updatedAt time.Time
 	ctx       context.Context
 	cancel    context.CancelFunc
-	rollback  bool // cancelled by a rollback: restore the state it started from
+	rollback  bool   // cancelled by a rollback: restore the state it started from
+	failure   string // the error message of a failed run
 	snapshot  []map[string]any
 	snapTodos []Todo
 
@@ -134,6 +135,10 @@ func (s *Server) acceptRun(w http.ResponseWriter, r *http.Request, route runRout
 	return rn, true
 }
 
+// jsThreadBusy is @langchain/langgraph-api 2.0.0's text for a busy (or
+// missing) thread.
+const jsThreadBusy = "Thread is already running a task. Wait for it to finish or choose a different multitask strategy."
+
 // startRunLocked resolves the thread, applies the multitask strategy and
 // queues the run. Nothing changes when it returns an error, so a failed
 // start leaves no thread behind.
@@ -148,6 +153,11 @@ func (s *Server) startRunLocked(req *runRequest) (*run, *apiError) {
 		th = s.threads[req.threadID]
 	}
 	if th == nil && req.route != routeSeed && !req.createThread {
+		if s.surface == AgentServer {
+			// Observed on @langchain/langgraph-api 2.0.0: a run on a thread
+			// that does not exist gets this (misleading) 422.
+			return nil, errorf(http.StatusUnprocessableEntity, CodeThreadBusy, "%s", jsThreadBusy)
+		}
 		return nil, errThreadNotFound(req.threadID)
 	}
 	if th != nil && req.route == routeSeed {
@@ -175,6 +185,9 @@ func (s *Server) startRunLocked(req *runRequest) (*run, *apiError) {
 			return nil, err
 		}
 	} else if busy && req.multitask == "reject" {
+		if s.surface == AgentServer {
+			return nil, errorf(http.StatusUnprocessableEntity, CodeThreadBusy, "%s", jsThreadBusy) // observed: 422
+		}
 		return nil, errorf(http.StatusConflict, CodeThreadBusy,
 			"Wait for the current run to finish or choose a different multitask strategy: thread is already running a task")
 	}
@@ -262,6 +275,11 @@ func (s *Server) work(th *thread) {
 			outcomeDone: agents.RunSuccess, outcomeFailed: agents.RunError,
 			outcomeInterrupted: agents.RunInterrupted, outcomeCancelled: agents.RunInterrupted,
 		}[out]
+		if s.surface == AgentServer && out == outcomeInterrupted {
+			// Observed on @langchain/langgraph-api 2.0.0: an interrupted run
+			// is a "success"; only the thread says interrupted.
+			status = agents.RunSuccess
+		}
 		if out == outcomeCancelled && rn.rollback {
 			th.messages, th.todos = rn.snapshot, rn.snapTodos
 		}
@@ -301,6 +319,14 @@ func (s *Server) finishLocked(th *thread, rn *run, status string) {
 	if rn.req.webhook != "" && s.webhooks {
 		body := rn.recordLocked()
 		body["values"] = s.threadValuesLocked(th)
+		if s.surface == AgentServer {
+			// Observed on @langchain/langgraph-api 2.0.0: messages are
+			// LangChain-serialized and an interrupt is not in the values.
+			body["values"] = jsWebhookValues(th)
+			if status == agents.RunError && rn.failure != "" {
+				body["error"] = rn.failure
+			}
+		}
 		s.inFlight++
 		s.wg.Add(1)
 		go s.deliverWebhook(rn.req.webhook, body)
@@ -384,4 +410,23 @@ func contentText(c any) string {
 		return b.String()
 	}
 	return ""
+}
+
+// jsWebhookValues is a thread's state as the JS server's webhook carries it.
+func jsWebhookValues(th *thread) map[string]any {
+	classes := map[string]string{"human": "HumanMessage", "ai": "AIMessage", "tool": "ToolMessage", "system": "SystemMessage"}
+	msgs := make([]any, 0, len(th.messages))
+	for _, m := range th.messages {
+		t, _ := m["type"].(string)
+		kwargs := maps.Clone(m)
+		delete(kwargs, "type")
+		msgs = append(msgs, map[string]any{
+			"lc": 1, "type": "constructor", "id": []string{"langchain_core", "messages", classes[t]}, "kwargs": kwargs,
+		})
+	}
+	state := map[string]any{"messages": msgs}
+	if th.todos != nil {
+		state["todos"] = th.todos
+	}
+	return state
 }

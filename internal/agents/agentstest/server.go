@@ -85,6 +85,12 @@ func NewServer(opts ...Option) *Server {
 	for _, o := range opts {
 		o.applyServer(s)
 	}
+	if s.surface == AgentServer {
+		// Observed on @langchain/langgraph-api 2.0.0 (deepagents JS): HITL
+		// requests in camelCase and no `end` event at the end of a stream.
+		s.style.camel = true
+		s.style.noEnd = true
+	}
 	s.hs = httptest.NewServer(s.routes())
 	s.URL = s.hs.URL + BasePath
 	if s.surface == AgentServer {

@@ -55,11 +55,12 @@ func WithoutThreadIDOnCreate() Option {
 	return serverOption(func(s *Server) { s.ignoreThreadID = true })
 }
 
-// FailSubgraphStreams makes every run that asks for stream_subgraphs fail at
-// once, as @langchain/langgraph-api 2.0.0 does with a deepagents graph
-// (product.md "Runtime surfaces"; /work/notes/agent-server.md): the run
-// starts, then ends in error "Cannot read properties of undefined (reading
-// 'map')".
+// FailSubgraphStreams makes every run that asks for stream_subgraphs with a
+// stream_mode including "values" fail at once, as observed on
+// @langchain/langgraph-api 2.0.0 with a deepagents graph (product.md
+// "Runtime surfaces"; /work/notes/agent-server.md): 200, the metadata
+// event, then `error` {"error":"TypeError","message":"Cannot read
+// properties of undefined (reading 'map')"}, run and thread in error.
 func FailSubgraphStreams() Option {
 	return serverOption(func(s *Server) { s.failSubgraphs = true })
 }
@@ -99,5 +100,22 @@ func (s *Server) routes() http.Handler {
 		handle("GET /threads/{tid}/runs/{rid}/stream", s.handleJoinStream)
 		handle("POST /threads/{tid}/runs/{rid}/cancel", s.handleCancelRun)
 	}
+	if s.surface == AgentServer {
+		return s.gate(jsNotFound(mux))
+	}
 	return s.gate(mux)
+}
+
+// jsNotFound answers paths the mux has no route for (any method) the way
+// @langchain/langgraph-api 2.0.0 does: 404, text/plain, "404 Not Found".
+func jsNotFound(mux *http.ServeMux) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if _, pattern := mux.Handler(r); pattern == "" {
+			w.Header().Set("Content-Type", "text/plain; charset=UTF-8")
+			w.WriteHeader(http.StatusNotFound)
+			_, _ = w.Write([]byte("404 Not Found"))
+			return
+		}
+		mux.ServeHTTP(w, r)
+	})
 }

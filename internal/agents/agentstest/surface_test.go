@@ -34,7 +34,8 @@ func TestSurfaceRoutes(t *testing.T) {
 			defer s.Close()
 			for i, rt := range routes {
 				resp := do(t, rt.method, s.URL+rt.path, "test-key", map[string]any{})
-				routerMiss := (resp.Status == http.StatusNotFound && strings.Contains(string(resp.Body), "404 page not found")) ||
+				body := string(resp.Body)
+				routerMiss := (resp.Status == http.StatusNotFound && (strings.Contains(body, "404 page not found") || body == "404 Not Found")) ||
 					resp.Status == http.StatusMethodNotAllowed
 				if routerMiss == want[i] {
 					t.Errorf("%s %s: %d %q, exposed want %v", rt.method, rt.path, resp.Status, resp.Body, want[i])

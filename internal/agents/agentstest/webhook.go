@@ -27,7 +27,7 @@ func (s *Server) deliverWebhook(url string, body map[string]any) {
 	if err != nil {
 		return
 	}
-	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Content-Type", s.webhookContentType())
 	resp, err := s.webhookClient.Do(req)
 	if err != nil {
 		slog.Debug("agentstest: webhook delivery failed", "err", err)
@@ -48,4 +48,14 @@ func (s *Server) recordRejected(r *http.Request) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.recordLocked(r, body)
+}
+
+// webhookContentType is what the runtime labels its webhook body with:
+// the JS Agent Server sends JSON as text/plain;charset=UTF-8 (observed on
+// @langchain/langgraph-api 2.0.0).
+func (s *Server) webhookContentType() string {
+	if s.surface == AgentServer {
+		return "text/plain;charset=UTF-8"
+	}
+	return "application/json"
 }
