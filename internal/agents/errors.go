@@ -139,12 +139,34 @@ func (e *Error) absorbErrorField(raw json.RawMessage) {
 		Message string `json:"message"`
 		Code    any    `json:"code"`
 		Type    string `json:"type"`
+		// Issues of a Zod validation error, as the JS Agent Server sends
+		// them: {"success":false,"error":{"issues":[…],"name":"ZodError"}}
+		// (observed on @langchain/langgraph-api 2.0.0).
+		Issues []struct {
+			Message string `json:"message"`
+			Path    []any  `json:"path"`
+		} `json:"issues"`
 	}
 	if json.Unmarshal(raw, &nested) != nil {
 		return
 	}
 	if e.Message == "" {
 		e.Message = nested.Message
+	}
+	if e.Detail == "" && len(nested.Issues) > 0 {
+		var parts []string
+		for _, is := range nested.Issues {
+			path := make([]string, 0, len(is.Path))
+			for _, p := range is.Path {
+				path = append(path, fmt.Sprint(p))
+			}
+			if len(path) > 0 {
+				parts = append(parts, strings.Join(path, ".")+": "+is.Message)
+			} else {
+				parts = append(parts, is.Message)
+			}
+		}
+		e.Detail = strings.Join(parts, "; ")
 	}
 	if e.Code == "" && nested.Code != nil {
 		e.Code = fmt.Sprint(nested.Code)

@@ -27,6 +27,11 @@ func TestDecodeError(t *testing.T) {
 		{"message", 429, `{"message":"slow down"}`, Error{Message: "slow down"}},
 		{"nested error", 502, `{"error":{"message":"gateway failed","code":503,"type":"upstream"}}`,
 			Error{Message: "gateway failed", Code: "503", Type: "upstream"}},
+		// Observed on @langchain/langgraph-api 2.0.0 (JS Agent Server).
+		{"JS plain text", 404, "Thread with ID 2222 not found", Error{Message: "Thread with ID 2222 not found"}},
+		{"JS Zod validation", 400,
+			`{"success":false,"error":{"issues":[{"code":"invalid_type","expected":"string","received":"undefined","path":["assistant_id"],"message":"Required"}],"name":"ZodError"}}`,
+			Error{Detail: "assistant_id: Required"}},
 		{"unknown JSON", 500, `{"foo": 1}`, Error{Message: `{"foo": 1}`}},
 		{"html", 502, "<html>\n  <body>Bad   Gateway</body>\n</html>\n", Error{Message: "<html> <body>Bad Gateway</body> </html>"}},
 		{"empty", 503, "", Error{}},
