@@ -123,3 +123,46 @@ func TestDemoRuns(t *testing.T) {
 		}
 	}
 }
+
+func TestLoadConfigRuntime(t *testing.T) {
+	tests := []struct {
+		name        string
+		set         map[string]string
+		unset       []string
+		wantRuntime string
+		subgraphs   bool
+		wantErr     string
+	}{
+		{name: "default is managed without subgraphs", wantRuntime: "managed"},
+		{name: "agent server without an API key", set: map[string]string{"AGENT_RUNTIME": "agent-server", "DEEPAGENTS_BASE_URL": "http://localhost:2024", "AGENT_ID": "agent"},
+			unset: []string{"LANGSMITH_API_KEY"}, wantRuntime: "agent-server"},
+		{name: "subgraphs on request", set: map[string]string{"STREAM_SUBGRAPHS": "true"}, wantRuntime: "managed", subgraphs: true},
+		{name: "managed needs a key", unset: []string{"LANGSMITH_API_KEY"}, wantErr: "LANGSMITH_API_KEY is required"},
+		{name: "unknown runtime", set: map[string]string{"AGENT_RUNTIME": "langserve"}, wantErr: `AGENT_RUNTIME "langserve" must be managed or agent-server`},
+		{name: "bad subgraphs flag", set: map[string]string{"STREAM_SUBGRAPHS": "sometimes"}, wantErr: "STREAM_SUBGRAPHS"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			env := validEnv()
+			for k, v := range tt.set {
+				env[k] = v
+			}
+			for _, k := range tt.unset {
+				delete(env, k)
+			}
+			c, err := loadConfig(envOf(env))
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("err = %v, want %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if c.Runtime.String() != tt.wantRuntime || c.StreamSubgraphs != tt.subgraphs {
+				t.Errorf("runtime %s subgraphs %v", c.Runtime, c.StreamSubgraphs)
+			}
+		})
+	}
+}
