@@ -113,3 +113,22 @@ func TestErrorStatus(t *testing.T) {
 		}
 	}
 }
+
+// FuzzDecodeError: any body decodes without panicking and never leaks the
+// key into what the error shows.
+func FuzzDecodeError(f *testing.F) {
+	for _, seed := range []string{
+		`{"type":"t","code":"c","detail":"d","status":404}`, `{"error":"Unauthorized"}`, `{"detail":[{"loc":["a"],"msg":"m"}]}`,
+		`{"success":false,"error":{"issues":[{"path":["assistant_id",0],"message":"Required"}],"name":"ZodError"}}`,
+		"Thread with ID x not found", "", `{"error":{"issues":null}}`,
+	} {
+		f.Add(400, seed)
+	}
+	const key = "sk-fuzz-secret-key"
+	f.Fuzz(func(t *testing.T, status int, body string) {
+		e := decodeError(status, []byte(body+key), key)
+		if strings.Contains(e.Error(), key) || strings.Contains(e.Text(), key) {
+			t.Fatalf("key leaked: %q", e.Error())
+		}
+	})
+}
