@@ -1,6 +1,8 @@
 package main
 
 import (
+	"context"
+	"log/slog"
 	"strconv"
 	"strings"
 	"testing"
@@ -8,6 +10,7 @@ import (
 
 	"github.com/deepagents-slack/slackbot/internal/agents"
 	"github.com/deepagents-slack/slackbot/internal/agents/agentstest"
+	"github.com/deepagents-slack/slackbot/internal/slackpost/slackfake"
 )
 
 // surfaceCase is one real-world runtime set-up the bot must answer on.
@@ -315,4 +318,74 @@ func TestOlderThreadCreation(t *testing.T) {
 			t.Errorf("/agent status = %q, want it to name PUBLIC_URL", status)
 		}
 	})
+}
+
+// TestTakeoverOnDocumentedSurface: the bot stops while it streams a run on
+// a runtime with no run join and no thread values; the run goes on
+// (on_disconnect "continue"). The service that takes the job over cannot
+// read the run: with PUBLIC_URL the completion webhook brings the answer,
+// once, into the reply already posted; without it the reply says plainly
+// what happened and where the answer is. Never "without a written answer".
+func TestTakeoverOnDocumentedSurface(t *testing.T) {
+	const answer = "The deploy at 14:02 caused the incident."
+	for _, withURL := range []bool{true, false} {
+		t.Run("PUBLIC_URL="+strconv.FormatBool(withURL), func(t *testing.T) {
+			runtime := agentstest.NewServer(agentstest.WithSurface(agentstest.ManagedDocumented))
+			t.Cleanup(runtime.Close)
+			runtime.AddAgent(agentMain, agentstest.Scripted(agentstest.Text("Checking… "), agentstest.Pause(1500*time.Millisecond), agentstest.Text(answer)))
+			slack := slackfake.New()
+			t.Cleanup(slack.Close)
+			var hooks *hookRecorder
+			if withURL {
+				hooks = newHookRecorder()
+				t.Cleanup(hooks.Close)
+			}
+			dir := t.TempDir()
+			start := func() *testEnv {
+				s, err := startSimOn(context.Background(), dir, slog.New(slog.DiscardHandler), runtime, slack, func(c *Config) {
+					c.Policy.DefaultAgent = agentMain
+					c.agentOptions = []agents.Option{agents.WithRetry(3, time.Millisecond, 5*time.Millisecond)}
+					if hooks != nil {
+						c.PublicURL = hooks.URL()
+					}
+				})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if hooks != nil {
+					hooks.setTarget(s.URL)
+				}
+				return &testEnv{sim: s, t: t}
+			}
+			first := start()
+			first.slash(userAnna, chGeneral, "what happened?")
+			first.waitRuntime("the run to start", func(r *agentstest.Server) bool {
+				runs := r.Runs()
+				return len(runs) == 1 && runs[0].Status == agents.RunRunning
+			})
+			if err := first.Close(); err != nil {
+				t.Fatal(err)
+			}
+			second := start()
+			t.Cleanup(func() { second.Close() })
+			root := lastRoot(slack, chGeneral)
+			second.waitSlack("the taken-over job to finish", func(*slackfake.Server) bool { return second.ThreadDone(chGeneral, root) })
+			if runs := runtime.Runs(); len(runs) != 1 || runs[0].Status != agents.RunSuccess {
+				t.Fatalf("runs %+v, want the one run, finished despite the bot leaving its stream", runs)
+			}
+			got := slack.Transcript(chGeneral)
+			if strings.Contains(got, "without a written answer") {
+				t.Errorf("the bot claimed the agent wrote nothing:\n%s", got)
+			}
+			if withURL {
+				second.answeredOnce(chGeneral, root, answer)
+				return
+			}
+			for _, want := range []string{"couldn't read its answer", second.threadID(chGeneral, root), "PUBLIC_URL"} {
+				if !strings.Contains(got, want) {
+					t.Errorf("thread should mention %q:\n%s", want, got)
+				}
+			}
+		})
+	}
 }

@@ -32,11 +32,12 @@ type sim struct {
 	Config  Config
 	URL     string // the bot's base URL
 
-	svc    *service
-	http   *http.Client
-	seq    atomic.Int64
-	cancel context.CancelFunc
-	done   chan error
+	svc       *service
+	ownsSlack bool
+	http      *http.Client
+	seq       atomic.Int64
+	cancel    context.CancelFunc
+	done      chan error
 }
 
 const (
@@ -74,9 +75,22 @@ func simConfig(dir string) Config {
 // config (policy, database) before the service starts; the Slack and
 // runtime URLs are filled in afterwards.
 func startSim(ctx context.Context, dir string, log *slog.Logger, runtime *agentstest.Server, configure func(*Config), slackOpts ...slackfake.Option) (*sim, error) {
+	slack := slackfake.New(slackOpts...)
+	s, err := startSimOn(ctx, dir, log, runtime, slack, configure)
+	if err != nil {
+		slack.Close()
+		return nil, err
+	}
+	s.ownsSlack = true
+	return s, nil
+}
+
+// startSimOn starts the service against a Slack fake the caller owns (and
+// closes), e.g. one that outlives a restart of the service.
+func startSimOn(ctx context.Context, dir string, log *slog.Logger, runtime *agentstest.Server, slack *slackfake.Server, configure func(*Config)) (*sim, error) {
 	s := &sim{
 		Runtime: runtime,
-		Slack:   slackfake.New(slackOpts...),
+		Slack:   slack,
 		Config:  simConfig(dir),
 		http:    &http.Client{Timeout: 10 * time.Second},
 	}
@@ -87,13 +101,11 @@ func startSim(ctx context.Context, dir string, log *slog.Logger, runtime *agents
 	s.Config.BaseURL = runtime.URL
 	svc, err := newService(ctx, s.Config, log)
 	if err != nil {
-		s.Slack.Close()
 		return nil, err
 	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		svc.store.Close()
-		s.Slack.Close()
 		return nil, err
 	}
 	s.svc = svc
@@ -105,13 +117,15 @@ func startSim(ctx context.Context, dir string, log *slog.Logger, runtime *agents
 	return s, nil
 }
 
-// Close stops the service (as SIGTERM would) and the Slack fake. The
-// runtime belongs to the caller.
+// Close stops the service (as SIGTERM would) and the Slack fake it started.
+// The runtime belongs to the caller.
 func (s *sim) Close() error {
 	s.cancel()
 	err := <-s.done
 	s.svc.store.Close()
-	s.Slack.Close()
+	if s.ownsSlack {
+		s.Slack.Close()
+	}
 	return err
 }
 
