@@ -53,7 +53,7 @@ func (s *Server) fail(w http.ResponseWriter, e *apiError) {
 	case e.code == CodeInvalidRequestBody:
 		// Observed on @langchain/langgraph-api 2.0.0: 400 text/plain.
 		writeText(w, http.StatusBadRequest, "Malformed JSON in request body")
-	case e.status == http.StatusBadRequest || e.status == http.StatusUnprocessableEntity:
+	case e.code == CodeMissingRequiredField || e.code == CodeInvalidField || e.code == CodeValidation:
 		// Observed on @langchain/langgraph-api 2.0.0: validation fails with
 		// 400 and the Zod error as JSON.
 		writeJSON(w, http.StatusBadRequest, map[string]any{

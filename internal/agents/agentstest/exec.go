@@ -224,6 +224,11 @@ func (x *executor) reviewedCalls(f *frame, steps []Step) outcome {
 	calls := make([]pendingAction, len(steps))
 	for i, st := range steps {
 		calls[i] = reviewedCall(st)
+		if calls[i].memory && x.s.surface == AgentServer {
+			// deepagents JS's write_file result (observed on
+			// @langchain/langgraph-api 2.0.0).
+			calls[i].result = "Successfully wrote to '" + st.MemoryWrite.Path + "'"
+		}
 	}
 	actions := make([]Action, len(calls))
 	for i, c := range calls {
@@ -235,7 +240,7 @@ func (x *executor) reviewedCalls(f *frame, steps []Step) outcome {
 	var pending []pendingAction
 	for i, c := range calls {
 		c.callID = ids[i]
-		if c.memory && x.th.options.SkipMemoryWriteProtection {
+		if c.memory && x.th.options.SkipMemoryWriteProtection || x.rn.def.style.noHITL {
 			x.applyLocked(c, c.args)
 			x.toolResultLocked(f, c.name, c.callID, c.result, "success", nil)
 			continue

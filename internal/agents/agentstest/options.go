@@ -18,6 +18,7 @@ type agentStyle struct {
 	camel      bool // TypeScript runtime: actionRequests, reviewConfigs, ...
 	legacyArgs bool // older langchain: action_requests[].arguments
 	noEnd      bool // streams stop without an `end` event
+	noHITL     bool // a graph without approval middleware: reviewed calls just run
 }
 
 // CamelCaseInterrupts makes HITL requests camelCase (actionRequests,
@@ -42,3 +43,8 @@ func WithAPIKey(key string) Option { return serverOption(func(s *Server) { s.api
 // WithWebhooks turns delivery of the `webhook` run kwarg on or off (default
 // on). When off the field is accepted and ignored.
 func WithWebhooks(on bool) Option { return serverOption(func(s *Server) { s.webhooks = on }) }
+
+// WithoutApprovalMiddleware plays a graph without human-in-the-loop
+// middleware, the kind operators point headless channels at on an Agent
+// Server: memory writes and other reviewed calls run at once.
+func WithoutApprovalMiddleware() StyleOption { return func(a *agentStyle) { a.noHITL = true } }

@@ -61,32 +61,29 @@ type run struct {
 // handleCreateRun serves POST /threads/runs (Managed Deep Agents): create
 // the thread if asked to and start a background run on it.
 func (s *Server) handleCreateRun(w http.ResponseWriter, r *http.Request) {
-	rn, ok := s.acceptRun(w, r, routeSeed)
+	rn, rec, ok := s.acceptRun(w, r, routeSeed)
 	if !ok {
 		return
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	w.Header().Set("Content-Location", "/threads/"+rn.threadID+"/runs/"+rn.id)
-	writeJSON(w, http.StatusOK, rn.recordLocked())
+	writeJSON(w, http.StatusOK, rec)
 }
 
 // handleThreadRun serves POST /threads/{tid}/runs: a background run on a
 // thread that exists (Agent Server: unless if_not_exists is "create").
 func (s *Server) handleThreadRun(w http.ResponseWriter, r *http.Request) {
-	rn, ok := s.acceptRun(w, r, routeThread)
+	rn, rec, ok := s.acceptRun(w, r, routeThread)
 	if !ok {
 		return
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	w.Header().Set("Content-Location", "/threads/"+rn.threadID+"/runs/"+rn.id)
-	writeJSON(w, http.StatusOK, rn.recordLocked())
+	writeJSON(w, http.StatusOK, rec)
 }
 
-// acceptRun reads, validates and starts the run of a run-start request; on
-// failure it has answered the error.
-func (s *Server) acceptRun(w http.ResponseWriter, r *http.Request, route runRoute) (*run, bool) {
+// acceptRun reads, validates and starts the run of a run-start request and
+// returns it with its record as of its start (pending); on failure it has
+// answered the error.
+func (s *Server) acceptRun(w http.ResponseWriter, r *http.Request, route runRoute) (*run, map[string]any, bool) {
 	body, err := io.ReadAll(io.LimitReader(r.Body, 1<<20))
 	s.mu.Lock()
 	s.recordLocked(r, body)
@@ -99,7 +96,7 @@ func (s *Server) acceptRun(w http.ResponseWriter, r *http.Request, route runRout
 	s.mu.Unlock()
 	if err != nil {
 		s.fail(w, errorf(http.StatusBadRequest, CodeInvalidRequestBody, "Provide a valid JSON request body: reading body: %v", err))
-		return nil, false
+		return nil, nil, false
 	}
 	if latency > 0 {
 		t := time.NewTimer(latency)
@@ -107,20 +104,20 @@ func (s *Server) acceptRun(w http.ResponseWriter, r *http.Request, route runRout
 		case <-t.C:
 		case <-r.Context().Done():
 			t.Stop()
-			return nil, false
+			return nil, nil, false
 		case <-s.ctx.Done():
 			t.Stop()
-			return nil, false
+			return nil, nil, false
 		}
 	}
 	if fail {
 		s.writeStatusError(w, failStatus)
-		return nil, false
+		return nil, nil, false
 	}
 	req, apiErr := s.parseRunRequest(body, route)
 	if apiErr != nil {
 		s.fail(w, apiErr)
-		return nil, false
+		return nil, nil, false
 	}
 	if route != routeSeed {
 		req.threadID = r.PathValue("tid")
@@ -130,9 +127,9 @@ func (s *Server) acceptRun(w http.ResponseWriter, r *http.Request, route runRout
 	rn, apiErr := s.startRunLocked(req)
 	if apiErr != nil {
 		s.fail(w, apiErr)
-		return nil, false
+		return nil, nil, false
 	}
-	return rn, true
+	return rn, rn.recordLocked(), true
 }
 
 // jsThreadBusy is @langchain/langgraph-api 2.0.0's text for a busy (or

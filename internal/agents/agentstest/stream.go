@@ -70,8 +70,8 @@ func (s *Server) emitLocked(rn *run, mode, ns string, data any) {
 	if err != nil {
 		b = []byte("null")
 	}
+	rn.events = append(rn.events, sseEvent{id: strconv.Itoa(rn.seq + s.firstEventID()), name: name, data: b})
 	rn.seq++
-	rn.events = append(rn.events, sseEvent{id: strconv.Itoa(rn.seq), name: name, data: b})
 	close(rn.notify)
 	rn.notify = make(chan struct{})
 }
@@ -90,12 +90,22 @@ func (s *Server) handleJoinStream(w http.ResponseWriter, r *http.Request) {
 	}
 	next := 0
 	if last := r.Header.Get("Last-Event-ID"); last != "" {
-		if n, err := strconv.Atoi(last); err == nil && n > 0 {
-			next = n
+		if n, err := strconv.Atoi(last); err == nil {
+			next = max(0, n-s.firstEventID()+1) // the event after id n
 		}
 	}
 	cancelOnDisconnect := r.URL.Query().Get("cancel_on_disconnect") == "true"
 	s.serveEvents(w, r, rn, next, cancelOnDisconnect)
+}
+
+// firstEventID is the id of a run's first event: 0 on the Agent Server
+// (observed on @langchain/langgraph-api 2.0.0, where Last-Event-ID -1
+// replays from the start), 1 elsewhere.
+func (s *Server) firstEventID() int {
+	if s.surface == AgentServer {
+		return 0
+	}
+	return 1
 }
 
 // handleStreamRun serves POST /threads/{tid}/runs/stream: it starts a run
@@ -103,7 +113,7 @@ func (s *Server) handleJoinStream(w http.ResponseWriter, r *http.Request) {
 // what a dropped connection does: "cancel" (the runtime's default,
 // agent-runtime-api.md §2) stops the run.
 func (s *Server) handleStreamRun(w http.ResponseWriter, r *http.Request) {
-	rn, ok := s.acceptRun(w, r, routeStream)
+	rn, _, ok := s.acceptRun(w, r, routeStream)
 	if !ok {
 		return
 	}

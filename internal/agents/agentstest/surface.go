@@ -1,6 +1,8 @@
 package agentstest
 
 import (
+	"encoding/json"
+	"io"
 	"net/http"
 	"strings"
 )
@@ -101,6 +103,13 @@ func (s *Server) routes() http.Handler {
 		handle("POST /threads/{tid}/runs/{rid}/cancel", s.handleCancelRun)
 	}
 	if s.surface == AgentServer {
+		handle("GET /ok", func(w http.ResponseWriter, _ *http.Request) { writeJSON(w, http.StatusOK, map[string]any{"ok": true}) })
+		handle("GET /info", s.handleInfo)
+		handle("POST /assistants/search", s.handleSearchAssistants)
+		handle("GET /threads/{tid}/runs", s.handleListRuns)
+		handle("GET /threads/{tid}/runs/{rid}/join", s.handleJoinRun)
+	}
+	if s.surface == AgentServer {
 		return s.gate(jsNotFound(mux))
 	}
 	return s.gate(mux)
@@ -118,4 +127,81 @@ func jsNotFound(mux *http.ServeMux) http.Handler {
 		}
 		mux.ServeHTTP(w, r)
 	})
+}
+
+// handleInfo serves GET /info. The version says how the server treats
+// stream_subgraphs: 2.0.0 fails such runs (FailSubgraphStreams), 1.5.1
+// streams subgraph events (observed, /work/notes/agent-server.md).
+func (s *Server) handleInfo(w http.ResponseWriter, _ *http.Request) {
+	version := "1.5.1"
+	if s.failSubgraphs {
+		version = "2.0.0"
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"version": version, "context": "js"})
+}
+
+// handleSearchAssistants serves POST /assistants/search {graph_id}: every
+// agent added with AddAgent is a graph with an assistant of the same name.
+func (s *Server) handleSearchAssistants(w http.ResponseWriter, r *http.Request) {
+	var q struct {
+		GraphID string `json:"graph_id"`
+	}
+	_ = json.NewDecoder(io.LimitReader(r.Body, 1<<20)).Decode(&q)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := []any{}
+	for id := range s.agentScript {
+		if q.GraphID == "" || q.GraphID == id {
+			out = append(out, map[string]any{"assistant_id": id, "graph_id": id, "name": id})
+		}
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+// handleListRuns serves GET /threads/{tid}/runs, newest first.
+func (s *Server) handleListRuns(w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.threads[r.PathValue("tid")]; !ok {
+		s.fail(w, errThreadNotFound(r.PathValue("tid")))
+		return
+	}
+	out := []any{}
+	for i := len(s.runOrder) - 1; i >= 0; i-- {
+		if rn := s.runOrder[i]; rn.threadID == r.PathValue("tid") {
+			out = append(out, rn.recordLocked())
+		}
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+// handleJoinRun serves GET /threads/{tid}/runs/{rid}/join: it waits for the
+// run to end and answers the thread's values (observed: without
+// __interrupt__, and with no error marker for a failed run).
+func (s *Server) handleJoinRun(w http.ResponseWriter, r *http.Request) {
+	for {
+		s.mu.Lock()
+		rn, ok := s.runs[r.PathValue("rid")]
+		if !ok || rn.threadID != r.PathValue("tid") {
+			s.mu.Unlock()
+			writeJSON(w, http.StatusOK, map[string]any{"__error__": map[string]any{"error": "Error", "message": `"Run not found"`}})
+			return
+		}
+		wake := s.changed
+		if rn.finished {
+			values := s.threadValuesLocked(s.threads[rn.threadID])
+			delete(values, "__interrupt__")
+			s.mu.Unlock()
+			writeJSON(w, http.StatusOK, values)
+			return
+		}
+		s.mu.Unlock()
+		select {
+		case <-wake:
+		case <-r.Context().Done():
+			return
+		case <-s.ctx.Done():
+			return
+		}
+	}
 }

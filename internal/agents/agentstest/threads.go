@@ -258,10 +258,27 @@ func (s *Server) handleCancelRun(w http.ResponseWriter, r *http.Request) {
 	}
 	rn.rollback = r.URL.Query().Get("action") == "rollback"
 	rn.cancel()
-	if th := s.threads[rn.threadID]; th != nil && th.current != rn {
+	if th := s.threads[rn.threadID]; th != nil && th.current != rn && !rn.finished {
 		// Still queued: it never starts.
 		th.queue = removeRun(th.queue, rn)
 		s.finishLocked(th, rn, agents.RunInterrupted)
+	}
+	if s.surface == AgentServer && r.URL.Query().Get("wait") != "true" {
+		w.WriteHeader(http.StatusAccepted) // observed: 202 without wait, 204 with
+		return
+	}
+	if r.URL.Query().Get("wait") == "true" {
+		for !rn.finished {
+			wake := s.changed
+			s.mu.Unlock()
+			select {
+			case <-wake:
+			case <-r.Context().Done():
+				s.mu.Lock()
+				return
+			}
+			s.mu.Lock()
+		}
 	}
 	w.WriteHeader(http.StatusNoContent)
 }
