@@ -231,7 +231,8 @@ func (r *Relay) RuntimeStatus() (text string, problem string) {
 	if rt.Dialect() == agents.Managed && c.ThreadIDOnCreate == agents.No && !r.canFollowBackgroundRuns() {
 		problem = "This runtime does not create threads with the bot's thread ids and offers no run join or thread values, " +
 			"so the answer to a conversation's first message cannot come back. Set `PUBLIC_URL` to the bot's public https URL " +
-			"so the runtime's completion webhook can deliver it."
+			"so the runtime's completion webhook can deliver it (over HTTP; Socket Mode has no webhook: use a runtime whose " +
+			"POST /threads takes thread_id)."
 	}
 	return text, problem
 }
