@@ -11,7 +11,8 @@ import (
 
 // ErrThreadIDNotHonoured is returned by CreateThread when the runtime does
 // not create threads with the id asked for: it refused thread_id (400/422)
-// or ignored it and picked its own. Older revisions of the Managed Deep
+// or ignored it and picked its own (Managed only; an Agent Server always
+// takes it). Older revisions of the Managed Deep
 // Agents POST /threads take only agent_id and options
 // (../reference/openapi/managed-deep-agents-openapi.json, CreateThreadRequest).
 var ErrThreadIDNotHonoured = errors.New("agents: the runtime does not create threads with a given thread_id")
@@ -57,7 +58,7 @@ func (c *Client) CreateThread(ctx context.Context, req *CreateThreadRequest) (*T
 	}
 	resp, err := c.send(ctx, call{op: "create thread", method: http.MethodPost, path: "/threads", body: b})
 	if err != nil {
-		if s := ErrorStatus(err); s == http.StatusBadRequest || s == http.StatusUnprocessableEntity {
+		if s := ErrorStatus(err); c.dialect == Managed && (s == http.StatusBadRequest || s == http.StatusUnprocessableEntity) {
 			c.caps.learn(threadIDField, false)
 			return nil, fmt.Errorf("%w: %w", ErrThreadIDNotHonoured, err)
 		}
