@@ -2,9 +2,13 @@ package threadmap
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"net/url"
 	"strings"
 	"time"
+
+	"github.com/google/uuid"
 )
 
 // DefaultSQLitePath is the database file used when no DSN is configured.
@@ -12,11 +16,22 @@ const DefaultSQLitePath = "deepagents-slack.db"
 
 // Pruner is implemented by every store in this package: handled Slack
 // delivery ids only need to be remembered as long as Slack may retry them,
-// so callers prune them periodically.
+// and finished work (prompts and response_urls included) only as long as
+// the operator's retention allows, so callers prune them periodically.
 type Pruner interface {
 	// PruneDeliveries forgets deliveries claimed before olderThan and
 	// reports how many it removed.
 	PruneDeliveries(ctx context.Context, olderThan time.Time) (int64, error)
+	// PruneFinished deletes done and failed jobs last updated before
+	// olderThan, with their approval cards. Open and paused jobs and their
+	// cards are kept whatever their age.
+	PruneFinished(ctx context.Context, olderThan time.Time) (Pruned, error)
+}
+
+// Pruned counts what PruneFinished removed.
+type Pruned struct {
+	Jobs  int64
+	Cards int64
 }
 
 // Option tunes a store at Open.
@@ -24,6 +39,11 @@ type Option func(*options)
 
 type options struct {
 	clock func() time.Time
+	// leaseClock is what lease times are computed from; nil means the
+	// database's own clock (PostgreSQL's now()). SQLite always uses clock:
+	// every process sharing its file runs on one machine, so the process
+	// clock is the database's clock there.
+	leaseClock func() time.Time
 }
 
 // WithClock makes the store read the time from now instead of time.Now.
@@ -32,7 +52,19 @@ type options struct {
 func WithClock(now func() time.Time) Option {
 	return func(o *options) {
 		if now != nil {
-			o.clock = now
+			o.clock, o.leaseClock = now, now
+		}
+	}
+}
+
+// WithProcessClock sets this process's clock only: creation and update
+// times, and SQLite's leases. PostgreSQL leases still come from the
+// database's clock, which is what keeps replicas with skewed clocks from
+// taking each other's live jobs; tests of clock skew use it.
+func WithProcessClock(now func() time.Time) Option {
+	return func(o *options) {
+		if now != nil {
+			o.clock, o.leaseClock = now, nil
 		}
 	}
 }
@@ -45,12 +77,22 @@ func buildOptions(opts []Option) options {
 	return o
 }
 
+// newLeaseOwner is the LeaseOwner of a new lease: the worker's name and a
+// token no other lease ever carries, so that two workers sharing a name
+// (the workers of one replica) can never renew or save each other's lease.
+func newLeaseOwner(owner string) string {
+	return owner + "/" + uuid.NewString()
+}
+
 // Open opens the store named by dsn and brings its schema up to date:
 //   - "" → SQLite file DefaultSQLitePath;
 //   - "sqlite:<path>", "sqlite://<path>" or a plain file path → SQLite
 //     (":memory:" gives a private in-memory database, for tests);
 //   - "postgres://…" or "postgresql://…" → PostgreSQL.
 func Open(ctx context.Context, dsn string, opts ...Option) (Store, error) {
+	if err := CheckDSN(dsn); err != nil {
+		return nil, err
+	}
 	// Each branch checks err itself so that a failed open returns a nil
 	// Store, not an interface holding a nil pointer.
 	if isPostgresDSN(dsn) {
@@ -65,6 +107,44 @@ func Open(ctx context.Context, dsn string, opts ...Option) (Store, error) {
 		return nil, err
 	}
 	return s, nil
+}
+
+// CheckDSN refuses a DSN that looks like a URL of a database this package
+// does not speak (pgsql://, mysql://, a typo of postgres://): without the
+// check it would be taken for a SQLite file path, and a file of that name
+// quietly created. The error shows the DSN with its password masked.
+func CheckDSN(dsn string) error {
+	scheme, _, isURL := strings.Cut(dsn, "://")
+	if !isURL || isPostgresDSN(dsn) || strings.EqualFold(scheme, "sqlite") {
+		return nil
+	}
+	return fmt.Errorf("threadmap: database URL %s: unknown scheme %q; use postgres://… or postgresql://… for PostgreSQL, or a file path (or sqlite:<path>) for SQLite: %w",
+		RedactDSN(dsn), scheme, errBadDSN)
+}
+
+var (
+	errBadDSN     = errors.New("unsupported database URL")
+	errEmptyOwner = errors.New("threadmap: LeaseNextJob needs an owner name")
+)
+
+// RedactDSN is dsn safe to print: a URL's password (user info and any
+// password= parameter) is masked; a plain path is returned as it is.
+func RedactDSN(dsn string) string {
+	if !strings.Contains(dsn, "://") {
+		return dsn
+	}
+	u, err := url.Parse(dsn)
+	if err != nil {
+		// Unparseable: say nothing of what may follow the scheme.
+		scheme, _, _ := strings.Cut(dsn, "://")
+		return scheme + "://[redacted]"
+	}
+	q := u.Query()
+	if q.Has("password") {
+		q.Set("password", "xxxxx")
+		u.RawQuery = q.Encode()
+	}
+	return u.Redacted()
 }
 
 func isPostgresDSN(dsn string) bool {

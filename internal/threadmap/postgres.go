@@ -22,6 +22,9 @@ const defaultPostgresConns = 8
 type PostgresStore struct {
 	pool *pgxpool.Pool
 	now  func() time.Time
+	// leaseClock, when set (tests), replaces the database's clock for
+	// leases; see leaseNow.
+	leaseClock func() time.Time
 }
 
 var (
@@ -44,7 +47,8 @@ func OpenPostgres(ctx context.Context, dsn string, opts ...Option) (*PostgresSto
 	if err != nil {
 		return nil, fmt.Errorf("threadmap: postgres pool: %w", err)
 	}
-	s := &PostgresStore{pool: pool, now: buildOptions(opts).clock}
+	o := buildOptions(opts)
+	s := &PostgresStore{pool: pool, now: o.clock, leaseClock: o.leaseClock}
 	if err := s.Ping(ctx); err != nil {
 		pool.Close()
 		return nil, err
@@ -102,6 +106,21 @@ func (s *PostgresStore) applyMigration(ctx context.Context, m migration) error {
 }
 
 func (s *PostgresStore) clock() time.Time { return utcMicro(s.now()) }
+
+// leaseNow is the time leases are computed from, as a statement parameter
+// used as COALESCE($n::timestamptz, now()): NULL, so the database's clock,
+// unless a test set a lease clock. Every replica then judges a lease by the
+// same clock, however far the replicas' own clocks drift apart.
+func (s *PostgresStore) leaseNow() *time.Time {
+	if s.leaseClock == nil {
+		return nil
+	}
+	t := utcMicro(s.leaseClock())
+	return &t
+}
+
+// micros is d in whole microseconds, for "$n * interval '1 microsecond'".
+func micros(d time.Duration) int64 { return d.Microseconds() }
 
 func (s *PostgresStore) exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error) {
 	return s.pool.Exec(ctx, sql, args...)
@@ -184,6 +203,28 @@ func (s *PostgresStore) PruneDeliveries(ctx context.Context, olderThan time.Time
 	return tag.RowsAffected(), nil
 }
 
+// PruneFinished deletes finished jobs last updated before olderThan and
+// their cards, in one transaction.
+func (s *PostgresStore) PruneFinished(ctx context.Context, olderThan time.Time) (Pruned, error) {
+	before := utcMicro(olderThan)
+	var p Pruned
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `DELETE FROM cards WHERE job_id IN (
+			SELECT id FROM jobs WHERE state IN ('done', 'failed') AND updated_at < $1)`, before)
+		if err != nil {
+			return err
+		}
+		p.Cards = tag.RowsAffected()
+		tag, err = tx.Exec(ctx, `DELETE FROM jobs WHERE state IN ('done', 'failed') AND updated_at < $1`, before)
+		p.Jobs = tag.RowsAffected()
+		return err
+	})
+	if err != nil {
+		return Pruned{}, fmt.Errorf("threadmap: prune finished jobs: %w", err)
+	}
+	return p, nil
+}
+
 // AddJob inserts j unless a job with its ID exists. The job starts without a
 // lease and with no attempts; an empty ThreadID is derived from the key, an
 // empty State is accepted.
@@ -244,25 +285,29 @@ func (s *PostgresStore) UnfinishedJobs(ctx context.Context, threadID string) (in
 // right now instead of queueing behind it; the job's thread stays blocked
 // for them all the same, since the locked job is still its oldest open one.
 func (s *PostgresStore) LeaseNextJob(ctx context.Context, owner string, ttl time.Duration) (Job, error) {
-	now := s.clock()
+	if owner == "" {
+		return Job{}, errEmptyOwner
+	}
 	var j Job
 	err := s.queryRow(ctx, func(r pgx.Row) (err error) {
 		j, err = scanPostgresJob(r)
 		return err
-	}, `WITH next AS (
-			SELECT j.seq FROM jobs j
+	}, `WITH clock AS (SELECT COALESCE($2::timestamptz, now()) AS now),
+		next AS (
+			SELECT j.seq FROM jobs j, clock
 			WHERE j.state NOT IN ('done', 'failed') AND j.state <> 'paused'
-			  AND (j.lease_until IS NULL OR j.lease_until <= $3)
+			  AND (j.lease_until IS NULL OR j.lease_until <= clock.now)
 			  AND NOT EXISTS (
 				SELECT 1 FROM jobs o
 				WHERE o.thread_id = j.thread_id AND o.state NOT IN ('done', 'failed') AND o.seq < j.seq)
 			ORDER BY j.seq
 			LIMIT 1
-			FOR UPDATE SKIP LOCKED)
-		UPDATE jobs SET lease_owner = $1, lease_until = $2, attempts = jobs.attempts + 1, updated_at = $3
-		FROM next WHERE jobs.seq = next.seq
-		RETURNING `+jobColumns,
-		owner, now.Add(ttl), now)
+			FOR UPDATE OF j SKIP LOCKED)
+		UPDATE jobs SET lease_owner = $1, lease_until = clock.now + $3::bigint * interval '1 microsecond',
+			attempts = jobs.attempts + 1, updated_at = $4
+		FROM next, clock WHERE jobs.seq = next.seq
+		RETURNING `+prefixed("jobs.", jobColumns),
+		newLeaseOwner(owner), s.leaseNow(), micros(ttl), s.clock())
 	if errors.Is(err, pgx.ErrNoRows) {
 		return Job{}, ErrNoJob
 	}
@@ -272,14 +317,14 @@ func (s *PostgresStore) LeaseNextJob(ctx context.Context, owner string, ttl time
 	return j, nil
 }
 
-// RenewLease extends owner's lease to ttl from now. The lease is owner's as
-// long as no one else took it: an expired lease nobody took over yet can
-// still be renewed.
+// RenewLease extends owner's lease to ttl from now by the database's
+// clock. The lease is owner's as long as no one else took it: an expired
+// lease nobody took over yet can still be renewed.
 func (s *PostgresStore) RenewLease(ctx context.Context, jobID, owner string, ttl time.Duration) error {
-	now := s.clock()
-	tag, err := s.exec(ctx, `UPDATE jobs SET lease_until = $1, updated_at = $2
-		WHERE id = $3 AND lease_owner = $4 AND lease_owner <> ''`,
-		now.Add(ttl), now, jobID, owner)
+	tag, err := s.exec(ctx, `UPDATE jobs SET lease_until = COALESCE($1::timestamptz, now()) + $2::bigint * interval '1 microsecond',
+			updated_at = $3
+		WHERE id = $4 AND lease_owner = $5 AND lease_owner <> ''`,
+		s.leaseNow(), micros(ttl), s.clock(), jobID, owner)
 	return s.leaseResult(ctx, "renew lease", jobID, tag, err)
 }
 
@@ -438,7 +483,7 @@ func postgresErr(what string, err error) error {
 }
 
 const pgResumeJob = `UPDATE jobs SET kind = 'resume', payload = $1, state = 'accepted',
-		run_id = '', reply_ts = '', last_event_id = '', delivered = 0, error = '',
+		run_id = '', reply_ts = '', last_event_id = '', delivered = 0, error = '', attempts = 0,
 		lease_owner = '', lease_until = NULL, updated_at = $2
 	WHERE id = $3 AND state = 'paused'`
 
@@ -454,4 +499,13 @@ func (s *PostgresStore) ResumeJob(ctx context.Context, jobID string, resume []by
 		return false, fmt.Errorf("threadmap: resume job: %w", err)
 	}
 	return resumed, nil
+}
+
+// prefixed qualifies each column of a comma-separated list with prefix.
+func prefixed(prefix, columns string) string {
+	cols := strings.Split(columns, ",")
+	for i, c := range cols {
+		cols[i] = prefix + strings.TrimSpace(c)
+	}
+	return strings.Join(cols, ", ")
 }

@@ -238,6 +238,33 @@ func (s *SQLiteStore) PruneDeliveries(ctx context.Context, olderThan time.Time) 
 	return n, nil
 }
 
+// PruneFinished deletes finished jobs last updated before olderThan and
+// their cards, in one transaction.
+func (s *SQLiteStore) PruneFinished(ctx context.Context, olderThan time.Time) (Pruned, error) {
+	before := utcMicro(olderThan).UnixMicro()
+	var p Pruned
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `DELETE FROM cards WHERE job_id IN (
+			SELECT id FROM jobs WHERE state IN ('done', 'failed') AND updated_at < ?)`, before)
+		if err != nil {
+			return err
+		}
+		if p.Cards, err = res.RowsAffected(); err != nil {
+			return err
+		}
+		res, err = tx.ExecContext(ctx, `DELETE FROM jobs WHERE state IN ('done', 'failed') AND updated_at < ?`, before)
+		if err != nil {
+			return err
+		}
+		p.Jobs, err = res.RowsAffected()
+		return err
+	})
+	if err != nil {
+		return Pruned{}, fmt.Errorf("threadmap: prune finished jobs: %w", err)
+	}
+	return p, nil
+}
+
 const jobColumns = `id, team_id, channel_id, root_ts, thread_id, kind, payload, state, run_id, reply_ts,
 	last_event_id, delivered, error, attempts, lease_owner, lease_until, created_at, updated_at`
 
@@ -284,8 +311,14 @@ func (s *SQLiteStore) UnfinishedJobs(ctx context.Context, threadID string) (int,
 
 // LeaseNextJob leases the next job that may be worked; see Store. The
 // state tests repeat the partial indexes' predicate word for word so SQLite
-// uses them.
+// uses them. Lease times come from this process's clock, which is the
+// database's clock too: every process sharing a SQLite file runs on one
+// machine.
 func (s *SQLiteStore) LeaseNextJob(ctx context.Context, owner string, ttl time.Duration) (Job, error) {
+	if owner == "" {
+		return Job{}, errEmptyOwner
+	}
+	owner = newLeaseOwner(owner)
 	now := s.clock()
 	j, err := scanSQLiteJob(s.write.QueryRowContext(ctx, `UPDATE jobs
 		SET lease_owner = ?, lease_until = ?, attempts = attempts + 1, updated_at = ?
@@ -440,7 +473,7 @@ func (s *SQLiteStore) DecideCard(ctx context.Context, id, by string, decision, r
 }
 
 const sqliteResumeJob = `UPDATE jobs SET kind = 'resume', payload = ?, state = 'accepted',
-		run_id = '', reply_ts = '', last_event_id = '', delivered = 0, error = '',
+		run_id = '', reply_ts = '', last_event_id = '', delivered = 0, error = '', attempts = 0,
 		lease_owner = '', lease_until = NULL, updated_at = ?
 	WHERE id = ? AND state = 'paused'`
 

@@ -177,14 +177,14 @@ func TestSQLitePersistsAcrossReopen(t *testing.T) {
 	if ok, err := s.ClaimDelivery(ctx, "Ev1"); err != nil || ok {
 		t.Errorf("ClaimDelivery(Ev1) after reopen = %v, %v; want false", ok, err)
 	}
-	if got, err := s.Job(ctx, "Ev1"); err != nil || got.LeaseOwner != "w1" || !got.LeaseUntil.Equal(leased.LeaseUntil) {
+	if got, err := s.Job(ctx, "Ev1"); err != nil || got.LeaseOwner != leased.LeaseOwner || !got.LeaseUntil.Equal(leased.LeaseUntil) {
 		t.Errorf("Job after reopen = %+v, %v; want leased by w1 until %v", got, err, leased.LeaseUntil)
 	}
 	if _, err := s.Card(ctx, "card-1"); err != nil {
 		t.Errorf("Card after reopen: %v", err)
 	}
-	if n := countMigrations(t, path); n != 1 {
-		t.Errorf("schema_migrations has %d rows after two opens; want 1", n)
+	if n := countMigrations(t, path); n != 2 {
+		t.Errorf("schema_migrations has %d rows after two opens; want 2 (one per migration)", n)
 	}
 }
 
@@ -278,7 +278,7 @@ func TestSQLiteSharedFile(t *testing.T) {
 	if len(seen) != ids {
 		t.Errorf("%d jobs leased; want %d", len(seen), ids)
 	}
-	if n := countMigrations(t, path); n != 1 {
+	if n := countMigrations(t, path); n != 2 {
 		t.Errorf("schema_migrations has %d rows; want 1", n)
 	}
 }
@@ -299,8 +299,8 @@ func TestPostgresConcurrentOpen(t *testing.T) {
 	}
 	defer conn.Close(context.Background())
 	var n int
-	if err := conn.QueryRow(t.Context(), "SELECT COUNT(*) FROM schema_migrations").Scan(&n); err != nil || n != 1 {
-		t.Errorf("schema_migrations rows = %d, %v; want 1", n, err)
+	if err := conn.QueryRow(t.Context(), "SELECT COUNT(*) FROM schema_migrations").Scan(&n); err != nil || n != 2 {
+		t.Errorf("schema_migrations rows = %d, %v; want 2 (one per migration)", n, err)
 	}
 }
 

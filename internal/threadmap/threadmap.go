@@ -80,8 +80,8 @@ type Job struct {
 	LastEventID string // last stream event seen, to rejoin a run
 	Delivered   int    // parts of the final answer already posted
 	Error       string
-	Attempts    int
-	LeaseOwner  string
+	Attempts    int    // leases taken since the job was added or last resumed
+	LeaseOwner  string // "<owner>/<token>": the token is unique to one lease
 	LeaseUntil  time.Time
 	CreatedAt   time.Time
 	UpdatedAt   time.Time
@@ -134,9 +134,14 @@ type Store interface {
 	UnfinishedJobs(ctx context.Context, threadID string) (int, error)
 	// LeaseNextJob leases the oldest non-final, non-paused job whose lease is
 	// free or expired and that is the oldest non-final job of its thread, to
-	// owner for ttl; it increments Attempts. ErrNoJob when there is none.
+	// owner for ttl; it increments Attempts. The returned job's LeaseOwner is
+	// owner, a slash and a token unique to this lease: it is what RenewLease,
+	// UpdateJob and ReleaseLease must be given, so two workers sharing a name
+	// never act on each other's lease. Lease times come from the database's
+	// clock (SQLite: the machine's). ErrNoJob when there is none.
 	LeaseNextJob(ctx context.Context, owner string, ttl time.Duration) (Job, error)
-	// RenewLease extends owner's lease on a job, or returns ErrLeaseLost.
+	// RenewLease extends the lease held as owner (a LeaseOwner from
+	// LeaseNextJob) on a job, or returns ErrLeaseLost.
 	RenewLease(ctx context.Context, jobID, owner string, ttl time.Duration) error
 	// UpdateJob saves State, RunID, ReplyTS, LastEventID, Delivered, Error and
 	// Payload of j if j.LeaseOwner still holds the lease, else ErrLeaseLost.
@@ -158,8 +163,9 @@ type Store interface {
 	Card(ctx context.Context, id string) (Card, error)
 	// DecideCard records a decision atomically. In the same transaction the
 	// card's job, if paused, goes back to accepted as Kind "resume" with
-	// Payload resume, its RunID, ReplyTS, LastEventID, Delivered and Error
-	// cleared and its lease free, so a worker resumes the run exactly once.
+	// Payload resume, its RunID, ReplyTS, LastEventID, Delivered, Error and
+	// Attempts cleared and its lease free, so a worker resumes the run
+	// exactly once (and a run with many approvals never runs out of attempts).
 	// It returns the card as stored and whether this call decided it; a card
 	// decided before is returned unchanged with false.
 	DecideCard(ctx context.Context, id, by string, decision, resume []byte, at time.Time) (Card, bool, error)

@@ -96,7 +96,7 @@ func testCards(t *testing.T, s threadmap.Store, clk *Clock) {
 	if err != nil || ok || !cardsEqual(again, decided) {
 		t.Fatalf("second DecideCard = %+v, %v, %v; want the first decision unchanged, false", again, ok, err)
 	}
-	if got := mustJob(t, s, "a1"); got.LeaseOwner != "w2" || got.State != threadmap.JobAccepted || !bytes.Equal(got.Payload, resume) {
+	if got := mustJob(t, s, "a1"); got.LeaseOwner != leased.LeaseOwner || got.State != threadmap.JobAccepted || !bytes.Equal(got.Payload, resume) {
 		t.Fatalf("job after a second decision = %+v; want still leased by w2 with the first resume", got)
 	}
 }
@@ -176,8 +176,8 @@ func checkResumed(t *testing.T, j threadmap.Job, resume []byte, at time.Time) {
 	t.Helper()
 	if j.State != threadmap.JobAccepted || j.Kind != "resume" || !bytes.Equal(j.Payload, resume) ||
 		j.RunID != "" || j.ReplyTS != "" || j.LastEventID != "" || j.Delivered != 0 || j.Error != "" ||
-		j.LeaseOwner != "" || !j.LeaseUntil.IsZero() || !j.UpdatedAt.Equal(at) {
-		t.Fatalf("job after decision = %+v\nwant accepted resume with payload %s, run fields cleared, no lease, updated %v",
+		j.LeaseOwner != "" || !j.LeaseUntil.IsZero() || !j.UpdatedAt.Equal(at) || j.Attempts != 0 {
+		t.Fatalf("job after decision = %+v\nwant accepted resume with payload %s, run fields and attempts cleared, no lease, updated %v",
 			j, resume, at)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -73,8 +74,8 @@ func testLeasePerThreadOrder(t *testing.T, s threadmap.Store, clk *Clock) {
 	mustUnfinished(t, s, threadA, 2)
 
 	a1 := mustLease(t, s, "w1", time.Minute, "a1")
-	if a1.Attempts != 1 || a1.LeaseOwner != "w1" || !a1.LeaseUntil.Equal(stamp(clk).Add(time.Minute)) {
-		t.Errorf("leased a1: Attempts %d, LeaseOwner %q, LeaseUntil %v; want 1, w1, %v",
+	if a1.Attempts != 1 || !ownedBy(a1, "w1") || !a1.LeaseUntil.Equal(stamp(clk).Add(time.Minute)) {
+		t.Errorf("leased a1: Attempts %d, LeaseOwner %q, LeaseUntil %v; want 1, w1/<token>, %v",
 			a1.Attempts, a1.LeaseOwner, a1.LeaseUntil, stamp(clk).Add(time.Minute))
 	}
 	if stored := mustJob(t, s, "a1"); !jobsEqual(stored, a1) {
@@ -121,14 +122,15 @@ func testLeaseExpiredTakeover(t *testing.T, s threadmap.Store, clk *Clock) {
 	clk.Advance(31 * time.Second)
 
 	taken := mustLease(t, s, "w2", time.Minute, "a1")
-	if taken.Attempts != 2 || taken.LeaseOwner != "w2" {
-		t.Fatalf("taken over: Attempts %d, LeaseOwner %q; want 2, w2", taken.Attempts, taken.LeaseOwner)
+	if taken.Attempts != 2 || !ownedBy(taken, "w2") {
+		t.Fatalf("taken over: Attempts %d, LeaseOwner %q; want 2, w2/<token>", taken.Attempts, taken.LeaseOwner)
 	}
 	first.State = threadmap.JobRunning
 	wantErr(t, "UpdateJob by the old owner", s.UpdateJob(ctx, first), threadmap.ErrLeaseLost)
-	wantErr(t, "RenewLease by the old owner", s.RenewLease(ctx, "a1", "w1", time.Minute), threadmap.ErrLeaseLost)
-	wantErr(t, "ReleaseLease by the old owner", s.ReleaseLease(ctx, "a1", "w1"), threadmap.ErrLeaseLost)
-	if got := mustJob(t, s, "a1"); got.LeaseOwner != "w2" || got.State != threadmap.JobAccepted {
+	wantErr(t, "RenewLease by the old owner", s.RenewLease(ctx, "a1", first.LeaseOwner, time.Minute), threadmap.ErrLeaseLost)
+	wantErr(t, "ReleaseLease by the old owner", s.ReleaseLease(ctx, "a1", first.LeaseOwner), threadmap.ErrLeaseLost)
+	wantErr(t, "RenewLease by the owner's bare name", s.RenewLease(ctx, "a1", "w2", time.Minute), threadmap.ErrLeaseLost)
+	if got := mustJob(t, s, "a1"); got.LeaseOwner != taken.LeaseOwner || got.State != threadmap.JobAccepted {
 		t.Fatalf("after the old owner's attempts: %+v; want untouched, leased by w2", got)
 	}
 }
@@ -136,13 +138,13 @@ func testLeaseExpiredTakeover(t *testing.T, s threadmap.Store, clk *Clock) {
 func testRenewLease(t *testing.T, s threadmap.Store, clk *Clock) {
 	ctx := t.Context()
 	mustAdd(t, s, newJob("a1", threadA))
-	mustLease(t, s, "w1", time.Minute, "a1")
+	leased := mustLease(t, s, "w1", time.Minute, "a1")
 	clk.Advance(50 * time.Second)
-	if err := s.RenewLease(ctx, "a1", "w1", time.Minute); err != nil {
+	if err := s.RenewLease(ctx, "a1", leased.LeaseOwner, time.Minute); err != nil {
 		t.Fatalf("RenewLease: %v", err)
 	}
 	wantUntil := stamp(clk).Add(time.Minute)
-	if got := mustJob(t, s, "a1"); !got.LeaseUntil.Equal(wantUntil) || got.LeaseOwner != "w1" {
+	if got := mustJob(t, s, "a1"); !got.LeaseUntil.Equal(wantUntil) || got.LeaseOwner != leased.LeaseOwner {
 		t.Fatalf("renewed lease = %q until %v; want w1 until %v", got.LeaseOwner, got.LeaseUntil, wantUntil)
 	}
 	clk.Advance(50 * time.Second) // past the first lease, within the renewed one
@@ -150,7 +152,7 @@ func testRenewLease(t *testing.T, s threadmap.Store, clk *Clock) {
 	clk.Advance(11 * time.Second)
 	mustLease(t, s, "w2", time.Minute, "a1")
 
-	wantErr(t, "RenewLease(missing)", s.RenewLease(ctx, "missing", "w1", time.Minute), threadmap.ErrNotFound)
+	wantErr(t, "RenewLease(missing)", s.RenewLease(ctx, "missing", leased.LeaseOwner, time.Minute), threadmap.ErrNotFound)
 	wantErr(t, "RenewLease with no owner", s.RenewLease(ctx, "a1", "", time.Minute), threadmap.ErrLeaseLost)
 }
 
@@ -180,8 +182,9 @@ func testUpdateJob(t *testing.T, s threadmap.Store, clk *Clock) {
 		want  error
 	}{
 		{"another owner", "w2", "a1", threadmap.ErrLeaseLost},
+		{"the owner's bare name", "w1", "a1", threadmap.ErrLeaseLost},
 		{"no owner", "", "a1", threadmap.ErrLeaseLost},
-		{"missing job", "w1", "missing", threadmap.ErrNotFound},
+		{"missing job", leased.LeaseOwner, "missing", threadmap.ErrNotFound},
 	}
 	for _, tc := range tests {
 		j := running
@@ -206,8 +209,8 @@ func testUpdateJob(t *testing.T, s threadmap.Store, clk *Clock) {
 func testReleaseLease(t *testing.T, s threadmap.Store, _ *Clock) {
 	ctx := t.Context()
 	mustAdd(t, s, newJob("a1", threadA))
-	mustLease(t, s, "w1", time.Hour, "a1")
-	if err := s.ReleaseLease(ctx, "a1", "w1"); err != nil {
+	leased := mustLease(t, s, "w1", time.Hour, "a1")
+	if err := s.ReleaseLease(ctx, "a1", leased.LeaseOwner); err != nil {
 		t.Fatalf("ReleaseLease: %v", err)
 	}
 	if got := mustJob(t, s, "a1"); got.LeaseOwner != "" || !got.LeaseUntil.IsZero() {
@@ -217,8 +220,8 @@ func testReleaseLease(t *testing.T, s threadmap.Store, _ *Clock) {
 	if again.Attempts != 2 {
 		t.Errorf("Attempts after release and re-lease = %d; want 2", again.Attempts)
 	}
-	wantErr(t, "ReleaseLease by the former owner", s.ReleaseLease(ctx, "a1", "w1"), threadmap.ErrLeaseLost)
-	wantErr(t, "ReleaseLease(missing)", s.ReleaseLease(ctx, "missing", "w1"), threadmap.ErrNotFound)
+	wantErr(t, "ReleaseLease by the former owner", s.ReleaseLease(ctx, "a1", leased.LeaseOwner), threadmap.ErrLeaseLost)
+	wantErr(t, "ReleaseLease(missing)", s.ReleaseLease(ctx, "missing", leased.LeaseOwner), threadmap.ErrNotFound)
 }
 
 // testLeaseConcurrent has workers race for jobs: every thread's first job is
@@ -278,4 +281,86 @@ func jobsEqual(a, b threadmap.Job) bool {
 		a.LastEventID == b.LastEventID && a.Delivered == b.Delivered && a.Error == b.Error &&
 		a.Attempts == b.Attempts && a.LeaseOwner == b.LeaseOwner && a.LeaseUntil.Equal(b.LeaseUntil) &&
 		a.CreatedAt.Equal(b.CreatedAt) && a.UpdatedAt.Equal(b.UpdatedAt)
+}
+
+// ownedBy reports whether j's lease was taken by a worker named owner: its
+// LeaseOwner is the name, a slash and the lease's own token.
+func ownedBy(j threadmap.Job, owner string) bool {
+	name, token, ok := strings.Cut(j.LeaseOwner, "/")
+	return ok && name == owner && token != ""
+}
+
+// testLeaseTokens: two workers that share a name (the workers of one
+// replica) hold distinct leases; after a lease expires and the other worker
+// takes the job, the first can neither renew nor save it.
+func testLeaseTokens(t *testing.T, s threadmap.Store, clk *Clock) {
+	ctx := t.Context()
+	mustAdd(t, s, newJob("a1", threadA), newJob("b1", threadB))
+	first := mustLease(t, s, "replica-1", time.Minute, "a1")
+	other := mustLease(t, s, "replica-1", time.Minute, "b1")
+	if first.LeaseOwner == other.LeaseOwner {
+		t.Fatalf("two leases of one worker name share LeaseOwner %q; want a token each", first.LeaseOwner)
+	}
+	clk.Advance(61 * time.Second)
+	second := mustLease(t, s, "replica-1", time.Minute, "a1")
+	if second.LeaseOwner == first.LeaseOwner {
+		t.Fatalf("the lease taken over kept LeaseOwner %q; want a new token", second.LeaseOwner)
+	}
+	stale := first
+	stale.State, stale.ReplyTS = threadmap.JobRunning, "1700000000.000900"
+	wantErr(t, "UpdateJob with the expired token", s.UpdateJob(ctx, stale), threadmap.ErrLeaseLost)
+	wantErr(t, "RenewLease with the expired token", s.RenewLease(ctx, "a1", first.LeaseOwner, time.Minute), threadmap.ErrLeaseLost)
+	if got := mustJob(t, s, "a1"); got.LeaseOwner != second.LeaseOwner || got.ReplyTS != "" {
+		t.Fatalf("after the stale worker's attempts: %+v; want untouched, leased by %s", got, second.LeaseOwner)
+	}
+	if _, err := s.LeaseNextJob(ctx, "", time.Minute); err == nil || errors.Is(err, threadmap.ErrNoJob) {
+		t.Fatalf("LeaseNextJob with no owner name = %v; want an error", err)
+	}
+}
+
+// testPruneFinished: finished jobs older than the cut and their cards go;
+// open, paused and recent ones stay.
+func testPruneFinished(t *testing.T, s threadmap.Store, clk *Clock) {
+	p, ok := s.(threadmap.Pruner)
+	if !ok {
+		t.Skip("store does not implement threadmap.Pruner")
+	}
+	ctx := t.Context()
+	finish := func(id, thread, state string) {
+		t.Helper()
+		mustAdd(t, s, newJob(id, thread))
+		j := mustLease(t, s, "w1", time.Minute, id)
+		j.State = state
+		if err := s.UpdateJob(ctx, j); err != nil {
+			t.Fatalf("UpdateJob(%s): %v", id, err)
+		}
+		if err := s.SaveCard(ctx, threadmap.Card{ID: "card-" + id, JobID: id, Key: j.Key}); err != nil {
+			t.Fatalf("SaveCard: %v", err)
+		}
+	}
+	finish("old-done", "1700000001.000100", threadmap.JobDone)
+	finish("old-failed", "1700000002.000100", threadmap.JobFailed)
+	finish("old-paused", "1700000003.000100", threadmap.JobPaused)
+	clk.Advance(2 * time.Hour)
+	finish("new-done", "1700000005.000100", threadmap.JobDone)
+	mustAdd(t, s, newJob("old-open", "1700000004.000100"))
+
+	got, err := p.PruneFinished(ctx, clk.Now().Add(-time.Hour))
+	if err != nil || got != (threadmap.Pruned{Jobs: 2, Cards: 2}) {
+		t.Fatalf("PruneFinished = %+v, %v; want 2 jobs, 2 cards", got, err)
+	}
+	for _, id := range []string{"old-done", "old-failed"} {
+		if _, err := s.Job(ctx, id); !errors.Is(err, threadmap.ErrNotFound) {
+			t.Errorf("Job(%s) after pruning = %v; want ErrNotFound", id, err)
+		}
+		if _, err := s.Card(ctx, "card-"+id); !errors.Is(err, threadmap.ErrNotFound) {
+			t.Errorf("Card(card-%s) after pruning = %v; want ErrNotFound", id, err)
+		}
+	}
+	for _, id := range []string{"old-paused", "old-open", "new-done"} {
+		mustJob(t, s, id)
+	}
+	if _, err := s.Card(ctx, "card-old-paused"); err != nil {
+		t.Errorf("card of the paused job after pruning: %v", err)
+	}
 }

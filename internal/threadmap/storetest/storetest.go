@@ -44,6 +44,8 @@ func RunStoreSuite(t *testing.T, open Opener) {
 		{"RenewLease", testRenewLease},
 		{"UpdateJob", testUpdateJob},
 		{"ReleaseLease", testReleaseLease},
+		{"LeaseTokens", testLeaseTokens},
+		{"PruneFinished", testPruneFinished},
 		{"LeaseConcurrent", testLeaseConcurrent},
 		{"Cards", testCards},
 		{"DecideCardConcurrent", testDecideCardConcurrent},
