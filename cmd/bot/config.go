@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/url"
 	"os"
 	"reflect"
@@ -18,6 +19,7 @@ import (
 
 	"github.com/deepagents-slack/slackbot/internal/agents"
 	"github.com/deepagents-slack/slackbot/internal/relay"
+	"github.com/deepagents-slack/slackbot/internal/threadmap"
 )
 
 // env is the raw environment, read by envconfig. Every field is a string so
@@ -49,6 +51,10 @@ type env struct {
 	ReplicaName        string `envconfig:"REPLICA_NAME" desc:"this replica's name in leases (default host-pid)"`
 	LeaseTTL           string `envconfig:"LEASE_TTL" default:"30s" desc:"how long a replica's claim on a run lasts unrenewed; another replica takes over after it"`
 	OpsAPIToken        string `envconfig:"OPS_API_TOKEN" desc:"bearer token for POST /ops/test-runs (secret, at least 16 characters); the route is off when unset"`
+	Retention          string `envconfig:"RETENTION" default:"720h" desc:"how long finished jobs, approval cards and handled Slack deliveries are kept (at least 1h)"`
+	MetricsAddr        string `envconfig:"METRICS_ADDR" desc:"serve /metrics on this separate address (e.g. 127.0.0.1:9090) instead of the public port"`
+	StreamIdleTimeout  string `envconfig:"STREAM_IDLE_TIMEOUT" default:"2m" desc:"silence (no event, no keep-alive) after which a run stream is dropped and rejoined"`
+	MaxRunAge          string `envconfig:"MAX_RUN_AGE" default:"2h" desc:"how long a run is followed before the user is told and the bot moves on"`
 }
 
 // Config is the validated configuration of the service.
@@ -76,6 +82,16 @@ type Config struct {
 	AppToken string
 	// OpsAPIToken enables POST /ops/test-runs.
 	OpsAPIToken string
+	// Retention bounds how long finished work is kept.
+	Retention time.Duration
+	// MetricsAddr, when set, is where /metrics is served instead of the
+	// public port.
+	MetricsAddr       string
+	StreamIdleTimeout time.Duration
+	MaxRunAge         time.Duration
+
+	// retryBase shortens the backoff between a job's attempts in tests.
+	retryBase time.Duration
 
 	// agentOptions tune the runtime client; tests shorten its backoff.
 	agentOptions []agents.Option
@@ -192,6 +208,17 @@ func loadConfig(getenv func(string) string) (Config, error) {
 	} else {
 		c.LeaseTTL = d
 	}
+	c.Retention = parseDuration(bad, "RETENTION", raw.Retention, relay.MinRetention, 100*365*24*time.Hour,
+		"a duration of at least 1h (e.g. 720h): handled Slack deliveries must outlive Slack's retries")
+	c.StreamIdleTimeout = parseDuration(bad, "STREAM_IDLE_TIMEOUT", raw.StreamIdleTimeout, time.Second, 24*time.Hour,
+		"a duration between 1s and 24h (e.g. 2m)")
+	c.MaxRunAge = parseDuration(bad, "MAX_RUN_AGE", raw.MaxRunAge, time.Minute, 30*24*time.Hour,
+		"a duration between 1m and 720h (e.g. 2h)")
+	if c.MetricsAddr = strings.TrimSpace(raw.MetricsAddr); c.MetricsAddr != "" {
+		if _, port, err := net.SplitHostPort(c.MetricsAddr); err != nil || port == "" {
+			bad("METRICS_ADDR %q must be host:port (e.g. 127.0.0.1:9090 or :9090)", c.MetricsAddr)
+		}
+	}
 	c.Reactions = parseBool(bad, "REACTIONS", raw.Reactions)
 	c.Streaming = parseBool(bad, "SLACK_STREAMING", raw.Streaming)
 	if !command.MatchString(c.SlashCommand) {
@@ -204,6 +231,9 @@ func loadConfig(getenv func(string) string) (Config, error) {
 	}
 	if c.DatabaseURL == "" {
 		bad("DATABASE_URL must not be empty (leave it unset for the embedded SQLite file)")
+	} else if err := threadmap.CheckDSN(c.DatabaseURL); err != nil {
+		// The error masks the password; the value itself is never printed.
+		bad("DATABASE_URL: %v", err)
 	}
 	if c.ReplicaName == "" {
 		host, _ := os.Hostname()
@@ -246,6 +276,16 @@ func checkURL(bad func(string, ...any), name, v string) string {
 		return ""
 	}
 	return v
+}
+
+// parseDuration reads a duration between lo and hi; want describes it.
+func parseDuration(bad func(string, ...any), name, v string, lo, hi time.Duration, want string) time.Duration {
+	d, err := time.ParseDuration(strings.TrimSpace(v))
+	if err != nil || d < lo || d > hi {
+		bad("%s %q is not %s", name, v, want)
+		return 0
+	}
+	return d
 }
 
 func parseBool(bad func(string, ...any), name, v string) bool {

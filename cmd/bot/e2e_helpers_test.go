@@ -50,6 +50,7 @@ func newTestEnv(t *testing.T, script agentstest.Script, configure func(*Config),
 		c.Policy.OpsUsers[userOmar] = true
 		// Quick retries: the tests exercise them, not their pacing.
 		c.agentOptions = []agents.Option{agents.WithRetry(3, time.Millisecond, 5*time.Millisecond)}
+		c.retryBase = 10 * time.Millisecond
 		if configure != nil {
 			configure(c)
 		}

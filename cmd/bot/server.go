@@ -38,6 +38,10 @@ type service struct {
 	handler http.Handler
 	auth    *slack.AuthTestResponse // the bot's identity and workspace
 	socket  *slacksocket.Edge       // nil unless Slack's requests arrive over Socket Mode
+	// metricsLn, when METRICS_ADDR is set, serves metrics apart from the
+	// public routes (which then have no /metrics).
+	metricsLn      net.Listener
+	metricsHandler http.Handler
 }
 
 // newService wires every package from cfg. The caller closes s.store.
@@ -84,7 +88,11 @@ func newService(ctx context.Context, cfg Config, log *slog.Logger) (*service, er
 		WebhookURL:    cfg.PublicURL,
 		WebhookSecret: cfg.WebhookSecret(),
 
-		StreamSubgraphs: cfg.StreamSubgraphs,
+		StreamSubgraphs:   cfg.StreamSubgraphs,
+		RetryBase:         cfg.retryBase,
+		StreamIdleTimeout: cfg.StreamIdleTimeout,
+		MaxRunAge:         cfg.MaxRunAge,
+		Retention:         cfg.Retention,
 	})
 	if err != nil {
 		return fail(err)
@@ -121,7 +129,18 @@ func newService(ctx context.Context, cfg Config, log *slog.Logger) (*service, er
 	svc.opsRoutes(r, cfg)
 	r.HandleFunc("/healthz", svc.healthz).Methods(http.MethodGet)
 	r.HandleFunc("/readyz", svc.readyz).Methods(http.MethodGet)
-	r.Handle("/metrics", m.Handler()).Methods(http.MethodGet)
+	if cfg.MetricsAddr == "" {
+		r.Handle("/metrics", m.Handler()).Methods(http.MethodGet)
+	} else {
+		ln, err := net.Listen("tcp", cfg.MetricsAddr)
+		if err != nil {
+			return fail(fmt.Errorf("metrics listener (METRICS_ADDR): %w", err))
+		}
+		mr := http.NewServeMux()
+		mr.Handle("GET /metrics", m.Handler())
+		svc.metricsLn, svc.metricsHandler = ln, mr
+		log.Info("serving metrics apart", "addr", ln.Addr().String())
+	}
 	svc.handler = r
 
 	log.Info("service ready", "bot_user", auth.UserID, "team", auth.TeamID, "replica", cfg.ReplicaName, "socket_mode", cfg.SocketMode())
@@ -218,6 +237,15 @@ func (s *service) run(ctx context.Context, ln net.Listener) error {
 
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
+	if s.metricsLn != nil {
+		msrv := &http.Server{Handler: s.metricsHandler, ReadHeaderTimeout: 5 * time.Second, WriteTimeout: 15 * time.Second}
+		go func() {
+			if err := msrv.Serve(s.metricsLn); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				s.log.Warn("metrics listener", "err", err)
+			}
+		}()
+		defer msrv.Close()
+	}
 
 	var err error
 	select {

@@ -117,10 +117,12 @@ type Stream struct {
 	peekErr error
 	done    bool
 	closed  atomic.Bool // set by Close, possibly from another goroutine
+	read    *countingReader
 }
 
 func newStream(body io.ReadCloser, maxEventBytes int, lastEventID string) *Stream {
-	return &Stream{body: body, sse: newSSEReader(body, maxEventBytes), lastID: lastEventID}
+	read := &countingReader{r: body}
+	return &Stream{body: body, sse: newSSEReader(read, maxEventBytes), lastID: lastEventID, read: read}
 }
 
 // Next returns the next event. It returns io.EOF at the end of the stream,

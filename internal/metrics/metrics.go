@@ -32,6 +32,7 @@ type Metrics struct {
 	duplicates     *prometheus.CounterVec
 	slackCalls     *prometheus.CounterVec
 	slackErrors    *prometheus.CounterVec
+	jobsGaveUp     *prometheus.CounterVec
 }
 
 // New creates the collectors.
@@ -75,7 +76,11 @@ func New() *Metrics {
 		slackErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "slackbot_slack_api_errors_total", Help: "Slack Web API calls that failed, by method and Slack error code (ratelimited = HTTP 429).",
 		}, []string{"method", "error"}),
+		jobsGaveUp: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "slackbot_jobs_gave_up_total", Help: "Jobs ended without their answer (permanent error, attempts or run age used up), by reason and where the user was told (thread, ephemeral, response_url, none).",
+		}, []string{"reason", "told"}),
 	}
+	m.reg.MustRegister(m.jobsGaveUp)
 	m.reg.MustRegister(m.requests, m.ackSeconds, m.eventRetries, m.appRateLimited, m.runsStarted,
 		m.runsFinished, m.runsInFlight, m.leaseTakeovers, m.approvals, m.duplicates, m.slackCalls, m.slackErrors,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -116,7 +121,10 @@ func (m *Metrics) RunStarted()                { m.runsStarted.Inc() }
 func (m *Metrics) RunFinished(outcome string) { m.runsFinished.WithLabelValues(outcome).Inc() }
 func (m *Metrics) RunsInFlight(delta int)     { m.runsInFlight.Add(float64(delta)) }
 func (m *Metrics) LeaseTakeover()             { m.leaseTakeovers.Inc() }
-func (m *Metrics) Approval(decision string)   { m.approvals.WithLabelValues(decision).Inc() }
+
+// JobGaveUp counts a job ended without its answer.
+func (m *Metrics) JobGaveUp(reason, told string) { m.jobsGaveUp.WithLabelValues(reason, told).Inc() }
+func (m *Metrics) Approval(decision string)      { m.approvals.WithLabelValues(decision).Inc() }
 func (m *Metrics) DuplicateDelivery(kind string) {
 	m.duplicates.WithLabelValues(kind).Inc()
 }

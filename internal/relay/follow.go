@@ -68,7 +68,11 @@ func (r *Relay) follow(ctx context.Context, log *slog.Logger, job threadmap.Job,
 				continue
 			}
 		}
+		stopWatch := r.watchStream(stream)
 		readErr := r.readStream(stream, tracker, live)
+		if stopWatch() {
+			readErr = fmt.Errorf("no event or keep-alive for %s: %w", r.cfg.StreamIdleTimeout, errStreamIdle)
+		}
 		if stream.LastEventID() != lastID {
 			// The stream brought events: only consecutive fruitless joins
 			// count, or a long run behind a proxy that cuts connections

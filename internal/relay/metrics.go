@@ -6,6 +6,10 @@ type Metrics interface {
 	RunFinished(outcome string) // "success", "error", "interrupted"
 	RunsInFlight(delta int)
 	LeaseTakeover()
+	// JobGaveUp counts a job ended without its answer: reason is
+	// "permanent", "attempts" or "run_age"; told is where the user learnt
+	// it: "thread", "ephemeral", "response_url" or "none".
+	JobGaveUp(reason, told string)
 	Approval(decision string)
 	DuplicateDelivery(kind string)
 }
@@ -16,5 +20,6 @@ func (nopMetrics) RunStarted()              {}
 func (nopMetrics) RunFinished(string)       {}
 func (nopMetrics) RunsInFlight(int)         {}
 func (nopMetrics) LeaseTakeover()           {}
+func (nopMetrics) JobGaveUp(string, string) {}
 func (nopMetrics) Approval(string)          {}
 func (nopMetrics) DuplicateDelivery(string) {}

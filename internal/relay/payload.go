@@ -3,6 +3,7 @@ package relay
 import (
 	"encoding/json"
 	"fmt"
+	"time"
 
 	"github.com/deepagents-slack/slackbot/internal/agents"
 )
@@ -31,6 +32,8 @@ type payload struct {
 	// requested the run outside Slack and waits for it (test runs).
 	Report bool   `json:"report,omitempty"`
 	Answer string `json:"answer,omitempty"`
+	// RunStartedAt is when the run start was first sent; MaxRunAge counts from it.
+	RunStartedAt time.Time `json:"run_started_at,omitzero"`
 }
 
 // starter is who started the run this job serves.

@@ -46,6 +46,18 @@ type Config struct {
 	StreamSubgraphs bool
 	// ThreadPollMax caps the backoff while polling a thread for its result.
 	ThreadPollMax time.Duration
+	// RetryBase is the wait after a job's first failed attempt; it doubles
+	// with every further one (capped at five minutes).
+	RetryBase time.Duration
+	// StreamIdleTimeout is how long a run stream may stay silent (no event,
+	// no keep-alive) before it is dropped and rejoined.
+	StreamIdleTimeout time.Duration
+	// MaxRunAge is how long a run is followed; after it the user is told
+	// and the worker moves on.
+	MaxRunAge time.Duration
+	// Retention is how long finished jobs, their cards and handled Slack
+	// deliveries are kept (at least MinRetention).
+	Retention time.Duration
 	// SuggestedPrompts are offered when a user opens the bot as an AI app.
 	SuggestedPrompts []slackpost.Prompt
 	Now              func() time.Time
@@ -90,6 +102,19 @@ func New(cfg Config) (*Relay, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
+	if cfg.RetryBase <= 0 {
+		cfg.RetryBase = time.Second
+	}
+	if cfg.StreamIdleTimeout <= 0 {
+		cfg.StreamIdleTimeout = DefaultStreamIdleTimeout
+	}
+	if cfg.MaxRunAge <= 0 {
+		cfg.MaxRunAge = DefaultMaxRunAge
+	}
+	if cfg.Retention <= 0 {
+		cfg.Retention = DefaultRetention
+	}
+	cfg.Retention = max(cfg.Retention, MinRetention)
 	if len(cfg.SuggestedPrompts) == 0 {
 		cfg.SuggestedPrompts = defaultPrompts
 	}
@@ -152,6 +177,7 @@ func (r *Relay) workLoop(ctx context.Context) {
 		// granted as shutdown began must come back here so that work
 		// releases it, instead of being left to expire.
 		lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		leasedAt := time.Now()
 		job, err := r.cfg.Store.LeaseNextJob(lctx, r.cfg.Owner, r.cfg.LeaseTTL)
 		cancel()
 		switch {
@@ -159,7 +185,7 @@ func (r *Relay) workLoop(ctx context.Context) {
 			if job.Attempts > 1 {
 				r.metrics.LeaseTakeover()
 			}
-			r.work(ctx, job)
+			r.work(ctx, job, leasedAt)
 			continue
 		case ctx.Err() != nil:
 			return
@@ -176,20 +202,37 @@ func (r *Relay) workLoop(ctx context.Context) {
 	}
 }
 
-// deliveryMemory is how long handled Slack deliveries are remembered:
-// far beyond Slack's last retry (about five minutes after the first try).
-const deliveryMemory = 7 * 24 * time.Hour
+// Defaults of the watchdogs and of retention.
+const (
+	// DefaultStreamIdleTimeout is well above the keep-alive interval of
+	// Agent Server streams, so only a dead connection trips it.
+	DefaultStreamIdleTimeout = 2 * time.Minute
+	DefaultMaxRunAge         = 2 * time.Hour
+	DefaultRetention         = 30 * 24 * time.Hour
+	// MinRetention keeps dedupe keys (delivery ids, job ids) far beyond
+	// Slack's last retry of an event, about five minutes after the first.
+	MinRetention = time.Hour
+)
 
-// pruneLoop forgets old delivery ids now and then so the table stays small.
+// pruneLoop deletes, hourly, finished jobs with their cards and handled
+// delivery ids older than Retention, so neither prompts nor response_urls
+// are kept longer than the operator allows, and the tables stay small.
 func (r *Relay) pruneLoop(ctx context.Context, p threadmap.Pruner) {
 	t := time.NewTicker(time.Hour)
 	defer t.Stop()
 	for {
-		n, err := p.PruneDeliveries(ctx, r.cfg.Now().Add(-deliveryMemory))
+		cut := r.cfg.Now().Add(-r.cfg.Retention)
+		n, err := p.PruneDeliveries(ctx, cut)
 		if err != nil && ctx.Err() == nil {
 			r.log.Warn("prune deliveries", "err", err)
 		} else if n > 0 {
 			r.log.Info("pruned deliveries", "count", n)
+		}
+		pruned, err := p.PruneFinished(ctx, cut)
+		if err != nil && ctx.Err() == nil {
+			r.log.Warn("prune finished jobs", "err", err)
+		} else if pruned.Jobs > 0 {
+			r.log.Info("pruned finished jobs", "jobs", pruned.Jobs, "cards", pruned.Cards)
 		}
 		select {
 		case <-ctx.Done():

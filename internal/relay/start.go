@@ -190,7 +190,13 @@ func (r *Relay) runMetadata(conv threadmap.Conversation, p payload) map[string]a
 	if messageTS == "" {
 		messageTS = conv.Key.RootTS
 	}
-	return map[string]any{"slack_user_id": p.UserID, "slack_message_ts": messageTS}
+	// slack_message_ts (and for a resume slack_card_id) identifies the run
+	// when its start's answer is lost: see findStartedRun.
+	meta := map[string]any{"slack_user_id": p.UserID, "slack_message_ts": messageTS}
+	if p.Resume != nil {
+		meta["slack_card_id"] = p.CardID
+	}
+	return meta
 }
 
 // webhookFor is the completion webhook a run carries: only when the bot

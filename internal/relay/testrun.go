@@ -151,10 +151,11 @@ func (r *Relay) FollowTestRun(ctx context.Context, t TestRunTicket) (TestRunResu
 			return res, nil
 		}
 		if canLease {
+			leasedAt := time.Now()
 			leased, err := leaser.LeaseJob(ctx, t.JobID, r.cfg.Owner, r.cfg.LeaseTTL)
 			switch {
 			case err == nil:
-				r.work(ctx, leased)
+				r.work(ctx, leased, leasedAt)
 				continue
 			case ctx.Err() != nil:
 				return r.timedOut(ctx, t), nil

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net/http"
 	"time"
 
 	"github.com/slack-go/slack"
@@ -15,19 +14,31 @@ import (
 	"github.com/deepagents-slack/slackbot/internal/threadmap"
 )
 
-// maxAttempts bounds how often a job is retried after transient failures
-// (store or Slack errors) before the user is told it failed.
-const maxAttempts = 8
-
 // work runs one leased job to its next resting state. A lease lost to
-// another replica, or shutdown, stops it quietly: whoever holds the job next
-// continues from what was saved.
-func (r *Relay) work(ctx context.Context, job threadmap.Job) {
-	jctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	go r.keepLease(jctx, cancel, job.ID)
+// another worker, or shutdown, stops it quietly: whoever holds the job next
+// continues from what was saved. Any other failure ends this attempt: a
+// permanent one, or the last allowed attempt, ends the job (giveUp); else
+// the job is tried again after a backoff. leasedAt is when the lease
+// request began, the earliest time the lease can have been granted.
+func (r *Relay) work(ctx context.Context, job threadmap.Job, leasedAt time.Time) {
+	jctx, cancel := context.WithCancelCause(ctx)
+	l := &lease{
+		jobID: job.ID, owner: job.LeaseOwner, done: make(chan struct{}),
+		until: leasedAt.Add(r.cfg.LeaseTTL - leaseMargin(r.cfg.LeaseTTL)),
+	}
+	go r.keepLease(jctx, cancel, l)
+	defer func() {
+		cancel(nil)
+		<-l.done
+	}()
 
 	log := r.log.With("job", job.ID, "thread_id", job.ThreadID, "attempt", job.Attempts)
+	if job.Attempts > maxAttempts {
+		// Every earlier attempt ended without a verdict (crashes, lost
+		// leases): stop here rather than hold the conversation up forever.
+		r.giveUp(jctx, log, job, gaveUpAttempts, fmt.Errorf("%d attempts", job.Attempts-1))
+		return
+	}
 	var err error
 	switch job.Kind {
 	case kindCommand:
@@ -35,48 +46,32 @@ func (r *Relay) work(ctx context.Context, job threadmap.Job) {
 	case kindPrompt, kindResume:
 		err = r.workRun(jctx, log, job)
 	default:
-		err = fmt.Errorf("unknown job kind %q", job.Kind)
+		err = fmt.Errorf("unknown job kind %q: %w", job.Kind, errPermanent)
 	}
 	switch {
 	case err == nil:
 	case ctx.Err() != nil:
 		// Shutting down: hand the job over at once.
 		rctx, rcancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-		if rerr := r.cfg.Store.ReleaseLease(rctx, job.ID, r.cfg.Owner); rerr != nil && !errors.Is(rerr, threadmap.ErrLeaseLost) {
+		if rerr := r.cfg.Store.ReleaseLease(rctx, job.ID, job.LeaseOwner); rerr != nil && !errors.Is(rerr, threadmap.ErrLeaseLost) {
 			log.Warn("release lease", "err", rerr)
 		}
 		rcancel()
 	case errors.Is(err, threadmap.ErrLeaseLost) || jctx.Err() != nil:
-		log.Warn("lease lost; another worker continues the job")
+		log.Warn("lease lost; another worker continues the job", "err", context.Cause(jctx))
+	case isPermanent(err):
+		r.giveUp(ctx, log, job, gaveUpPermanent, err)
+	case job.Attempts >= maxAttempts:
+		r.giveUp(ctx, log, job, gaveUpAttempts, err)
 	default:
-		// Transient: the lease expires and the job is retried then.
-		log.Error("job failed; will retry", "err", err)
+		cancel(nil) // stop renewing before the lease is shortened to the backoff
+		<-l.done
+		r.retryLater(ctx, log, job, err)
 	}
 }
 
-// keepLease renews the job's lease until ctx ends; losing it cancels the job.
-func (r *Relay) keepLease(ctx context.Context, cancel context.CancelFunc, id string) {
-	t := time.NewTicker(r.cfg.LeaseTTL / 3)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			err := r.cfg.Store.RenewLease(ctx, id, r.cfg.Owner, r.cfg.LeaseTTL)
-			if errors.Is(err, threadmap.ErrLeaseLost) {
-				cancel()
-				return
-			}
-			if err != nil && ctx.Err() == nil {
-				r.log.Warn("renew lease", "job", id, "err", err)
-			}
-		}
-	}
-}
-
+// save stores the job's worker-owned fields under the job's own lease.
 func (r *Relay) save(ctx context.Context, job *threadmap.Job) error {
-	job.LeaseOwner = r.cfg.Owner
 	if err := r.cfg.Store.UpdateJob(ctx, *job); err != nil {
 		return fmt.Errorf("save job %s: %w", job.ID, err)
 	}
@@ -194,14 +189,28 @@ func (r *Relay) workRun(ctx context.Context, log *slog.Logger, job threadmap.Job
 	})
 	defer live.Close()
 
-	// A previous attempt sent the run start and stopped before it saved the
-	// run id: the run may exist. Starting another would run the prompt
-	// twice, so the thread is asked first and, if the run is there, followed.
+	// A previous attempt sent the run start and got no readable answer, or
+	// stopped before it saved the run id: the run may exist. Starting
+	// another would run the prompt twice, so the runtime is asked first
+	// and, if the run is there, it is followed.
 	orphan := false
 	var stream *agents.Stream // the run's own stream, when it was started streaming
 	if job.RunID == "" && job.State == threadmap.JobStarting {
-		if orphan, err = r.startedUnrecorded(ctx, conv.ThreadID, p); err != nil {
+		runID, started, proven, err := r.findStartedRun(ctx, conv.ThreadID, p, r.runMetadata(conv, p))
+		switch {
+		case err != nil:
 			return err
+		case !proven:
+			log.Warn("cannot tell whether an earlier run start reached the runtime; not starting it again")
+			return r.finishFailed(ctx, &job, p, live, unprovableStartText)
+		case started && runID != "":
+			log.Info("found the run an earlier attempt started", "run_id", runID)
+			job.RunID, job.State = runID, threadmap.JobRunning
+			if err := r.save(ctx, &job); err != nil {
+				return err
+			}
+		case started:
+			orphan = true
 		}
 	}
 	if job.RunID == "" && !orphan {
@@ -221,6 +230,8 @@ func (r *Relay) workRun(ctx context.Context, log *slog.Logger, job threadmap.Job
 			return fmt.Errorf("post live reply: %w", err)
 		}
 		job.ReplyTS, job.State = ts, threadmap.JobStarting
+		p.RunStartedAt = r.cfg.Now().UTC()
+		job.Payload = p.encode()
 		if err := r.saveDone(ctx, &job); err != nil {
 			return err
 		}
@@ -230,9 +241,14 @@ func (r *Relay) workRun(ctx context.Context, log *slog.Logger, job threadmap.Job
 			r.assistantStatus(job.Key.ChannelID, job.Key.RootTS, "is thinking…")
 		}
 		run, err := r.startRun(ctx, log, conv, job, p)
+		if err == nil && run.runID == "" {
+			err = fmt.Errorf("run start answered without a run id: %w", agents.ErrOutcomeUnknown)
+		}
 		if err != nil {
-			if ctx.Err() != nil {
-				return ctx.Err()
+			if errors.Is(err, agents.ErrOutcomeUnknown) || ctx.Err() != nil {
+				// The request may have reached the runtime: the job stays
+				// "starting" and the next attempt looks for the run.
+				return fmt.Errorf("run start without an answer: %w", err)
 			}
 			log.Warn("run start failed", "err", err, "status", agents.ErrorStatus(err))
 			return r.finishFailed(ctx, &job, p, live, failureText(err))
@@ -252,12 +268,26 @@ func (r *Relay) workRun(ctx context.Context, log *slog.Logger, job threadmap.Job
 	r.metrics.RunsInFlight(1)
 	defer r.metrics.RunsInFlight(-1)
 
+	// The run is followed for at most MaxRunAge from its start; then the
+	// user is told and the conversation moves on.
+	started := p.RunStartedAt
+	if started.IsZero() {
+		started = r.cfg.Now()
+	}
+	fctx, fcancel := context.WithDeadline(ctx, started.Add(r.cfg.MaxRunAge))
+	defer fcancel()
 	var out outcome
 	if orphan {
-		log.Warn("taking over a run start whose run id was not saved; following its thread")
-		out, err = r.awaitRun(ctx, log, job, live, agents.RunView{})
+		log.Warn("taking over a run start whose run id is unknown; following its thread")
+		out, err = r.awaitRun(fctx, log, job, live, agents.RunView{})
 	} else {
-		out, err = r.follow(ctx, log, job, live, stream)
+		out, err = r.follow(fctx, log, job, live, stream)
+	}
+	if err != nil && ctx.Err() == nil && fctx.Err() != nil {
+		r.metrics.RunFinished("error")
+		r.metrics.JobGaveUp(gaveUpRunAge, "thread")
+		log.Warn("run outlived the maximum run age; no longer following it", "max_run_age", r.cfg.MaxRunAge)
+		return r.finishFailed(ctx, &job, p, live, "⚠️ "+runAgeText(r.cfg.MaxRunAge).Error())
 	}
 	if err != nil {
 		return err
@@ -294,34 +324,9 @@ func (r *Relay) workRun(ctx context.Context, log *slog.Logger, job threadmap.Job
 	return nil
 }
 
-// startedUnrecorded reports whether the run a job's previous attempt tried
-// to start exists. Jobs of a conversation run one at a time, so a busy
-// thread is running this job's run; an idle one holds it when its last
-// input is this job's (for a resume: when it is no longer interrupted).
-func (r *Relay) startedUnrecorded(ctx context.Context, threadID string, p payload) (bool, error) {
-	th, err := r.cfg.Agents.GetThread(ctx, threadID)
-	if agents.ErrorStatus(err) == http.StatusNotFound {
-		return false, nil // no thread: nothing started
-	}
-	if err != nil {
-		return false, fmt.Errorf("check for a run started before: %w", err)
-	}
-	switch {
-	case th.Status == agents.ThreadBusy:
-		return true, nil
-	case p.Resume != nil:
-		return th.Status != agents.ThreadInterrupted, nil
-	}
-	values, ok := r.threadValues(ctx, th)
-	if !ok {
-		// Nothing to compare with: an idle thread after a start that may
-		// or may not have happened. Starting again risks a second run;
-		// following nothing risks silence. The run start is retried, as
-		// before, which shows the user an answer either way.
-		return false, nil
-	}
-	return agents.LastHumanText(values) == p.Text, nil
-}
+// unprovableStartText is the failure note when an earlier run start may
+// or may not have reached a runtime that cannot list a thread's runs.
+const unprovableStartText = "The connection to the agent runtime dropped while starting the run, and this runtime doesn't let me check whether it started. I did not retry, to avoid running it twice: please ask again if no answer appears in LangSmith."
 
 func placeholderFor(kind string) string {
 	if kind == kindResume {

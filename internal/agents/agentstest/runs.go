@@ -129,6 +129,10 @@ func (s *Server) acceptRun(w http.ResponseWriter, r *http.Request, route runRout
 		s.fail(w, apiErr)
 		return nil, nil, false
 	}
+	if s.takeDropStartAnswerLocked() {
+		dropConnection(w)
+		return nil, nil, false
+	}
 	return rn, rn.recordLocked(), true
 }
 

@@ -61,6 +61,9 @@ type Server struct {
 	failStatus  int
 	latency     time.Duration
 	down        bool
+	// dropStartAnswers and stallAfter are the knobs of faults_stuck.go.
+	dropStartAnswers int
+	stallAfter       int
 }
 
 type agentDef struct {

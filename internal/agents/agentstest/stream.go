@@ -131,7 +131,7 @@ func (s *Server) handleStreamRun(w http.ResponseWriter, r *http.Request) {
 // cancels the run.
 func (s *Server) serveEvents(w http.ResponseWriter, r *http.Request, rn *run, next int, cancelOnDisconnect bool) {
 	s.mu.Lock()
-	cut := s.cutAfter
+	cut, stall := s.cutAfter, s.stallAfter
 	s.mu.Unlock()
 	complete := false
 	defer func() {
@@ -172,6 +172,14 @@ func (s *Server) serveEvents(w http.ResponseWriter, r *http.Request, rn *run, ne
 			}
 			if cut > 0 && written >= cut {
 				dropConnection(w)
+				return
+			}
+			if stall > 0 && written >= stall {
+				// Silent, not closed: only the client's watchdog ends it.
+				select {
+				case <-r.Context().Done():
+				case <-s.ctx.Done():
+				}
 				return
 			}
 		}
