@@ -92,6 +92,12 @@ type Config struct {
 
 	// retryBase shortens the backoff between a job's attempts in tests.
 	retryBase time.Duration
+	// Fault tests: storeOptions skew the store's clock, wrapStore puts a
+	// failing store in front of the real one, pollInterval shortens idle
+	// workers' polling.
+	storeOptions []threadmap.Option
+	wrapStore    func(threadmap.Store) threadmap.Store
+	pollInterval time.Duration
 
 	// agentOptions tune the runtime client; tests shorten its backoff.
 	agentOptions []agents.Option

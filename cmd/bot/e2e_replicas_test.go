@@ -41,7 +41,7 @@ func TestReplicasSurviveSIGKILL(t *testing.T) {
 			return false
 		}
 		var err error
-		heldByA, err = pgCount(dsn, `SELECT COUNT(*) FROM jobs WHERE lease_owner = $1 AND state = 'running'`, a.name)
+		heldByA, err = pgCount(dsn, `SELECT COUNT(*) FROM jobs WHERE lease_owner LIKE $1::text || '/%' AND state = 'running'`, a.name)
 		return err == nil && heldByA > 0
 	})
 	if err != nil {
@@ -102,7 +102,7 @@ func TestReplicaSIGTERMHandsOverAtOnce(t *testing.T) {
 	var heldByA int
 	err := waitUntil(ctx, func() bool {
 		var err error
-		heldByA, err = pgCount(dsn, `SELECT COUNT(*) FROM jobs WHERE lease_owner = $1 AND state = 'running'`, a.name)
+		heldByA, err = pgCount(dsn, `SELECT COUNT(*) FROM jobs WHERE lease_owner LIKE $1::text || '/%' AND state = 'running'`, a.name)
 		return err == nil && heldByA > 0 && f.Runtime.RunsStarted() == n
 	})
 	if err != nil {
@@ -112,7 +112,7 @@ func TestReplicaSIGTERMHandsOverAtOnce(t *testing.T) {
 		t.Fatalf("replica A after SIGTERM: %v\n%s", err, a.logTail(20))
 	}
 	// A released its leases on the way out: nothing is leased to it now.
-	if held, err := pgCount(dsn, `SELECT COUNT(*) FROM jobs WHERE lease_owner = $1`, a.name); err != nil || held != 0 {
+	if held, err := pgCount(dsn, `SELECT COUNT(*) FROM jobs WHERE lease_owner LIKE $1::text || '/%'`, a.name); err != nil || held != 0 {
 		t.Errorf("after SIGTERM replica A still holds %d leases (%v); want 0", held, err)
 	}
 	// Slack's retries now reach B only.

@@ -47,9 +47,12 @@ type service struct {
 // newService wires every package from cfg. The caller closes s.store.
 func newService(ctx context.Context, cfg Config, log *slog.Logger) (*service, error) {
 	m := metrics.New()
-	store, err := threadmap.Open(ctx, cfg.DatabaseURL)
+	store, err := threadmap.Open(ctx, cfg.DatabaseURL, cfg.storeOptions...)
 	if err != nil {
 		return nil, fmt.Errorf("open store: %w", err)
+	}
+	if cfg.wrapStore != nil {
+		store = cfg.wrapStore(store)
 	}
 	fail := func(err error) (*service, error) {
 		store.Close()
@@ -90,6 +93,7 @@ func newService(ctx context.Context, cfg Config, log *slog.Logger) (*service, er
 
 		StreamSubgraphs:   cfg.StreamSubgraphs,
 		RetryBase:         cfg.retryBase,
+		PollInterval:      cfg.pollInterval,
 		StreamIdleTimeout: cfg.StreamIdleTimeout,
 		MaxRunAge:         cfg.MaxRunAge,
 		Retention:         cfg.Retention,

@@ -34,8 +34,12 @@ func (r *Relay) retryDelay(attempt int) time.Duration {
 	return min(d, maxRetryDelay)
 }
 
-// errPermanent marks a failure no retry can fix.
-var errPermanent = errors.New("permanent failure")
+// errPermanent marks a failure no retry can fix; errRuntime one of
+// reaching the agent runtime.
+var (
+	errPermanent = errors.New("permanent failure")
+	errRuntime   = errors.New("agent runtime")
+)
 
 // permanentSlackErrors are Slack answers that no retry changes: the
 // channel is gone, archived or closed to the bot, or the message itself is
@@ -126,7 +130,10 @@ func (r *Relay) retryLater(ctx context.Context, log *slog.Logger, job threadmap.
 	defer cancel()
 	if err := r.cfg.Store.RenewLease(sctx, job.ID, job.LeaseOwner, delay); err != nil && !errors.Is(err, threadmap.ErrLeaseLost) {
 		log.Warn("schedule retry", "err", err) // the lease expires on its own then
+		return
 	}
+	// Wake an idle worker when the job is due rather than at its next poll.
+	time.AfterFunc(delay, r.notify)
 }
 
 // Reasons a job is given up.
@@ -203,9 +210,10 @@ func (r *Relay) tellGaveUp(ctx context.Context, log *slog.Logger, job threadmap.
 // giveUpText says why the bot stopped, without internals or secrets.
 func giveUpText(reason string, cause error) string {
 	switch reason {
-	case gaveUpRunAge:
-		return "⚠️ " + cause.Error()
 	case gaveUpAttempts:
+		if errors.Is(cause, errRuntime) {
+			return "⚠️ I couldn't reach the agent runtime after several tries, so I stopped. Please try again in a few minutes."
+		}
 		return "⚠️ Sorry, I couldn't finish this after several tries, so I stopped. Please ask again."
 	}
 	switch code := slackpost.SlackErrorCode(cause); code {
@@ -224,8 +232,20 @@ func giveUpText(reason string, cause error) string {
 }
 
 // runAgeText is what the user reads when a run outlived MaxRunAge.
-func runAgeText(age time.Duration) error {
-	return fmt.Errorf("The run has been going for more than %s, so I stopped waiting for it. It may still finish in LangSmith; ask again here if you need the answer.", age.Round(time.Minute))
+func runAgeText(age time.Duration) string {
+	return "The run has been going for more than " + roughly(age) +
+		", so I stopped waiting for it. It may still finish in LangSmith; ask again here if you need the answer."
+}
+
+// roughly renders d for people: "2h", "90m", "45s".
+func roughly(d time.Duration) string {
+	switch {
+	case d >= time.Hour && d%time.Hour == 0:
+		return fmt.Sprintf("%dh", d/time.Hour)
+	case d >= time.Minute:
+		return fmt.Sprintf("%dm", d/time.Minute)
+	}
+	return fmt.Sprintf("%ds", max(d/time.Second, 1))
 }
 
 // errStreamIdle marks a stream the watchdog closed.
@@ -290,14 +310,14 @@ func (r *Relay) findStartedRun(ctx context.Context, threadID string, p payload, 
 		}
 		return "", false, true, nil
 	case !agents.IsRunListUnsupported(err):
-		return "", false, false, fmt.Errorf("look for a run started before: %w", err)
+		return "", false, false, fmt.Errorf("look for a run started before: %w: %w", errRuntime, err)
 	}
 	th, err := r.cfg.Agents.GetThread(ctx, threadID)
 	switch {
 	case agents.ErrorStatus(err) == http.StatusNotFound:
 		return "", false, true, nil // no thread: nothing started
 	case err != nil:
-		return "", false, false, fmt.Errorf("look for a run started before: %w", err)
+		return "", false, false, fmt.Errorf("look for a run started before: %w: %w", errRuntime, err)
 	case th.Status == agents.ThreadBusy:
 		return "", true, true, nil
 	case p.Resume != nil && th.Status == agents.ThreadInterrupted:
@@ -307,14 +327,13 @@ func (r *Relay) findStartedRun(ctx context.Context, threadID string, p payload, 
 }
 
 // sameStart reports whether a run's metadata is that of the request: the
-// keys that identify the Slack message (or card) the run answers.
+// Slack message it answers (slack_message_ts) and, for a resume, the card
+// decided (slack_card_id; a prompt's run has none).
 func sameStart(have, want map[string]any) bool {
-	for _, k := range []string{"slack_message_ts", "slack_card_id", "slack_job_id"} {
-		w, ok := want[k].(string)
-		if !ok {
-			continue
-		}
-		if h, _ := have[k].(string); h != w {
+	for _, k := range []string{"slack_message_ts", "slack_card_id"} {
+		h, _ := have[k].(string)
+		w, _ := want[k].(string)
+		if h != w {
 			return false
 		}
 	}

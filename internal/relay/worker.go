@@ -248,7 +248,7 @@ func (r *Relay) workRun(ctx context.Context, log *slog.Logger, job threadmap.Job
 			if errors.Is(err, agents.ErrOutcomeUnknown) || ctx.Err() != nil {
 				// The request may have reached the runtime: the job stays
 				// "starting" and the next attempt looks for the run.
-				return fmt.Errorf("run start without an answer: %w", err)
+				return fmt.Errorf("run start without an answer: %w: %w", errRuntime, err)
 			}
 			log.Warn("run start failed", "err", err, "status", agents.ErrorStatus(err))
 			return r.finishFailed(ctx, &job, p, live, failureText(err))
@@ -287,7 +287,7 @@ func (r *Relay) workRun(ctx context.Context, log *slog.Logger, job threadmap.Job
 		r.metrics.RunFinished("error")
 		r.metrics.JobGaveUp(gaveUpRunAge, "thread")
 		log.Warn("run outlived the maximum run age; no longer following it", "max_run_age", r.cfg.MaxRunAge)
-		return r.finishFailed(ctx, &job, p, live, "⚠️ "+runAgeText(r.cfg.MaxRunAge).Error())
+		return r.finishFailed(ctx, &job, p, live, runAgeText(r.cfg.MaxRunAge))
 	}
 	if err != nil {
 		return err

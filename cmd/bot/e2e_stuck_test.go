@@ -1,0 +1,360 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/deepagents-slack/slackbot/internal/agents/agentstest"
+	"github.com/deepagents-slack/slackbot/internal/slackpost/slackfake"
+	"github.com/deepagents-slack/slackbot/internal/threadmap"
+)
+
+// The fault tests of "nothing stuck, nothing lost": every job ends, an
+// ambiguous run start is followed rather than failed or repeated, a lease
+// belongs to one worker, silent streams and skewed clocks stall nothing.
+
+// stores are the databases a fault test runs on: SQLite always,
+// PostgreSQL when TEST_DATABASE_URL is set.
+func stores(t *testing.T, test func(t *testing.T, useDB func(*Config))) {
+	t.Run("sqlite", func(t *testing.T) { test(t, func(*Config) {}) })
+	t.Run("postgres", func(t *testing.T) {
+		dsn := postgresSchemaDSN(t)
+		test(t, func(c *Config) { c.DatabaseURL = dsn })
+	})
+}
+
+// askStuck delivers a new top-level mention in channel and returns it.
+func (e *testEnv) askStuck(channel, text string) conversation {
+	e.t.Helper()
+	full := "<@" + e.Slack.BotUserID() + "> " + text
+	ts := e.Slack.UserMessage(channel, userAnna, full, "")
+	ev := map[string]any{"type": "app_mention", "channel": channel, "user": userAnna, "text": full, "ts": ts, "event_ts": ts}
+	cv := conversation{root: ts, text: text, eventID: fmt.Sprintf("Ev-%s-%d", channel, e.nextID()), event: ev}
+	if code, err := e.Event(cv.eventID, ev, 0); err != nil || code != http.StatusOK {
+		e.t.Fatalf("event: %d %v", code, err)
+	}
+	return cv
+}
+
+// replyStuck delivers a user's reply in an existing conversation's thread.
+func (e *testEnv) replyStuck(channel, root, text string) string {
+	e.t.Helper()
+	ev := e.UserSays(userAnna, channel, "channel", text, root)
+	if code, err := e.Event(fmt.Sprintf("Ev-reply-%d", e.nextID()), ev, 0); err != nil || code != http.StatusOK {
+		e.t.Fatalf("event: %d %v", code, err)
+	}
+	return ev["ts"].(string)
+}
+
+func (e *testEnv) ledgerJob(channel, ts string) threadmap.Job {
+	e.t.Helper()
+	j, err := e.svc.store.Job(e.ctx(), "msg:"+channel+":"+ts)
+	if err != nil {
+		e.t.Fatalf("job of %s/%s: %v", channel, ts, err)
+	}
+	return j
+}
+
+func (e *testEnv) metricOf(name string, labels ...string) float64 {
+	e.t.Helper()
+	resp, err := http.Get(e.URL + "/metrics")
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	v, err := metricValue(string(body), name, labels...)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return v
+}
+
+func (e *testEnv) waitUntilDone(what string, cond func() bool) {
+	e.t.Helper()
+	if err := e.WaitFor(e.ctx(), func(*slackfake.Server) bool { return cond() }); err != nil {
+		e.t.Fatalf("%s: %v\n%s", what, err, e.Slack.Transcript(chGeneral))
+	}
+}
+
+// TestArchivedChannelMidRunEndsTheJob: the channel is archived while the
+// run is going. Slack refuses every write there with is_archived, a
+// permanent error: the job ends on its first attempt, counted as given up
+// (nobody can be told in an archived channel), and a message in another
+// channel is served as usual.
+func TestArchivedChannelMidRunEndsTheJob(t *testing.T) {
+	stores(t, func(t *testing.T, useDB func(*Config)) {
+		e := newTestEnv(t, answerWith(time.Second), useDB, nil)
+		cv := e.askStuck(chGeneral, "q-archived")
+		e.waitUntilDone("run start", func() bool { return e.Runtime.RunsStarted() == 1 })
+		e.Slack.Archived(chGeneral)
+
+		e.waitUntilDone("the job ends", func() bool { return e.ledgerJob(chGeneral, cv.root).Final() })
+		j := e.ledgerJob(chGeneral, cv.root)
+		if j.State != threadmap.JobFailed || j.Attempts != 1 {
+			t.Errorf("job = %s after %d attempts; want failed on the first", j.State, j.Attempts)
+		}
+		if !strings.Contains(j.Error, "is_archived") {
+			t.Errorf("job error %q does not name is_archived", j.Error)
+		}
+		if got := e.metricOf("slackbot_jobs_gave_up_total", `reason="permanent"`, `told="none"`); got != 1 {
+			t.Errorf("jobs given up (permanent, told nowhere) = %v; want 1", got)
+		}
+
+		other := e.askStuck(chOther, "q-elsewhere")
+		e.waitReplies(chOther, other.root, 1)
+		if n, _ := answerCount(fakes{Slack: e.Slack, Runtime: e.Runtime}, chOther, other); n != 1 {
+			t.Errorf("the next conversation got %d answers; want 1\n%s", n, e.Slack.Transcript(chOther))
+		}
+	})
+}
+
+// TestRefusedAnswerToldInThread: Slack refuses every update of the bot's
+// reply with msg_too_long. The job ends on its first attempt and the user
+// learns why in a new message in the thread.
+func TestRefusedAnswerToldInThread(t *testing.T) {
+	e := newTestEnv(t, answerWith(0), nil, nil, slackfake.WithoutStreaming())
+	for range 50 {
+		e.Slack.FailNext("chat.update", "msg_too_long")
+	}
+	cv := e.askStuck(chGeneral, "q-refused")
+	e.waitUntilDone("the job ends", func() bool { return e.ledgerJob(chGeneral, cv.root).Final() })
+	if j := e.ledgerJob(chGeneral, cv.root); j.State != threadmap.JobFailed || j.Attempts != 1 {
+		t.Fatalf("job = %s after %d attempts; want failed on the first", j.State, j.Attempts)
+	}
+	if !strings.Contains(answerText(e.Slack, chGeneral, cv.root), "msg_too_long") {
+		t.Errorf("the thread does not say Slack refused the reply:\n%s", e.Slack.Transcript(chGeneral))
+	}
+	if got := e.metricOf("slackbot_jobs_gave_up_total", `reason="permanent"`, `told="thread"`); got != 1 {
+		t.Errorf("jobs given up (permanent, told in the thread) = %v; want 1", got)
+	}
+}
+
+// TestDroppedRunStartAnswerIsFollowed: the runtime starts the run and the
+// connection drops before its answer. The job stays "starting", the next
+// attempt finds the run by its slack_message_ts and follows it: the answer
+// arrives once and one run exists.
+func TestDroppedRunStartAnswerIsFollowed(t *testing.T) {
+	stores(t, func(t *testing.T, useDB func(*Config)) {
+		e := newTestEnv(t, answerWith(300*time.Millisecond), useDB, nil)
+		f := fakes{Slack: e.Slack, Runtime: e.Runtime}
+		e.Runtime.DropRunStartAnswers(1)
+		cv := e.askStuck(chGeneral, "q-dropped")
+		e.waitReplies(chGeneral, cv.root, 1)
+		checkExactlyOnce(t, f, chGeneral, []conversation{cv})
+		if n := len(e.Runtime.Runs()); n != 1 {
+			t.Errorf("%d runs exist; want 1", n)
+		}
+		if j := e.ledgerJob(chGeneral, cv.root); j.State != threadmap.JobDone || j.Attempts != 2 {
+			t.Errorf("job = %s after %d attempts; want done on the second", j.State, j.Attempts)
+		}
+	})
+}
+
+// TestDroppedRunStartOnManagedSurface: the same on a runtime that cannot
+// list a thread's runs (the Managed Deep Agents API). While the run is
+// going its busy thread proves it started, so it is followed to its
+// answer. (Had the run already ended, nothing could prove it ran: the bot
+// would say so rather than risk running the prompt twice.)
+func TestDroppedRunStartOnManagedSurface(t *testing.T) {
+	release := make(chan struct{})
+	var once sync.Once
+	t.Cleanup(func() { once.Do(func() { close(release) }) })
+	e := newTestEnv(t, func(turn agentstest.Turn) []agentstest.Step {
+		select { // the run stays busy until the bot has come back for it
+		case <-release:
+		case <-time.After(30 * time.Second):
+		}
+		return answerWith(time.Second)(turn)
+	}, nil, []agentstest.Option{agentstest.WithStreamUnsupported()})
+	f := fakes{Slack: e.Slack, Runtime: e.Runtime}
+	e.Runtime.DropRunStartAnswers(1)
+	cv := e.askStuck(chGeneral, "q-dropped")
+	e.waitUntilDone("a second attempt", func() bool { return e.ledgerJob(chGeneral, cv.root).Attempts >= 2 })
+	once.Do(func() { close(release) })
+	e.waitReplies(chGeneral, cv.root, 1)
+	checkExactlyOnce(t, f, chGeneral, []conversation{cv})
+}
+
+// TestSilentStreamStillAnswers: every run stream goes silent (no event, no
+// keep-alive) after two events. The idle watchdog drops it, the worker
+// rejoins after the last event, and the answer arrives once.
+func TestSilentStreamStillAnswers(t *testing.T) {
+	e := newTestEnv(t, answerWith(100*time.Millisecond), func(c *Config) {
+		c.StreamIdleTimeout = 500 * time.Millisecond
+	}, nil)
+	f := fakes{Slack: e.Slack, Runtime: e.Runtime}
+	e.Runtime.StallStreamsAfter(2)
+	cv := e.askStuck(chGeneral, "q-silent")
+	e.waitReplies(chGeneral, cv.root, 1)
+	checkExactlyOnce(t, f, chGeneral, []conversation{cv})
+}
+
+// TestMaxRunAgeMovesOn: a run that outlives MAX_RUN_AGE is left to itself:
+// the user is told in the thread and the conversation's next message is
+// answered (its run waits on the runtime for the slow one, as runs of one
+// thread do, then answers).
+func TestMaxRunAgeMovesOn(t *testing.T) {
+	e := newTestEnv(t, func(turn agentstest.Turn) []agentstest.Step {
+		if strings.HasSuffix(turn.Text(), "slow") {
+			return []agentstest.Step{agentstest.Pause(3 * time.Second), agentstest.Text("too late")}
+		}
+		return answerWith(0)(turn)
+	}, func(c *Config) { c.MaxRunAge = 2 * time.Second }, nil)
+	f := fakes{Slack: e.Slack, Runtime: e.Runtime}
+	cv := e.askStuck(chGeneral, "slow")
+	e.waitUntilDone("the slow job ends", func() bool { return e.ledgerJob(chGeneral, cv.root).Final() })
+	if got := answerText(e.Slack, chGeneral, cv.root); !strings.Contains(got, "stopped waiting") {
+		t.Errorf("the thread does not say the bot stopped waiting:\n%s", e.Slack.Transcript(chGeneral))
+	}
+	next := conversation{root: cv.root, text: "q-after"}
+	e.replyStuck(chGeneral, cv.root, "q-after")
+	e.waitUntilDone("the next message is answered", func() bool { n, _ := answerCount(f, chGeneral, next); return n == 1 })
+}
+
+// renewOutage makes the database refuse lease renewals of the first lease
+// it sees, as if the worker holding it had lost its connection, while
+// every other call (of the other worker included) goes through.
+type renewOutage struct {
+	threadmap.Store
+	mu     sync.Mutex
+	victim string
+}
+
+func (s *renewOutage) LeaseNextJob(ctx context.Context, owner string, ttl time.Duration) (threadmap.Job, error) {
+	j, err := s.Store.LeaseNextJob(ctx, owner, ttl)
+	if err == nil {
+		s.mu.Lock()
+		if s.victim == "" {
+			s.victim = j.LeaseOwner
+		}
+		s.mu.Unlock()
+	}
+	return j, err
+}
+
+func (s *renewOutage) RenewLease(ctx context.Context, jobID, owner string, ttl time.Duration) error {
+	s.mu.Lock()
+	down := owner == s.victim
+	s.mu.Unlock()
+	if down {
+		return errors.New("database unreachable")
+	}
+	return s.Store.RenewLease(ctx, jobID, owner, ttl)
+}
+
+// TestTwoWorkersOfOneReplicaAfterLeaseExpiry: the worker following a run
+// cannot renew its lease; it expires and the replica's other worker takes
+// the job over. The first one stops touching the job before that, so the
+// answer is posted once, from one run.
+func TestTwoWorkersOfOneReplicaAfterLeaseExpiry(t *testing.T) {
+	stores(t, func(t *testing.T, useDB func(*Config)) {
+		var outage *renewOutage
+		e := newTestEnv(t, answerWith(3*time.Second), func(c *Config) {
+			useDB(c)
+			c.Workers = 2
+			c.LeaseTTL = time.Second
+			c.pollInterval = 50 * time.Millisecond
+			c.wrapStore = func(s threadmap.Store) threadmap.Store {
+				outage = &renewOutage{Store: s}
+				return outage
+			}
+		}, nil)
+		f := fakes{Slack: e.Slack, Runtime: e.Runtime}
+		cv := e.askStuck(chGeneral, "q-lease")
+		e.waitReplies(chGeneral, cv.root, 1)
+		checkExactlyOnce(t, f, chGeneral, []conversation{cv})
+		j := e.ledgerJob(chGeneral, cv.root)
+		if j.Attempts < 2 {
+			t.Errorf("job done after %d attempts; want a takeover by the second worker", j.Attempts)
+		}
+		if owner, _, _ := strings.Cut(outage.victim, "/"); owner != e.Config.ReplicaName {
+			t.Errorf("first lease owner %q; want the replica's name and a token", outage.victim)
+		}
+	})
+}
+
+// TestRepeatedContinueAfterCrash: a worker died after it sent the start of
+// a follow-up whose text repeats the previous prompt ("continue"), before
+// the run started. The next worker must not take the earlier run for it:
+// the follow-up is answered, not dropped.
+func TestRepeatedContinueAfterCrash(t *testing.T) {
+	e := newTestEnv(t, func(turn agentstest.Turn) []agentstest.Step {
+		return []agentstest.Step{agentstest.Text(fmt.Sprintf("Answer number %d.", turn.Index+1))}
+	}, nil, nil)
+	cv := e.askStuck(chGeneral, "continue")
+	e.waitReplies(chGeneral, cv.root, 1)
+
+	// The ledger as the dead worker left the follow-up: start sent, no run.
+	key := threadmap.Key{TeamID: simTeam, ChannelID: chGeneral, RootTS: cv.root}
+	ts := e.Slack.UserMessage(chGeneral, userAnna, "continue", cv.root)
+	_, err := e.svc.store.AddJob(e.ctx(), threadmap.Job{
+		ID: "msg:" + chGeneral + ":" + ts, Key: key, ThreadID: threadmap.ThreadID(key),
+		Kind: "prompt", State: threadmap.JobStarting,
+		Payload: []byte(fmt.Sprintf(`{"user_id":%q,"text":"continue","message_ts":%q}`, userAnna, ts)),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.waitUntilDone("the follow-up is answered", func() bool {
+		return e.ledgerJob(chGeneral, ts).Final() && strings.Contains(answerText(e.Slack, chGeneral, cv.root), "Answer number 2.")
+	})
+	if j := e.ledgerJob(chGeneral, ts); j.State != threadmap.JobDone {
+		t.Errorf("follow-up job = %s; want done", j.State)
+	}
+	if n := len(e.Runtime.Runs()); n != 2 {
+		t.Errorf("%d runs; want 2 (the prompt and its repetition)", n)
+	}
+}
+
+// TestClockSkewOnPostgres: two replicas whose clocks are 30 s apart (each
+// way) share PostgreSQL. The idle one polls all along, yet never takes a
+// job from the other while that one keeps its lease: every job is done on
+// its first attempt and every answer is posted once.
+func TestClockSkewOnPostgres(t *testing.T) {
+	for _, skew := range []time.Duration{30 * time.Second, -30 * time.Second} {
+		t.Run(fmt.Sprintf("idle replica %+v", skew), func(t *testing.T) {
+			dsn := postgresSchemaDSN(t)
+			replica := func(name string, skew time.Duration) func(*Config) {
+				return func(c *Config) {
+					c.DatabaseURL = dsn
+					c.ReplicaName = name
+					c.LeaseTTL = 2 * time.Second
+					c.pollInterval = 50 * time.Millisecond
+					c.storeOptions = []threadmap.Option{threadmap.WithProcessClock(func() time.Time { return time.Now().Add(skew) })}
+				}
+			}
+			busy := newTestEnv(t, answerWith(3*time.Second), replica("busy", -skew), nil)
+			f := fakes{Slack: busy.Slack, Runtime: busy.Runtime}
+			convs := []conversation{busy.askStuck(chGeneral, "q-skew-1"), busy.askStuck(chGeneral, "q-skew-2")}
+			busy.waitUntilDone("both runs followed by the busy replica", func() bool {
+				return busy.ledgerJob(chGeneral, convs[0].root).State == threadmap.JobRunning &&
+					busy.ledgerJob(chGeneral, convs[1].root).State == threadmap.JobRunning
+			})
+			// The other replica comes up now and polls for work all along.
+			idle := newTestEnv(t, answerWith(0), replica("idle", skew), nil)
+			for _, cv := range convs {
+				busy.waitReplies(chGeneral, cv.root, 1)
+			}
+			checkExactlyOnce(t, f, chGeneral, convs)
+			for _, cv := range convs {
+				if j := busy.ledgerJob(chGeneral, cv.root); j.Attempts != 1 {
+					t.Errorf("job %s took %d attempts; want 1 (no takeover)", j.ID, j.Attempts)
+				}
+			}
+			if got := idle.metricOf("slackbot_lease_takeovers_total"); got != 0 {
+				t.Errorf("the idle replica took over %v jobs; want none", got)
+			}
+			if n := len(idle.Runtime.Runs()); n != 0 {
+				t.Errorf("the idle replica started %d runs; want none", n)
+			}
+		})
+	}
+}
