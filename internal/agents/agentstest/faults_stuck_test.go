@@ -1,0 +1,105 @@
+package agentstest
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/deepagents-slack/slackbot/internal/agents"
+)
+
+// A run start whose answer is dropped did start; the client cannot tell,
+// and finds the run in the thread's run list by its metadata.
+func TestDropRunStartAnswersAndListRuns(t *testing.T) {
+	s := NewServer()
+	t.Cleanup(s.Close)
+	s.AddAgent("agent-1", Echo())
+	c, err := agents.New(s.URL, "test-key", agents.WithRetry(1, 0, 0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := t.Context()
+	s.DropRunStartAnswers(1)
+	req := &agents.CreateRunRequest{
+		AgentID:  "agent-1",
+		Thread:   &agents.ThreadSpec{ThreadID: threadA, IfExists: agents.IfExistsDoNothing},
+		Input:    &agents.Input{Messages: []agents.Message{{Role: agents.RoleUser, Content: "hi"}}},
+		Metadata: map[string]string{"slack_message_ts": "1.000"},
+	}
+	if _, err := c.CreateThreadRun(ctx, req); !errors.Is(err, agents.ErrOutcomeUnknown) {
+		t.Fatalf("dropped answer: err = %v; want ErrOutcomeUnknown", err)
+	}
+	req.Metadata = map[string]string{"slack_message_ts": "2.000"}
+	second, err := c.CreateThreadRun(ctx, req)
+	if err != nil {
+		t.Fatalf("second start: %v", err)
+	}
+	runs, err := c.ListThreadRuns(ctx, threadA, 10)
+	if err != nil {
+		t.Fatalf("ListThreadRuns: %v", err)
+	}
+	if len(runs) != 2 || runs[0].RunID != second.RunID || runs[1].Metadata["slack_message_ts"] != "1.000" {
+		t.Fatalf("runs = %+v; want the second then the dropped one, newest first", runs)
+	}
+	if runs, err := c.ListThreadRuns(ctx, threadA, 1); err != nil || len(runs) != 1 {
+		t.Errorf("ListThreadRuns(limit 1) = %d runs, %v", len(runs), err)
+	}
+	if _, err := c.ListThreadRuns(ctx, "00000000-0000-4000-8000-00000000dead", 10); agents.ErrorStatus(err) != http.StatusNotFound {
+		t.Errorf("ListThreadRuns(missing thread) = %v; want 404", err)
+	}
+}
+
+// The managed surface has no run list.
+func TestListRunsUnsupportedOnManagedSurface(t *testing.T) {
+	s := NewServer(WithStreamUnsupported())
+	t.Cleanup(s.Close)
+	c, err := agents.New(s.URL, "test-key")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.ListThreadRuns(t.Context(), threadA, 10); !agents.IsRunListUnsupported(err) {
+		t.Fatalf("ListThreadRuns = %v; want unsupported", err)
+	}
+}
+
+// A stalled stream sends nothing, not even keep-alives, after n events.
+func TestStallStreamsAfter(t *testing.T) {
+	s := NewServer()
+	t.Cleanup(s.Close)
+	s.AddAgent("agent-1", Scripted(Text("a", "b", "c", "d")))
+	run := startRun(t, s, runBody("agent-1", threadA, "go"))
+	waitIdle(t, s)
+	s.StallStreamsAfter(2)
+	c, err := agents.New(s.URL, "test-key")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	st, err := c.JoinRunStream(ctx, threadA, run["run_id"].(string), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		if _, err := st.Next(); err != nil {
+			t.Fatalf("event before the stall: %v", err)
+		}
+	}
+	read := st.BytesRead()
+	next := make(chan error, 1)
+	go func() { _, err := st.Next(); next <- err }()
+	select {
+	case err := <-next:
+		t.Fatalf("Next after the stall returned %v; want it to block", err)
+	case <-time.After(3 * heartbeatIdle):
+	}
+	if st.BytesRead() != read {
+		t.Errorf("the stalled stream sent %d more bytes; want silence", st.BytesRead()-read)
+	}
+	st.Close()
+	if err := <-next; err == nil {
+		t.Errorf("Next after Close = nil; want an end")
+	}
+}
