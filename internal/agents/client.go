@@ -182,8 +182,9 @@ func (c *Client) CreateThreadRun(ctx context.Context, req *CreateRunRequest) (*R
 	defer drainClose(resp.Body)
 	var run Run
 	if err := decodeJSON(resp, &run); err != nil {
-		// The API accepted the run; only its description got lost.
-		return nil, fmt.Errorf("agents: create run: run started but its answer was unreadable: %w", err)
+		// The API accepted the run; only its description got lost. The
+		// caller finds the run as it would after a dropped connection.
+		return nil, fmt.Errorf("agents: create run: run started but its answer was unreadable: %w: %w", ErrOutcomeUnknown, err)
 	}
 	if run.RunID == "" {
 		run.RunID = RunIDFromContentLocation(resp.Header.Get("Content-Location"))
