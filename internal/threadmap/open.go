@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/url"
 	"strings"
 	"time"
 
@@ -127,24 +126,23 @@ var (
 	errEmptyOwner = errors.New("threadmap: LeaseNextJob needs an owner name")
 )
 
-// RedactDSN is dsn safe to print: a URL's password (user info and any
-// password= parameter) is masked; a plain path is returned as it is.
+// RedactDSN is dsn safe to print: for a URL, everything up to the last
+// "@" (the user info, whatever characters the password holds) and any
+// query or fragment (password=…) are masked; a plain path is returned as
+// it is. It does not rely on the URL parsing, which a mistyped URL may
+// confuse into showing the password as a path or fragment.
 func RedactDSN(dsn string) string {
-	if !strings.Contains(dsn, "://") {
+	scheme, rest, isURL := strings.Cut(dsn, "://")
+	if !isURL {
 		return dsn
 	}
-	u, err := url.Parse(dsn)
-	if err != nil {
-		// Unparseable: say nothing of what may follow the scheme.
-		scheme, _, _ := strings.Cut(dsn, "://")
-		return scheme + "://[redacted]"
+	if i := strings.LastIndexByte(rest, '@'); i >= 0 {
+		rest = "[redacted]@" + rest[i+1:]
 	}
-	q := u.Query()
-	if q.Has("password") {
-		q.Set("password", "xxxxx")
-		u.RawQuery = q.Encode()
+	if i := strings.IndexAny(rest, "?#"); i >= 0 {
+		rest = rest[:i] + "?[redacted]"
 	}
-	return u.Redacted()
+	return scheme + "://" + rest
 }
 
 func isPostgresDSN(dsn string) bool {
