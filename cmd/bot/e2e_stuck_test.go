@@ -253,11 +253,17 @@ func (s *renewOutage) RenewLease(ctx context.Context, jobID, owner string, ttl t
 // TestTwoWorkersOfOneReplicaAfterLeaseExpiry: the worker following a run
 // cannot renew its lease; it expires and the replica's other worker takes
 // the job over. The first one stops touching the job before that, so the
-// answer is posted once, from one run.
+// answer (long enough to take several messages) is posted once, from one
+// run.
 func TestTwoWorkersOfOneReplicaAfterLeaseExpiry(t *testing.T) {
+	var long strings.Builder
+	for i := 0; long.Len() < 60000; i++ {
+		fmt.Fprintf(&long, "Paragraph %d of the long answer.\n\n", i)
+	}
+	answer := long.String()
 	stores(t, func(t *testing.T, useDB func(*Config)) {
 		var outage *renewOutage
-		e := newTestEnv(t, answerWith(3*time.Second), func(c *Config) {
+		e := newTestEnv(t, agentstest.Scripted(agentstest.Text("Working… "), agentstest.Pause(3*time.Second), agentstest.Text(answer)), func(c *Config) {
 			useDB(c)
 			c.Workers = 2
 			c.LeaseTTL = time.Second
@@ -267,13 +273,22 @@ func TestTwoWorkersOfOneReplicaAfterLeaseExpiry(t *testing.T) {
 				return outage
 			}
 		}, nil)
-		f := fakes{Slack: e.Slack, Runtime: e.Runtime}
 		cv := e.askStuck(chGeneral, "q-lease")
-		e.waitReplies(chGeneral, cv.root, 1)
-		checkExactlyOnce(t, f, chGeneral, []conversation{cv})
+		replies := e.waitReplies(chGeneral, cv.root, 2)
+		var got strings.Builder
+		for _, m := range replies {
+			got.WriteString(markdownOf(m))
+		}
+		if normalizeSpace(got.String()) != normalizeSpace("Working… "+answer) && normalizeSpace(got.String()) != normalizeSpace(answer) {
+			t.Errorf("the thread shows %d chars in %d messages; want the answer (%d chars) once\n%s",
+				got.Len(), len(replies), len(answer), e.Slack.Transcript(chGeneral))
+		}
+		if n := len(e.Runtime.Runs()); n != 1 {
+			t.Errorf("%d runs; want 1", n)
+		}
 		j := e.ledgerJob(chGeneral, cv.root)
-		if j.Attempts < 2 {
-			t.Errorf("job done after %d attempts; want a takeover by the second worker", j.Attempts)
+		if j.Attempts < 2 || j.State != threadmap.JobDone {
+			t.Errorf("job %s after %d attempts; want done after a takeover by the second worker", j.State, j.Attempts)
 		}
 		if owner, _, _ := strings.Cut(outage.victim, "/"); owner != e.Config.ReplicaName {
 			t.Errorf("first lease owner %q; want the replica's name and a token", outage.victim)
