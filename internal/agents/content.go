@@ -302,17 +302,3 @@ func firstPresentField(fields map[string]json.RawMessage, keys ...string) json.R
 	}
 	return nil
 }
-
-// LastHumanText returns the text of the last human message in a state
-// snapshot (values.messages or a bare message list), or "". A worker that
-// took over a run start whose outcome was never recorded uses it to tell
-// whether its input reached the thread.
-func LastHumanText(values json.RawMessage) string {
-	msgs := messagesOfState(values)
-	for i := len(msgs) - 1; i >= 0; i-- {
-		if msgs[i].Kind == kindHuman {
-			return ContentText(msgs[i].Content)
-		}
-	}
-	return ""
-}
