@@ -77,6 +77,21 @@ func (e *testEnv) metricOf(name string, labels ...string) float64 {
 	return v
 }
 
+// metricNow is the metric's value, or -1 while it is not exposed.
+func (e *testEnv) metricNow(name string, labels ...string) float64 {
+	resp, err := http.Get(e.URL + "/metrics")
+	if err != nil {
+		return -1
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	v, err := metricValue(string(body), name, labels...)
+	if err != nil {
+		return -1
+	}
+	return v
+}
+
 func (e *testEnv) waitUntilDone(what string, cond func() bool) {
 	e.t.Helper()
 	if err := e.WaitFor(e.ctx(), func(*slackfake.Server) bool { return cond() }); err != nil {
@@ -104,15 +119,36 @@ func TestArchivedChannelMidRunEndsTheJob(t *testing.T) {
 		if !strings.Contains(j.Error, "is_archived") {
 			t.Errorf("job error %q does not name is_archived", j.Error)
 		}
-		if got := e.metricOf("slackbot_jobs_gave_up_total", `reason="permanent"`, `told="none"`); got != 1 {
-			t.Errorf("jobs given up (permanent, told nowhere) = %v; want 1", got)
-		}
+		e.waitUntilDone("the job is counted as given up, told nowhere", func() bool {
+			return e.metricNow("slackbot_jobs_gave_up_total", `reason="permanent"`, `told="none"`) == 1
+		})
 
 		other := e.askStuck(chOther, "q-elsewhere")
 		e.waitReplies(chOther, other.root, 1)
 		if n, _ := answerCount(fakes{Slack: e.Slack, Runtime: e.Runtime}, chOther, other); n != 1 {
 			t.Errorf("the next conversation got %d answers; want 1\n%s", n, e.Slack.Transcript(chOther))
 		}
+	})
+}
+
+// TestArchivedChannelMidRunToldViaResponseURL: the same for a conversation
+// started with the slash command: the thread is closed, but the command's
+// response_url still reaches the person who asked.
+func TestArchivedChannelMidRunToldViaResponseURL(t *testing.T) {
+	e := newTestEnv(t, answerWith(time.Second), nil, nil)
+	e.slash(userAnna, chGeneral, "q-archived-command")
+	e.waitUntilDone("run start", func() bool { return e.Runtime.RunsStarted() == 1 })
+	e.Slack.Archived(chGeneral)
+	e.waitUntilDone("the user is told", func() bool {
+		for _, m := range e.Slack.Ephemerals() {
+			if m.User == userAnna && m.ResponseID != "" && strings.Contains(m.Text, "archived") {
+				return true
+			}
+		}
+		return false
+	})
+	e.waitUntilDone("the job is counted as given up, told via response_url", func() bool {
+		return e.metricNow("slackbot_jobs_gave_up_total", `reason="permanent"`, `told="response_url"`) == 1
 	})
 }
 
@@ -132,9 +168,9 @@ func TestRefusedAnswerToldInThread(t *testing.T) {
 	if !strings.Contains(answerText(e.Slack, chGeneral, cv.root), "msg_too_long") {
 		t.Errorf("the thread does not say Slack refused the reply:\n%s", e.Slack.Transcript(chGeneral))
 	}
-	if got := e.metricOf("slackbot_jobs_gave_up_total", `reason="permanent"`, `told="thread"`); got != 1 {
-		t.Errorf("jobs given up (permanent, told in the thread) = %v; want 1", got)
-	}
+	e.waitUntilDone("the job is counted as given up, told in the thread", func() bool {
+		return e.metricNow("slackbot_jobs_gave_up_total", `reason="permanent"`, `told="thread"`) == 1
+	})
 }
 
 // TestDroppedRunStartAnswerIsFollowed: the runtime starts the run and the
