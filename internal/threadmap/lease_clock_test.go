@@ -74,6 +74,7 @@ func TestMistypedDatabaseURL(t *testing.T) {
 		"mysql://bot:s3cr3t-pw@db.internal/slackbot",
 		"pgsql://bot@db.internal/slackbot?password=s3cr3t-pw",
 		"pgsql://bot:s3cr3t-pw@db.internal:bad-port/slack%zz",
+		"pgsql:bot:s3cr3t-pw@db.internal/slackbot",
 	} {
 		s, err := threadmap.Open(t.Context(), dsn)
 		if err == nil {

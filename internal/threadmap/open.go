@@ -114,11 +114,30 @@ func Open(ctx context.Context, dsn string, opts ...Option) (Store, error) {
 // quietly created. The error shows the DSN with its password masked.
 func CheckDSN(dsn string) error {
 	scheme, _, isURL := strings.Cut(dsn, "://")
-	if !isURL || isPostgresDSN(dsn) || strings.EqualFold(scheme, "sqlite") {
-		return nil
+	if isURL && !isPostgresDSN(dsn) && !strings.EqualFold(scheme, "sqlite") {
+		return fmt.Errorf("threadmap: database URL %s: unknown scheme %q; use postgres://… or postgresql://… for PostgreSQL, or a file path (or sqlite:<path>) for SQLite: %w",
+			RedactDSN(dsn), scheme, errBadDSN)
 	}
-	return fmt.Errorf("threadmap: database URL %s: unknown scheme %q; use postgres://… or postgresql://… for PostgreSQL, or a file path (or sqlite:<path>) for SQLite: %w",
-		RedactDSN(dsn), scheme, errBadDSN)
+	// "pgsql:user:pw@host/db", without the slashes: credentials, not a path.
+	if scheme, _, ok := strings.Cut(dsn, ":"); !isURL && ok && len(scheme) > 1 && strings.Contains(dsn, "@") &&
+		!strings.EqualFold(scheme, "sqlite") && !strings.EqualFold(scheme, "file") && isScheme(scheme) {
+		return fmt.Errorf("threadmap: database URL %s:[redacted]: unknown scheme %q; use postgres://… or postgresql://… for PostgreSQL, or a file path (or sqlite:<path>) for SQLite: %w",
+			scheme, scheme, errBadDSN)
+	}
+	return nil
+}
+
+// isScheme reports whether s is made of URL scheme characters (RFC 3986).
+func isScheme(s string) bool {
+	for i, r := range s {
+		switch {
+		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z':
+		case i > 0 && (r >= '0' && r <= '9' || r == '+' || r == '-' || r == '.'):
+		default:
+			return false
+		}
+	}
+	return s != ""
 }
 
 var (
