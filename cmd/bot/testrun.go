@@ -139,6 +139,8 @@ func testRunCmd(ctx context.Context, args []string, getenv func(string) string, 
 	}
 	// Its own lease owner, even when it shares REPLICA_NAME with a service.
 	cfg.ReplicaName += "/test-run"
+	// It serves no HTTP, so it must not take the service's metrics port.
+	cfg.MetricsAddr = ""
 	level := "warn"
 	if verbose {
 		level = cfg.LogLevel

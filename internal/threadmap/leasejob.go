@@ -29,6 +29,10 @@ var (
 
 // LeaseJob leases one job by id; see JobLeaser.
 func (s *SQLiteStore) LeaseJob(ctx context.Context, id, owner string, ttl time.Duration) (Job, error) {
+	if owner == "" {
+		return Job{}, errEmptyOwner
+	}
+	owner = newLeaseOwner(owner)
 	now := s.clock()
 	j, err := scanSQLiteJob(s.write.QueryRowContext(ctx, `UPDATE jobs
 		SET lease_owner = ?, lease_until = ?, attempts = attempts + 1, updated_at = ?
@@ -58,24 +62,28 @@ func (s *SQLiteStore) noLease(ctx context.Context, id string) error {
 
 // LeaseJob leases one job by id; see JobLeaser.
 func (s *PostgresStore) LeaseJob(ctx context.Context, id, owner string, ttl time.Duration) (Job, error) {
-	now := s.clock()
+	if owner == "" {
+		return Job{}, errEmptyOwner
+	}
 	var j Job
 	err := s.queryRow(ctx, func(r pgx.Row) (err error) {
 		j, err = scanPostgresJob(r)
 		return err
-	}, `WITH target AS (
-			SELECT j.seq FROM jobs j
-			WHERE j.id = $4
+	}, `WITH clock AS (SELECT COALESCE($2::timestamptz, now()) AS now),
+		target AS (
+			SELECT j.seq FROM jobs j, clock
+			WHERE j.id = $5
 			  AND j.state NOT IN ('done', 'failed') AND j.state <> 'paused'
-			  AND (j.lease_until IS NULL OR j.lease_until <= $3)
+			  AND (j.lease_until IS NULL OR j.lease_until <= clock.now)
 			  AND NOT EXISTS (
 				SELECT 1 FROM jobs o
 				WHERE o.thread_id = j.thread_id AND o.state NOT IN ('done', 'failed') AND o.seq < j.seq)
-			FOR UPDATE SKIP LOCKED)
-		UPDATE jobs SET lease_owner = $1, lease_until = $2, attempts = jobs.attempts + 1, updated_at = $3
-		FROM target WHERE jobs.seq = target.seq
-		RETURNING `+jobColumns,
-		owner, now.Add(ttl), now, id)
+			FOR UPDATE OF j SKIP LOCKED)
+		UPDATE jobs SET lease_owner = $1, lease_until = clock.now + $3::bigint * interval '1 microsecond',
+			attempts = jobs.attempts + 1, updated_at = $4
+		FROM target, clock WHERE jobs.seq = target.seq
+		RETURNING `+prefixed("jobs.", jobColumns),
+		newLeaseOwner(owner), s.leaseNow(), micros(ttl), s.clock(), id)
 	if errors.Is(err, pgx.ErrNoRows) {
 		if _, err := s.Job(ctx, id); err != nil {
 			return Job{}, err
