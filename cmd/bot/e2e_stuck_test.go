@@ -173,6 +173,23 @@ func TestRefusedAnswerToldInThread(t *testing.T) {
 	})
 }
 
+// TestRefusedApprovalCardEndsTheJob: Slack refuses the approval card
+// (invalid_blocks). Retrying cannot fix the card, so the job ends on its
+// first attempt and the thread says why, instead of the run waiting for a
+// decision nobody can make.
+func TestRefusedApprovalCardEndsTheJob(t *testing.T) {
+	e := newTestEnv(t, rememberTea(), nil, nil)
+	e.Slack.FailNext("chat.postMessage", "invalid_blocks")
+	cv := e.askStuck(chGeneral, "remember the tea")
+	e.waitUntilDone("the job ends", func() bool { return e.ledgerJob(chGeneral, cv.root).Final() })
+	if j := e.ledgerJob(chGeneral, cv.root); j.State != threadmap.JobFailed || j.Attempts != 1 {
+		t.Fatalf("job = %s after %d attempts; want failed on the first", j.State, j.Attempts)
+	}
+	if got := answerText(e.Slack, chGeneral, cv.root); !strings.Contains(got, "invalid_blocks") {
+		t.Errorf("the thread does not say Slack refused the card:\n%s", e.Slack.Transcript(chGeneral))
+	}
+}
+
 // TestDroppedRunStartAnswerIsFollowed: the runtime starts the run and the
 // connection drops before its answer. The job stays "starting", the next
 // attempt finds the run by its slack_message_ts and follows it: the answer

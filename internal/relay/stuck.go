@@ -8,6 +8,8 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/slack-go/slack"
+
 	"github.com/deepagents-slack/slackbot/internal/agents"
 	"github.com/deepagents-slack/slackbot/internal/slackpost"
 	"github.com/deepagents-slack/slackbot/internal/threadmap"
@@ -172,9 +174,15 @@ func (r *Relay) giveUp(ctx context.Context, log *slog.Logger, leased threadmap.J
 	r.afterRun(job, p, reactFailed)
 }
 
-// tellGaveUp delivers text by the first way that works and names it.
+// tellGaveUp delivers text by the first way that works and names it. In
+// the thread the bot's reply is replaced first, so no placeholder or open
+// stream is left behind; a new reply is the fallback.
 func (r *Relay) tellGaveUp(ctx context.Context, log *slog.Logger, job threadmap.Job, p payload, text string) string {
-	msg := slackpost.Message{Text: text}
+	// Blocks too: chat.update without blocks keeps the old ones.
+	msg := slackpost.Message{
+		Text:   text,
+		Blocks: []slack.Block{slack.NewSectionBlock(slack.NewTextBlockObject(slack.MarkdownType, text, false, false), nil, nil)},
+	}
 	channel := job.Key.ChannelID
 	if job.Kind != kindCommand && job.ReplyTS != "" {
 		if err := r.cfg.Slack.Update(ctx, channel, job.ReplyTS, msg); err == nil {
