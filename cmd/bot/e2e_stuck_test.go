@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/deepagents-slack/slackbot/internal/agents"
 	"github.com/deepagents-slack/slackbot/internal/agents/agentstest"
 	"github.com/deepagents-slack/slackbot/internal/slackpost/slackfake"
 	"github.com/deepagents-slack/slackbot/internal/threadmap"
@@ -190,18 +191,24 @@ func TestRefusedApprovalCardEndsTheJob(t *testing.T) {
 	}
 }
 
-// TestDroppedRunStartAnswerIsFollowed: the runtime starts the run and the
-// connection drops before its answer. The job stays "starting", the next
-// attempt finds the run by its slack_message_ts and follows it: the answer
-// arrives once and one run exists.
+// TestDroppedRunStartAnswerIsFollowed: the runtime (an Agent Server) starts
+// the run and the connection drops before its answer. The job stays
+// "starting", the next attempt finds the run in the thread's run list by
+// its slack_message_ts and follows it: the answer arrives once and one run
+// exists.
 func TestDroppedRunStartAnswerIsFollowed(t *testing.T) {
 	stores(t, func(t *testing.T, useDB func(*Config)) {
-		e := newTestEnv(t, answerWith(300*time.Millisecond), useDB, nil)
+		e := newTestEnv(t, answerWith(300*time.Millisecond), func(c *Config) {
+			useDB(c)
+			c.Runtime = agents.AgentServer
+		}, []agentstest.Option{agentstest.WithSurface(agentstest.AgentServer)})
 		f := fakes{Slack: e.Slack, Runtime: e.Runtime}
 		e.Runtime.DropRunStartAnswers(1)
 		cv := e.askStuck(chGeneral, "q-dropped")
 		e.waitReplies(chGeneral, cv.root, 1)
-		checkExactlyOnce(t, f, chGeneral, []conversation{cv})
+		if answers, others := answerCount(f, chGeneral, cv); answers != 1 || others != 0 {
+			t.Errorf("%d answers and %d other replies; want the answer once\n%s", answers, others, e.Slack.Transcript(chGeneral))
+		}
 		if n := len(e.Runtime.Runs()); n != 1 {
 			t.Errorf("%d runs exist; want 1", n)
 		}
@@ -212,10 +219,11 @@ func TestDroppedRunStartAnswerIsFollowed(t *testing.T) {
 }
 
 // TestDroppedRunStartOnManagedSurface: the same on a runtime that cannot
-// list a thread's runs (the Managed Deep Agents API). While the run is
-// going its busy thread proves it started, so it is followed to its
-// answer. (Had the run already ended, nothing could prove it ran: the bot
-// would say so rather than risk running the prompt twice.)
+// list a thread's runs (the Managed Deep Agents API, here proxying run
+// joins). While the run is going its busy thread proves it started, so it
+// is followed to its answer. (Had the run already ended, nothing could
+// prove it ran: the bot would say so rather than risk running the prompt
+// twice.)
 func TestDroppedRunStartOnManagedSurface(t *testing.T) {
 	release := make(chan struct{})
 	var once sync.Once
@@ -226,7 +234,7 @@ func TestDroppedRunStartOnManagedSurface(t *testing.T) {
 		case <-time.After(30 * time.Second):
 		}
 		return answerWith(time.Second)(turn)
-	}, nil, []agentstest.Option{agentstest.WithStreamUnsupported()})
+	}, nil, nil)
 	f := fakes{Slack: e.Slack, Runtime: e.Runtime}
 	e.Runtime.DropRunStartAnswers(1)
 	cv := e.askStuck(chGeneral, "q-dropped")
@@ -352,11 +360,12 @@ func TestTwoWorkersOfOneReplicaAfterLeaseExpiry(t *testing.T) {
 // TestRepeatedContinueAfterCrash: a worker died after it sent the start of
 // a follow-up whose text repeats the previous prompt ("continue"), before
 // the run started. The next worker must not take the earlier run for it:
-// the follow-up is answered, not dropped.
+// the follow-up is answered, not dropped. (On an Agent Server, whose run
+// list proves the start did not happen; see TestUnprovableStartOnManagedSurface.)
 func TestRepeatedContinueAfterCrash(t *testing.T) {
 	e := newTestEnv(t, func(turn agentstest.Turn) []agentstest.Step {
 		return []agentstest.Step{agentstest.Text(fmt.Sprintf("Answer number %d.", turn.Index+1))}
-	}, nil, nil)
+	}, func(c *Config) { c.Runtime = agents.AgentServer }, []agentstest.Option{agentstest.WithSurface(agentstest.AgentServer)})
 	cv := e.askStuck(chGeneral, "continue")
 	e.waitReplies(chGeneral, cv.root, 1)
 
@@ -424,5 +433,35 @@ func TestClockSkewOnPostgres(t *testing.T) {
 				t.Errorf("the idle replica started %d runs; want none", n)
 			}
 		})
+	}
+}
+
+// TestUnprovableStartOnManagedSurface: the same crash on a runtime without
+// a run list, whose thread is idle again: nothing proves whether the
+// follow-up's run started. The bot neither starts it a second time nor
+// posts the earlier answer for it: it says it cannot tell.
+func TestUnprovableStartOnManagedSurface(t *testing.T) {
+	e := newTestEnv(t, func(turn agentstest.Turn) []agentstest.Step {
+		return []agentstest.Step{agentstest.Text(fmt.Sprintf("Answer number %d.", turn.Index+1))}
+	}, nil, nil)
+	cv := e.askStuck(chGeneral, "continue")
+	e.waitReplies(chGeneral, cv.root, 1)
+	key := threadmap.Key{TeamID: simTeam, ChannelID: chGeneral, RootTS: cv.root}
+	ts := e.Slack.UserMessage(chGeneral, userAnna, "continue", cv.root)
+	_, err := e.svc.store.AddJob(e.ctx(), threadmap.Job{
+		ID: "msg:" + chGeneral + ":" + ts, Key: key, ThreadID: threadmap.ThreadID(key),
+		Kind: "prompt", State: threadmap.JobStarting,
+		Payload: []byte(fmt.Sprintf(`{"user_id":%q,"text":"continue","message_ts":%q}`, userAnna, ts)),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.waitUntilDone("the follow-up ends", func() bool { return e.ledgerJob(chGeneral, ts).Final() })
+	got := answerText(e.Slack, chGeneral, cv.root)
+	if !strings.Contains(got, "doesn't let me check whether it started") || strings.Count(got, "Answer number 1.") != 1 {
+		t.Errorf("thread = %q; want the first answer once and a note that the bot cannot tell", got)
+	}
+	if n := len(e.Runtime.Runs()); n != 1 {
+		t.Errorf("%d runs; want 1 (the follow-up not started blindly)", n)
 	}
 }

@@ -53,12 +53,12 @@ func TestIsPermanent(t *testing.T) {
 // A run is recognised by the Slack message (and card) it answers, never by
 // the prompt's text: a repeated "continue" is another run.
 func TestSameStart(t *testing.T) {
-	prompt := map[string]string{"slack_user_id": "U1", "slack_message_ts": "2.000"}
-	resume := map[string]string{"slack_user_id": "U1", "slack_message_ts": "1.000", "slack_card_id": "card-b"}
+	prompt := map[string]any{"slack_user_id": "U1", "slack_message_ts": "2.000"}
+	resume := map[string]any{"slack_user_id": "U1", "slack_message_ts": "1.000", "slack_card_id": "card-b"}
 	tests := []struct {
 		name string
 		have map[string]any
-		want map[string]string
+		want map[string]any
 		same bool
 	}{
 		{"the prompt's run", map[string]any{"slack_message_ts": "2.000", "slack_user_id": "U1"}, prompt, true},

@@ -11,56 +11,62 @@ import (
 )
 
 // A run start whose answer is dropped did start; the client cannot tell,
-// and finds the run in the thread's run list by its metadata.
+// and finds the run in the thread's run list (Agent Server) by its
+// metadata.
 func TestDropRunStartAnswersAndListRuns(t *testing.T) {
-	s := NewServer()
+	s := NewServer(WithSurface(AgentServer))
 	t.Cleanup(s.Close)
 	s.AddAgent("agent-1", Echo())
-	c, err := agents.New(s.URL, "test-key", agents.WithRetry(1, 0, 0))
+	c, err := agents.New(s.URL, "test-key", agents.WithDialect(agents.AgentServer), agents.WithRetry(1, 0, 0))
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx := t.Context()
-	s.DropRunStartAnswers(1)
-	req := &agents.CreateRunRequest{
-		AgentID:  "agent-1",
-		Thread:   &agents.ThreadSpec{ThreadID: threadA, IfExists: agents.IfExistsDoNothing},
-		Input:    &agents.Input{Messages: []agents.Message{{Role: agents.RoleUser, Content: "hi"}}},
-		Metadata: map[string]string{"slack_message_ts": "1.000"},
+	if _, err := c.CreateThread(ctx, &agents.CreateThreadRequest{AgentID: "agent-1", ThreadID: threadA, IfExists: agents.IfExistsDoNothing}); err != nil {
+		t.Fatalf("CreateThread: %v", err)
 	}
-	if _, err := c.CreateThreadRun(ctx, req); !errors.Is(err, agents.ErrOutcomeUnknown) {
+	start := func(ts string) (*agents.Stream, error) {
+		return c.StreamRun(ctx, threadA, &agents.RunRequest{
+			Agent:        "agent-1",
+			Input:        &agents.Input{Messages: []agents.Message{{Role: agents.RoleUser, Content: "hi " + ts}}},
+			Metadata:     map[string]any{"slack_message_ts": ts},
+			StreamMode:   []string{"values"},
+			OnDisconnect: agents.OnDisconnectContinue,
+		})
+	}
+	s.DropRunStartAnswers(1)
+	if _, err := start("1.000"); !errors.Is(err, agents.ErrOutcomeUnknown) {
 		t.Fatalf("dropped answer: err = %v; want ErrOutcomeUnknown", err)
 	}
-	req.Metadata = map[string]string{"slack_message_ts": "2.000"}
-	second, err := c.CreateThreadRun(ctx, req)
+	second, err := start("2.000")
 	if err != nil {
 		t.Fatalf("second start: %v", err)
 	}
+	second.Close()
 	runs, err := c.ListThreadRuns(ctx, threadA, 10)
 	if err != nil {
 		t.Fatalf("ListThreadRuns: %v", err)
 	}
-	if len(runs) != 2 || runs[0].RunID != second.RunID || runs[1].Metadata["slack_message_ts"] != "1.000" {
+	if len(runs) != 2 || runs[0].Metadata["slack_message_ts"] != "2.000" || runs[1].Metadata["slack_message_ts"] != "1.000" {
 		t.Fatalf("runs = %+v; want the second then the dropped one, newest first", runs)
-	}
-	if runs, err := c.ListThreadRuns(ctx, threadA, 1); err != nil || len(runs) != 1 {
-		t.Errorf("ListThreadRuns(limit 1) = %d runs, %v", len(runs), err)
 	}
 	if _, err := c.ListThreadRuns(ctx, "00000000-0000-4000-8000-00000000dead", 10); agents.ErrorStatus(err) != http.StatusNotFound {
 		t.Errorf("ListThreadRuns(missing thread) = %v; want 404", err)
 	}
 }
 
-// The managed surface has no run list.
-func TestListRunsUnsupportedOnManagedSurface(t *testing.T) {
-	s := NewServer(WithStreamUnsupported())
-	t.Cleanup(s.Close)
-	c, err := agents.New(s.URL, "test-key")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := c.ListThreadRuns(t.Context(), threadA, 10); !agents.IsRunListUnsupported(err) {
-		t.Fatalf("ListThreadRuns = %v; want unsupported", err)
+// The Managed Deep Agents API documents no run list.
+func TestListRunsUnsupportedOnManagedSurfaces(t *testing.T) {
+	for _, sf := range []Surface{ManagedDocumented, ManagedProxy} {
+		s := NewServer(WithSurface(sf))
+		t.Cleanup(s.Close)
+		c, err := agents.New(s.URL, "test-key")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := c.ListThreadRuns(t.Context(), threadA, 10); !agents.IsRunListUnsupported(err) {
+			t.Errorf("%s: ListThreadRuns = %v; want unsupported", sf, err)
+		}
 	}
 }
 
