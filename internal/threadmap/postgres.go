@@ -25,6 +25,8 @@ type PostgresStore struct {
 	// leaseClock, when set (tests), replaces the database's clock for
 	// leases; see leaseNow.
 	leaseClock func() time.Time
+	// group writes concurrent Records in shared transactions.
+	group *groupCommit
 }
 
 var (
@@ -57,6 +59,7 @@ func OpenPostgres(ctx context.Context, dsn string, opts ...Option) (*PostgresSto
 		pool.Close()
 		return nil, err
 	}
+	s.group = newGroupCommit(s.writeRecords)
 	return s, nil
 }
 
@@ -146,6 +149,7 @@ func (s *PostgresStore) Ping(ctx context.Context) error {
 
 // Close closes the connections; it waits for those in use to be returned.
 func (s *PostgresStore) Close() error {
+	s.group.close()
 	s.pool.Close()
 	return nil
 }
@@ -186,12 +190,11 @@ func (s *PostgresStore) BindConversation(ctx context.Context, c Conversation) (C
 
 // ClaimDelivery reports whether this call was the first to claim id.
 func (s *PostgresStore) ClaimDelivery(ctx context.Context, id string) (bool, error) {
-	tag, err := s.exec(ctx, `INSERT INTO deliveries (id, claimed_at) VALUES ($1, $2) ON CONFLICT (id) DO NOTHING`,
-		id, s.clock())
+	r, err := s.Record(ctx, Record{DeliveryID: id})
 	if err != nil {
 		return false, fmt.Errorf("threadmap: claim delivery: %w", err)
 	}
-	return tag.RowsAffected() == 1, nil
+	return r.DeliveryClaimed, nil
 }
 
 // PruneDeliveries forgets deliveries claimed before olderThan.
@@ -228,32 +231,79 @@ func (s *PostgresStore) PruneFinished(ctx context.Context, olderThan time.Time) 
 // AddJob inserts j unless a job with its ID exists. The job starts without a
 // lease and with no attempts; an empty ThreadID is derived from the key, an
 // empty State is accepted.
-//
-// Jobs of a thread are worked in seq order, but sequence numbers are handed
-// out before commit; the per-thread advisory lock makes inserts into one
-// thread commit in the order of their numbers, so a worker can never see a
-// later job of a thread before an earlier one.
 func (s *PostgresStore) AddJob(ctx context.Context, j Job) (bool, error) {
-	j = prepareJob(j, s.clock())
-	var inserted bool
-	err := s.inTx(ctx, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtextextended('threadmap/jobs/' || $1::text, 0))`,
-			j.ThreadID); err != nil {
-			return err
-		}
-		tag, err := tx.Exec(ctx, `INSERT INTO jobs (id, team_id, channel_id, root_ts, thread_id, kind, payload,
-				state, run_id, reply_ts, last_event_id, delivered, error, created_at, updated_at)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
-			ON CONFLICT (id) DO NOTHING`,
-			j.ID, j.Key.TeamID, j.Key.ChannelID, j.Key.RootTS, j.ThreadID, j.Kind, j.Payload,
-			j.State, j.RunID, j.ReplyTS, j.LastEventID, j.Delivered, j.Error, j.CreatedAt, j.UpdatedAt)
-		inserted = tag.RowsAffected() == 1
-		return err
-	})
+	r, err := s.Record(ctx, Record{Job: &j})
 	if err != nil {
 		return false, fmt.Errorf("threadmap: add job: %w", err)
 	}
-	return inserted, nil
+	return r.JobAdded, nil
+}
+
+// Record writes r in one transaction, shared with the Records of other
+// callers waiting at the same time; see Store.
+func (s *PostgresStore) Record(ctx context.Context, r Record) (Recorded, error) {
+	return s.group.record(ctx, prepareRecord(r, s.clock()))
+}
+
+// writeRecords writes a group of Records as one pipelined batch: one round
+// trip, one transaction (pgx runs a batch in an implicit transaction unless
+// it contains transaction control, pkg.go.dev/github.com/jackc/pgx/v5#Conn.SendBatch),
+// one commit. Statements run in order, so a Record repeating an earlier one
+// of the group finds it there.
+//
+// Jobs of a thread are worked in seq order, but sequence numbers are handed
+// out before commit; per-thread advisory locks, taken first for every thread
+// of the group in one order and held to commit, make inserts into one thread
+// commit in the order of their numbers, so a worker never sees a later job
+// of a thread before an earlier one.
+func (s *PostgresStore) writeRecords(ctx context.Context, group []*pendingRecord) error {
+	b := &pgx.Batch{}
+	var threads []string
+	for _, p := range group {
+		if p.rec.Job != nil {
+			threads = append(threads, p.rec.Job.ThreadID)
+		}
+	}
+	if len(threads) > 0 {
+		b.Queue(`SELECT pg_advisory_xact_lock(h) FROM (
+				SELECT DISTINCT hashtextextended('threadmap/jobs/' || t, 0) AS h FROM unnest($1::text[]) AS t
+				ORDER BY h) AS l`, threads)
+	}
+	now := s.clock()
+	for _, p := range group {
+		r := p.rec
+		p.res = Recorded{}
+		if c := r.Conversation; c != nil {
+			b.Queue(`INSERT INTO conversations (team_id, channel_id, root_ts, thread_id, agent_id,
+					test_run, skip_memory_write_protection, started_by, created_at)
+				VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+				ON CONFLICT (team_id, channel_id, root_ts) DO NOTHING`,
+				c.Key.TeamID, c.Key.ChannelID, c.Key.RootTS, c.ThreadID, c.AgentID,
+				c.Options.TestRun, c.Options.SkipMemoryWriteProtection, c.StartedBy, c.CreatedAt)
+		}
+		if j := r.Job; j != nil {
+			b.Queue(`INSERT INTO jobs (id, team_id, channel_id, root_ts, thread_id, kind, payload,
+					state, run_id, reply_ts, last_event_id, delivered, error, created_at, updated_at)
+				VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
+				ON CONFLICT (id) DO NOTHING`,
+				j.ID, j.Key.TeamID, j.Key.ChannelID, j.Key.RootTS, j.ThreadID, j.Kind, j.Payload,
+				j.State, j.RunID, j.ReplyTS, j.LastEventID, j.Delivered, j.Error, j.CreatedAt, j.UpdatedAt,
+			).Exec(func(tag pgconn.CommandTag) error {
+				p.res.JobAdded = tag.RowsAffected() == 1
+				return nil
+			})
+		}
+		if r.DeliveryID != "" {
+			b.Queue(`INSERT INTO deliveries (id, claimed_at) VALUES ($1, $2) ON CONFLICT (id) DO NOTHING`,
+				r.DeliveryID, now).Exec(func(tag pgconn.CommandTag) error {
+				p.res.DeliveryClaimed = tag.RowsAffected() == 1
+				return nil
+			})
+		}
+	}
+	// Close reads every result and the end of the implicit transaction: nil
+	// means everything committed.
+	return s.pool.SendBatch(ctx, b).Close()
 }
 
 // Job returns the job with id, or ErrNotFound.

@@ -30,6 +30,10 @@ type SQLiteStore struct {
 	// which lives and dies with its only connection.
 	read *sql.DB
 	now  func() time.Time
+	// group writes concurrent Records in shared transactions.
+	group *groupCommit
+	// Statements of the Record path, prepared once on the write connection.
+	insertConversation, insertJob, insertDelivery *sql.Stmt
 }
 
 var (
@@ -70,6 +74,11 @@ func OpenSQLite(ctx context.Context, path string, opts ...Option) (*SQLiteStore,
 		read.SetMaxIdleConns(sqliteReaders)
 		s.read = read
 	}
+	if err := s.prepareRecord(ctx); err != nil {
+		s.Close()
+		return nil, fmt.Errorf("threadmap: open sqlite %s: %w", path, err)
+	}
+	s.group = newGroupCommit(s.writeRecords)
 	return s, nil
 }
 
@@ -171,9 +180,17 @@ func (s *SQLiteStore) Ping(ctx context.Context) error {
 
 // Close closes the database.
 func (s *SQLiteStore) Close() error {
+	if s.group != nil {
+		s.group.close()
+	}
 	var err error
+	for _, st := range []*sql.Stmt{s.insertConversation, s.insertJob, s.insertDelivery} {
+		if st != nil {
+			err = errors.Join(err, st.Close())
+		}
+	}
 	if s.read != s.write {
-		err = s.read.Close()
+		err = errors.Join(err, s.read.Close())
 	}
 	return errors.Join(err, s.write.Close())
 }
@@ -213,16 +230,11 @@ func (s *SQLiteStore) BindConversation(ctx context.Context, c Conversation) (Con
 
 // ClaimDelivery reports whether this call was the first to claim id.
 func (s *SQLiteStore) ClaimDelivery(ctx context.Context, id string) (bool, error) {
-	res, err := s.write.ExecContext(ctx, `INSERT INTO deliveries (id, claimed_at) VALUES (?, ?) ON CONFLICT (id) DO NOTHING`,
-		id, s.clock().UnixMicro())
+	r, err := s.Record(ctx, Record{DeliveryID: id})
 	if err != nil {
 		return false, fmt.Errorf("threadmap: claim delivery: %w", err)
 	}
-	n, err := res.RowsAffected()
-	if err != nil {
-		return false, fmt.Errorf("threadmap: claim delivery: %w", err)
-	}
-	return n == 1, nil
+	return r.DeliveryClaimed, nil
 }
 
 // PruneDeliveries forgets deliveries claimed before olderThan.
@@ -272,21 +284,80 @@ const jobColumns = `id, team_id, channel_id, root_ts, thread_id, kind, payload, 
 // lease and with no attempts; an empty ThreadID is derived from the key, an
 // empty State is accepted.
 func (s *SQLiteStore) AddJob(ctx context.Context, j Job) (bool, error) {
-	j = prepareJob(j, s.clock())
-	res, err := s.write.ExecContext(ctx, `INSERT INTO jobs (id, team_id, channel_id, root_ts, thread_id, kind, payload,
-			state, run_id, reply_ts, last_event_id, delivered, error, created_at, updated_at)
+	r, err := s.Record(ctx, Record{Job: &j})
+	if err != nil {
+		return false, fmt.Errorf("threadmap: add job: %w", err)
+	}
+	return r.JobAdded, nil
+}
+
+// Record writes r in one transaction, shared with the Records of other
+// callers waiting at the same time; see Store.
+func (s *SQLiteStore) Record(ctx context.Context, r Record) (Recorded, error) {
+	return s.group.record(ctx, prepareRecord(r, s.clock()))
+}
+
+func (s *SQLiteStore) prepareRecord(ctx context.Context) error {
+	var err error
+	if s.insertConversation, err = s.write.PrepareContext(ctx, `INSERT INTO conversations (team_id, channel_id,
+			root_ts, thread_id, agent_id, test_run, skip_memory_write_protection, started_by, created_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT (team_id, channel_id, root_ts) DO NOTHING`); err != nil {
+		return err
+	}
+	if s.insertJob, err = s.write.PrepareContext(ctx, `INSERT INTO jobs (id, team_id, channel_id, root_ts,
+			thread_id, kind, payload, state, run_id, reply_ts, last_event_id, delivered, error, created_at, updated_at)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-		ON CONFLICT (id) DO NOTHING`,
-		j.ID, j.Key.TeamID, j.Key.ChannelID, j.Key.RootTS, j.ThreadID, j.Kind, j.Payload,
-		j.State, j.RunID, j.ReplyTS, j.LastEventID, j.Delivered, j.Error, j.CreatedAt.UnixMicro(), j.UpdatedAt.UnixMicro())
-	if err != nil {
-		return false, fmt.Errorf("threadmap: add job: %w", err)
+		ON CONFLICT (id) DO NOTHING`); err != nil {
+		return err
 	}
-	n, err := res.RowsAffected()
-	if err != nil {
-		return false, fmt.Errorf("threadmap: add job: %w", err)
-	}
-	return n == 1, nil
+	s.insertDelivery, err = s.write.PrepareContext(ctx,
+		`INSERT INTO deliveries (id, claimed_at) VALUES (?, ?) ON CONFLICT (id) DO NOTHING`)
+	return err
+}
+
+// writeRecords writes a group of Records in one write transaction, in
+// order, so a Record repeating an earlier one of the group finds it there.
+func (s *SQLiteStore) writeRecords(ctx context.Context, group []*pendingRecord) error {
+	return s.inTx(ctx, func(tx *sql.Tx) error {
+		conv, job, delivery := tx.StmtContext(ctx, s.insertConversation), tx.StmtContext(ctx, s.insertJob),
+			tx.StmtContext(ctx, s.insertDelivery)
+		for _, p := range group {
+			r := p.rec
+			p.res = Recorded{}
+			if c := r.Conversation; c != nil {
+				if _, err := conv.ExecContext(ctx, c.Key.TeamID, c.Key.ChannelID, c.Key.RootTS, c.ThreadID, c.AgentID,
+					c.Options.TestRun, c.Options.SkipMemoryWriteProtection, c.StartedBy, c.CreatedAt.UnixMicro()); err != nil {
+					return fmt.Errorf("bind conversation: %w", err)
+				}
+			}
+			if j := r.Job; j != nil {
+				res, err := job.ExecContext(ctx, j.ID, j.Key.TeamID, j.Key.ChannelID, j.Key.RootTS, j.ThreadID, j.Kind,
+					j.Payload, j.State, j.RunID, j.ReplyTS, j.LastEventID, j.Delivered, j.Error,
+					j.CreatedAt.UnixMicro(), j.UpdatedAt.UnixMicro())
+				if err != nil {
+					return fmt.Errorf("add job: %w", err)
+				}
+				n, err := res.RowsAffected()
+				if err != nil {
+					return fmt.Errorf("add job: %w", err)
+				}
+				p.res.JobAdded = n == 1
+			}
+			if r.DeliveryID != "" {
+				res, err := delivery.ExecContext(ctx, r.DeliveryID, s.clock().UnixMicro())
+				if err != nil {
+					return fmt.Errorf("claim delivery: %w", err)
+				}
+				n, err := res.RowsAffected()
+				if err != nil {
+					return fmt.Errorf("claim delivery: %w", err)
+				}
+				p.res.DeliveryClaimed = n == 1
+			}
+		}
+		return nil
+	})
 }
 
 // Job returns the job with id, or ErrNotFound.

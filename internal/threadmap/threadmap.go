@@ -128,6 +128,14 @@ type Store interface {
 
 	// AddJob inserts j unless a job with its ID exists; reports whether it inserted.
 	AddJob(ctx context.Context, j Job) (bool, error)
+	// Record writes what accepting a piece of Slack work leaves (a
+	// conversation binding, a job, a delivery claim) in one transaction,
+	// each part only if new, and reports which parts were. It returns once
+	// that transaction is durable. Concurrent calls share transactions
+	// (group commit), yet each gets its own result: a Record that fails
+	// fails alone, and of concurrent Records of one job or delivery exactly
+	// one reports it new. AddJob and ClaimDelivery are Records of one part.
+	Record(ctx context.Context, r Record) (Recorded, error)
 	// Job returns the job with id, or ErrNotFound.
 	Job(ctx context.Context, id string) (Job, error)
 	// UnfinishedJobs counts jobs of a thread that are not final.

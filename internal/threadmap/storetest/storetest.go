@@ -38,6 +38,8 @@ func RunStoreSuite(t *testing.T, open Opener) {
 		{"ClaimDeliveryOnce", testClaimDeliveryOnce},
 		{"PruneDeliveries", testPruneDeliveries},
 		{"AddJobDedupe", testAddJobDedupe},
+		{"Record", testRecord},
+		{"RecordConcurrentDuplicates", testRecordConcurrentDuplicates},
 		{"LeasePerThreadOrder", testLeasePerThreadOrder},
 		{"LeaseSkipsPaused", testLeaseSkipsPaused},
 		{"LeaseExpiredTakeover", testLeaseExpiredTakeover},

@@ -1,0 +1,190 @@
+package threadmap
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+)
+
+// Record is what accepting one piece of Slack work writes, all of it in one
+// transaction: the conversation it binds, the job it adds and the delivery
+// it claims. Each part is optional and each is written only if new.
+type Record struct {
+	// Conversation is bound unless its key is bound already (the first
+	// binding wins, as with BindConversation).
+	Conversation *Conversation
+	// Job is added unless a job with its ID exists, as with AddJob.
+	Job *Job
+	// DeliveryID is claimed unless it was claimed before, as with ClaimDelivery.
+	DeliveryID string
+}
+
+// Recorded reports which parts of a Record were new.
+type Recorded struct {
+	JobAdded        bool
+	DeliveryClaimed bool
+}
+
+// ErrClosed is returned for writes asked of a closed store.
+var ErrClosed = errors.New("threadmap: store closed")
+
+var errEmptyRecord = errors.New("threadmap: Record with nothing to record")
+
+// maxGroup bounds how many Records share one transaction.
+const maxGroup = 256
+
+// groupTimeout bounds one group's transaction; it belongs to no single
+// caller, so no caller's context may cut it short for the others.
+const groupTimeout = 30 * time.Second
+
+// pendingRecord is one caller's Record waiting for its group's commit.
+type pendingRecord struct {
+	ctx  context.Context
+	rec  Record
+	res  Recorded
+	err  error
+	done chan struct{}
+}
+
+// groupCommit makes concurrent Records share transactions: one goroutine
+// takes the first waiting Record, then every other one already waiting, and
+// writes them in a single transaction (one fsync for all). While it commits,
+// new Records queue for the next group, so under load groups grow by
+// themselves and an idle store adds no delay. Each caller returns only after
+// the commit that holds its Record, with its own result.
+type groupCommit struct {
+	// write writes every Record of group in one transaction and fills in
+	// their results; on error nothing of the group was written.
+	write func(ctx context.Context, group []*pendingRecord) error
+
+	queue    chan *pendingRecord
+	stop     chan struct{}
+	stopOnce sync.Once
+	wg       sync.WaitGroup
+}
+
+func newGroupCommit(write func(ctx context.Context, group []*pendingRecord) error) *groupCommit {
+	g := &groupCommit{write: write, queue: make(chan *pendingRecord, maxGroup), stop: make(chan struct{})}
+	g.wg.Add(1)
+	go g.loop()
+	return g
+}
+
+// record queues rec and waits for the commit that holds it.
+func (g *groupCommit) record(ctx context.Context, rec Record) (Recorded, error) {
+	if rec.Conversation == nil && rec.Job == nil && rec.DeliveryID == "" {
+		return Recorded{}, errEmptyRecord
+	}
+	p := &pendingRecord{ctx: ctx, rec: rec, done: make(chan struct{})}
+	select {
+	case g.queue <- p:
+	case <-g.stop:
+		return Recorded{}, ErrClosed
+	case <-ctx.Done():
+		return Recorded{}, ctx.Err()
+	}
+	select {
+	case <-p.done:
+		return p.res, p.err
+	case <-ctx.Done():
+		// The group may still commit this Record: like any write whose
+		// caller gave up, it may or may not have happened.
+		return Recorded{}, ctx.Err()
+	}
+}
+
+// close stops taking Records, finishes the ones queued and returns when the
+// last group is committed.
+func (g *groupCommit) close() {
+	g.stopOnce.Do(func() { close(g.stop) })
+	g.wg.Wait()
+}
+
+func (g *groupCommit) loop() {
+	defer g.wg.Done()
+	group := make([]*pendingRecord, 0, maxGroup)
+	for {
+		var first *pendingRecord
+		select {
+		case first = <-g.queue:
+		case <-g.stop:
+			// Callers that got in before stop still get an answer.
+			for {
+				select {
+				case p := <-g.queue:
+					g.commit([]*pendingRecord{p})
+				default:
+					return
+				}
+			}
+		}
+		group = append(group[:0], first)
+	gather:
+		for len(group) < maxGroup {
+			select {
+			case p := <-g.queue:
+				group = append(group, p)
+			default:
+				break gather
+			}
+		}
+		g.commit(group)
+	}
+}
+
+// commit writes group in one transaction and answers every caller. If that
+// transaction fails, each Record is retried alone in its own, so one bad
+// Record fails only its own caller. Dedupe hits are not failures: every
+// insert is "unless it exists", and a Record that repeats one earlier in the
+// same group sees it as existing.
+func (g *groupCommit) commit(group []*pendingRecord) {
+	live := group[:0:0]
+	for _, p := range group {
+		if err := p.ctx.Err(); err != nil {
+			p.err = err // its caller is gone; write nothing for it
+			close(p.done)
+			continue
+		}
+		live = append(live, p)
+	}
+	if len(live) == 0 {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), groupTimeout)
+	defer cancel()
+	err := g.write(ctx, live)
+	if err != nil && len(live) > 1 {
+		for _, p := range live {
+			p.res = Recorded{}
+			p.err = g.write(ctx, []*pendingRecord{p})
+			if p.err != nil {
+				p.res = Recorded{}
+				p.err = fmt.Errorf("threadmap: record: %w", p.err)
+			}
+			close(p.done)
+		}
+		return
+	}
+	for _, p := range live {
+		if err != nil {
+			p.res, p.err = Recorded{}, fmt.Errorf("threadmap: record: %w", err)
+		}
+		close(p.done)
+	}
+}
+
+// prepareRecord fills in what a caller may leave out, as the single-part
+// methods do.
+func prepareRecord(r Record, now time.Time) Record {
+	if r.Conversation != nil {
+		c := prepareConversation(*r.Conversation, now)
+		r.Conversation = &c
+	}
+	if r.Job != nil {
+		j := prepareJob(*r.Job, now)
+		r.Job = &j
+	}
+	return r
+}
