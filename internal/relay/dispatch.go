@@ -104,26 +104,28 @@ func (r *Relay) Message(ctx context.Context, m slackhandler.Message) error {
 		return r.hintOnce(ctx, m)
 	}
 
-	if !owned {
-		conv, err = r.cfg.Store.BindConversation(ctx, threadmap.Conversation{
+	// A thread gets its conversation no later than its first job, so only
+	// an owned thread can have work still open: that work runs first, this
+	// message waits its turn, and the user is shown so.
+	var bind *threadmap.Conversation
+	queued := false
+	if owned {
+		ahead, err := r.cfg.Store.UnfinishedJobs(ctx, conv.ThreadID)
+		if err != nil {
+			return fmt.Errorf("count open work: %w", err)
+		}
+		queued = ahead > 0
+	} else {
+		conv = threadmap.Conversation{
 			Key:       key,
 			ThreadID:  threadmap.ThreadID(key),
 			AgentID:   r.cfg.Policy.AgentFor(m.ChannelID),
 			Options:   r.cfg.Policy.OptionsFor(m.ChannelID, false),
 			StartedBy: m.UserID,
 			CreatedAt: r.cfg.Now().UTC(),
-		})
-		if err != nil {
-			return fmt.Errorf("bind conversation: %w", err)
 		}
+		bind = &conv
 	}
-	// Work still open in the conversation runs first: this message waits
-	// its turn, and the user is shown so.
-	ahead, err := r.cfg.Store.UnfinishedJobs(ctx, conv.ThreadID)
-	if err != nil {
-		return fmt.Errorf("count open work: %w", err)
-	}
-	queued := ahead > 0
 	job := threadmap.Job{
 		ID:       "msg:" + m.ChannelID + ":" + m.TS,
 		Key:      key,
@@ -138,15 +140,18 @@ func (r *Relay) Message(ctx context.Context, m slackhandler.Message) error {
 			Queued:      queued && r.cfg.Reactions,
 		}.encode(),
 	}
-	inserted, err := r.cfg.Store.AddJob(ctx, job)
+	// One write, durable before the ack: the conversation (if new), the job
+	// and the event id, kept for operators and for deliveries that reach us
+	// after the job is long gone.
+	rec := threadmap.Record{Conversation: bind, Job: &job}
+	if m.EventID != "" {
+		rec.DeliveryID = "event:" + m.EventID
+	}
+	recorded, err := r.cfg.Store.Record(ctx, rec)
 	if err != nil {
 		return fmt.Errorf("record message: %w", err)
 	}
-	// The event id is recorded too, for operators and for deliveries that
-	// reach us after the job is long gone.
-	if _, err := r.cfg.Store.ClaimDelivery(ctx, "event:"+m.EventID); err != nil {
-		log.Warn("record event id", "err", err)
-	}
+	inserted := recorded.JobAdded
 	if !inserted {
 		r.metrics.DuplicateDelivery("message")
 		log.Info("duplicate delivery ignored")
