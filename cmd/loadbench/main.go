@@ -40,6 +40,7 @@ type config struct {
 	database         string
 	paths            []Path
 	bolt             string // path to a Bolt JS ack server script, optional
+	cpuProfile       string
 }
 
 func run(args []string, out io.Writer) error {
@@ -52,13 +53,14 @@ func run(args []string, out io.Writer) error {
 	fs.StringVar(&c.database, "database", "", "store for the bot: empty = SQLite in a temp dir; postgres://… = a fresh schema there, dropped afterwards")
 	paths := fs.String("paths", "commands,events", "comma-separated: commands, events")
 	fs.StringVar(&c.bolt, "bolt", "", "optional: node script of a Bolt JS ack-only app to measure too (see cmd/loadbench/bolt)")
+	fs.StringVar(&c.cpuProfile, "cpuprofile", "", "write the bot server's CPU profile to this file")
 	serve := fs.String("serve", "", "internal: run as the server process (bot or bare)")
 	logPath := fs.String("log", "", "internal: the bot's log file")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if *serve != "" {
-		return serveChild(*serve, c.database, *logPath)
+		return serveChild(*serve, c.database, *logPath, c.cpuProfile)
 	}
 	if c.duration <= 0 || c.duration > 2*time.Minute || c.conns < 1 || c.conns > 512 || c.warmup < 0 || c.warmup > time.Minute {
 		return errors.New("need 0 < -duration ≤ 2m, 0 ≤ -warmup ≤ 1m, 1 ≤ -conns ≤ 512")
@@ -109,7 +111,7 @@ func run(args []string, out io.Writer) error {
 		servers = append(servers, "bolt")
 	}
 	for _, server := range servers {
-		proc, err := startServer(ctx, server, dsn, dir, c.bolt)
+		proc, err := startServer(ctx, server, dsn, dir, c.bolt, c.cpuProfile)
 		if err != nil {
 			return err
 		}
@@ -180,7 +182,7 @@ type server struct {
 }
 
 // startServer starts kind in its own process and waits for its address.
-func startServer(ctx context.Context, kind, dsn, dir, boltScript string) (*server, error) {
+func startServer(ctx context.Context, kind, dsn, dir, boltScript, cpuProfile string) (*server, error) {
 	var cmd *exec.Cmd
 	if kind == "bolt" {
 		cmd = exec.CommandContext(ctx, "node", boltScript)
@@ -190,7 +192,11 @@ func startServer(ctx context.Context, kind, dsn, dir, boltScript string) (*serve
 		if err != nil {
 			return nil, err
 		}
-		cmd = exec.CommandContext(ctx, self, "-serve", kind, "-database", dsn, "-log", filepath.Join(dir, kind+".log"))
+		args := []string{"-serve", kind, "-database", dsn, "-log", filepath.Join(dir, kind+".log")}
+		if kind == "bot" && cpuProfile != "" {
+			args = append(args, "-cpuprofile", cpuProfile)
+		}
+		cmd = exec.CommandContext(ctx, self, args...)
 	}
 	cmd.Stderr = os.Stderr
 	stdin, err := cmd.StdinPipe()

@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"strings"
 	"syscall"
 	"time"
@@ -41,7 +42,7 @@ const (
 
 // serveChild runs one server process: it listens on a loopback port, prints
 // "listening <addr>" on stdout and serves until stdin closes or a signal.
-func serveChild(kind, database, logPath string) error {
+func serveChild(kind, database, logPath, cpuProfile string) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	var handler http.Handler
@@ -79,6 +80,17 @@ func serveChild(kind, database, logPath string) error {
 		defer cancel()
 		_ = srv.Shutdown(sctx)
 	}()
+	if cpuProfile != "" {
+		f, err := os.Create(cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
+	}
 	fmt.Printf("listening %s\n", ln.Addr())
 	err = srv.Serve(ln)
 	if closeStore != nil {

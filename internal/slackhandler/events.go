@@ -13,16 +13,18 @@ import (
 )
 
 // Inner event types the handler dispatches. Everything else is acked and
-// dropped before slack-go parses it, so an event type slack-go does not know
-// (ParseEvent fails with "inner Event does not exist") never causes a retry.
+// dropped before its body is decoded, so an event type slack-go does not
+// know never causes a retry.
 const (
 	eventAppMention             = "app_mention"
 	eventMessage                = "message"
 	eventAssistantThreadStarted = "assistant_thread_started"
 )
 
-// envelope is the part of an Events API body the handler reads itself before
-// handing it to slack-go: enough to route it and to know the bot's identity.
+// envelope is the outer Events API body: enough to route it and to know the
+// bot's identity. The inner event is kept raw and decoded once, into
+// slack-go's type for its event type (slackevents.ParseEvent would decode
+// the body five times over, on the ack path of every event).
 type envelope struct {
 	Type           string `json:"type"`
 	EventID        string `json:"event_id"`
@@ -31,9 +33,12 @@ type envelope struct {
 		UserID string `json:"user_id"`
 		IsBot  bool   `json:"is_bot"`
 	} `json:"authorizations"`
-	Event *struct {
-		Type string `json:"type"`
-	} `json:"event"`
+	Event json.RawMessage `json:"event"`
+}
+
+// innerType is the type of an inner event, read before choosing its Go type.
+type innerType struct {
+	Type string `json:"type"`
 }
 
 // botUserIDs returns the user ids that are this bot: the configured one and
@@ -117,37 +122,42 @@ func (h *Handler) serveCallback(w http.ResponseWriter, r *http.Request, body []b
 			h.Metrics.EventRetried(retryNum, retryReason)
 		}
 	}
-	if env.Event == nil || env.Event.Type == "" {
+	var inner innerType
+	if len(env.Event) > 0 {
+		if err := json.Unmarshal(env.Event, &inner); err != nil {
+			log.Warn("malformed inner event", slog.Any("err", err))
+			badEvent(w)
+			return
+		}
+	}
+	if inner.Type == "" {
 		log.Warn("event_callback without an inner event type")
 		badEvent(w)
 		return
 	}
-	innerType := env.Event.Type
-	log = log.With(slog.String("event_type", innerType))
-	switch innerType {
-	case eventAppMention, eventMessage, eventAssistantThreadStarted:
+	log = log.With(slog.String("event_type", inner.Type))
+	var data any
+	switch inner.Type {
+	case eventAppMention:
+		data = &slackevents.AppMentionEvent{}
+	case eventMessage:
+		data = &slackevents.MessageEvent{}
+	case eventAssistantThreadStarted:
+		data = &slackevents.AssistantThreadStartedEvent{}
 	default:
 		log.Debug("ignoring event type")
 		ackEmpty(w)
 		return
 	}
-
-	ev, err := slackevents.ParseEvent(json.RawMessage(body), slackevents.OptionNoVerifyToken())
-	if err != nil {
+	if err := json.Unmarshal(env.Event, data); err != nil {
 		log.Warn("slack-go could not parse the event", slog.Any("err", err))
-		badEvent(w)
-		return
-	}
-	cb, ok := ev.Data.(*slackevents.EventsAPICallbackEvent)
-	if !ok {
-		log.Warn("unexpected parse result")
 		badEvent(w)
 		return
 	}
 	bots := h.botUserIDs(env)
 
 	var work func(context.Context) error
-	switch e := ev.InnerEvent.Data.(type) {
+	switch e := data.(type) {
 	case *slackevents.AppMentionEvent:
 		msg, reason := h.mentionMessage(e, bots)
 		if reason != "" {
@@ -155,7 +165,7 @@ func (h *Handler) serveCallback(w http.ResponseWriter, r *http.Request, body []b
 			ackEmpty(w)
 			return
 		}
-		msg.EventID, msg.TeamID, msg.RetryNum, msg.RetryReason = cb.EventID, cb.TeamID, retryNum, retryReason
+		msg.EventID, msg.TeamID, msg.RetryNum, msg.RetryReason = env.EventID, env.TeamID, retryNum, retryReason
 		work = func(ctx context.Context) error { return h.Dispatcher.Message(ctx, msg) }
 	case *slackevents.MessageEvent:
 		msg, reason := h.plainMessage(e, bots)
@@ -164,7 +174,7 @@ func (h *Handler) serveCallback(w http.ResponseWriter, r *http.Request, body []b
 			ackEmpty(w)
 			return
 		}
-		msg.EventID, msg.TeamID, msg.RetryNum, msg.RetryReason = cb.EventID, cb.TeamID, retryNum, retryReason
+		msg.EventID, msg.TeamID, msg.RetryNum, msg.RetryReason = env.EventID, env.TeamID, retryNum, retryReason
 		work = func(ctx context.Context) error { return h.Dispatcher.Message(ctx, msg) }
 	case *slackevents.AssistantThreadStartedEvent:
 		at := e.AssistantThread
@@ -174,8 +184,8 @@ func (h *Handler) serveCallback(w http.ResponseWriter, r *http.Request, body []b
 			return
 		}
 		t := AssistantThread{
-			EventID:          cb.EventID,
-			TeamID:           cb.TeamID,
+			EventID:          env.EventID,
+			TeamID:           env.TeamID,
 			ChannelID:        at.ChannelID,
 			ThreadTS:         at.ThreadTimeStamp,
 			UserID:           at.UserID,

@@ -34,6 +34,9 @@ type SQLiteStore struct {
 	group *groupCommit
 	// Statements of the Record path, prepared once on the write connection.
 	insertConversation, insertJob, insertDelivery *sql.Stmt
+	// selectConversation is on every message's ack path; database/sql
+	// keeps it prepared on each read connection.
+	selectConversation *sql.Stmt
 }
 
 var (
@@ -74,7 +77,7 @@ func OpenSQLite(ctx context.Context, path string, opts ...Option) (*SQLiteStore,
 		read.SetMaxIdleConns(sqliteReaders)
 		s.read = read
 	}
-	if err := s.prepareRecord(ctx); err != nil {
+	if err := s.prepareStatements(ctx); err != nil {
 		s.Close()
 		return nil, fmt.Errorf("threadmap: open sqlite %s: %w", path, err)
 	}
@@ -184,7 +187,7 @@ func (s *SQLiteStore) Close() error {
 		s.group.close()
 	}
 	var err error
-	for _, st := range []*sql.Stmt{s.insertConversation, s.insertJob, s.insertDelivery} {
+	for _, st := range []*sql.Stmt{s.insertConversation, s.insertJob, s.insertDelivery, s.selectConversation} {
 		if st != nil {
 			err = errors.Join(err, st.Close())
 		}
@@ -199,10 +202,7 @@ func (s *SQLiteStore) Close() error {
 func (s *SQLiteStore) Conversation(ctx context.Context, k Key) (Conversation, error) {
 	var c Conversation
 	var created int64
-	err := s.read.QueryRowContext(ctx, `SELECT team_id, channel_id, root_ts, thread_id, agent_id,
-			test_run, skip_memory_write_protection, started_by, created_at
-		FROM conversations WHERE team_id = ? AND channel_id = ? AND root_ts = ?`,
-		k.TeamID, k.ChannelID, k.RootTS).Scan(&c.Key.TeamID, &c.Key.ChannelID, &c.Key.RootTS, &c.ThreadID, &c.AgentID,
+	err := s.selectConversation.QueryRowContext(ctx, k.TeamID, k.ChannelID, k.RootTS).Scan(&c.Key.TeamID, &c.Key.ChannelID, &c.Key.RootTS, &c.ThreadID, &c.AgentID,
 		&c.Options.TestRun, &c.Options.SkipMemoryWriteProtection, &c.StartedBy, &created)
 	if err != nil {
 		return Conversation{}, sqliteErr("conversation", err)
@@ -297,7 +297,8 @@ func (s *SQLiteStore) Record(ctx context.Context, r Record) (Recorded, error) {
 	return s.group.record(ctx, prepareRecord(r, s.clock()))
 }
 
-func (s *SQLiteStore) prepareRecord(ctx context.Context) error {
+// prepareStatements prepares the statements of the ack path.
+func (s *SQLiteStore) prepareStatements(ctx context.Context) error {
 	var err error
 	if s.insertConversation, err = s.write.PrepareContext(ctx, `INSERT INTO conversations (team_id, channel_id,
 			root_ts, thread_id, agent_id, test_run, skip_memory_write_protection, started_by, created_at)
@@ -311,8 +312,13 @@ func (s *SQLiteStore) prepareRecord(ctx context.Context) error {
 		ON CONFLICT (id) DO NOTHING`); err != nil {
 		return err
 	}
-	s.insertDelivery, err = s.write.PrepareContext(ctx,
-		`INSERT INTO deliveries (id, claimed_at) VALUES (?, ?) ON CONFLICT (id) DO NOTHING`)
+	if s.insertDelivery, err = s.write.PrepareContext(ctx,
+		`INSERT INTO deliveries (id, claimed_at) VALUES (?, ?) ON CONFLICT (id) DO NOTHING`); err != nil {
+		return err
+	}
+	s.selectConversation, err = s.read.PrepareContext(ctx, `SELECT team_id, channel_id, root_ts, thread_id,
+			agent_id, test_run, skip_memory_write_protection, started_by, created_at
+		FROM conversations WHERE team_id = ? AND channel_id = ? AND root_ts = ?`)
 	return err
 }
 
