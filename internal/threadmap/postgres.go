@@ -16,6 +16,10 @@ import (
 // parameter pool_max_conns overrides it.
 const defaultPostgresConns = 8
 
+// postgresGroupWriters is how many Record groups one process commits at
+// once; it leaves pool connections for reads and the workers.
+const postgresGroupWriters = 4
+
 // PostgresStore is the Store kept in PostgreSQL, for several replicas
 // sharing one database. Every atomic step is a single statement or a single
 // transaction, so replicas need no other coordination.
@@ -59,7 +63,7 @@ func OpenPostgres(ctx context.Context, dsn string, opts ...Option) (*PostgresSto
 		pool.Close()
 		return nil, err
 	}
-	s.group = newGroupCommit(s.writeRecords)
+	s.group = newGroupCommit(postgresGroupWriters, s.writeRecords)
 	return s, nil
 }
 

@@ -48,9 +48,9 @@ type pendingRecord struct {
 	done chan struct{}
 }
 
-// groupCommit makes concurrent Records share transactions: one goroutine
-// takes the first waiting Record, then every other one already waiting, and
-// writes them in a single transaction (one fsync for all). While it commits,
+// groupCommit makes concurrent Records share transactions: a writer
+// goroutine takes the first waiting Record, then every other one already
+// waiting, and writes them in a single transaction (one fsync for all). While it commits,
 // new Records queue for the next group, so under load groups grow by
 // themselves and an idle store adds no delay. Each caller returns only after
 // the commit that holds its Record, with its own result.
@@ -65,10 +65,16 @@ type groupCommit struct {
 	wg       sync.WaitGroup
 }
 
-func newGroupCommit(write func(ctx context.Context, group []*pendingRecord) error) *groupCommit {
+// newGroupCommit starts writers goroutines that each commit one group at a
+// time: one for a store with a single writer (SQLite), more where
+// transactions can run side by side (PostgreSQL), so one group's round trips
+// and commit overlap another's.
+func newGroupCommit(writers int, write func(ctx context.Context, group []*pendingRecord) error) *groupCommit {
 	g := &groupCommit{write: write, queue: make(chan *pendingRecord, maxGroup), stop: make(chan struct{})}
-	g.wg.Add(1)
-	go g.loop()
+	for range max(writers, 1) {
+		g.wg.Add(1)
+		go g.loop()
+	}
 	return g
 }
 

@@ -81,7 +81,7 @@ func OpenSQLite(ctx context.Context, path string, opts ...Option) (*SQLiteStore,
 		s.Close()
 		return nil, fmt.Errorf("threadmap: open sqlite %s: %w", path, err)
 	}
-	s.group = newGroupCommit(s.writeRecords)
+	s.group = newGroupCommit(1, s.writeRecords)
 	return s, nil
 }
 
