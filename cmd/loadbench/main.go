@@ -52,7 +52,7 @@ func run(args []string, out io.Writer) error {
 	fs.IntVar(&c.maxReqs, "max-requests", 2_000_000, "cap on requests per server and path, warmup included (0 = none)")
 	fs.StringVar(&c.database, "database", "", "store for the bot: empty = SQLite in a temp dir; postgres://… = a fresh schema there, dropped afterwards")
 	paths := fs.String("paths", "commands,events", "comma-separated: commands, events")
-	fs.StringVar(&c.bolt, "bolt", "", "optional: node script of a Bolt JS ack-only app to measure too (see cmd/loadbench/bolt)")
+	fs.StringVar(&c.bolt, "bolt", "", "optional: Bolt JS ack-only app to measure too, e.g. cmd/loadbench/bolt/app.js after npm install --prefix cmd/loadbench/bolt (needs node)")
 	fs.StringVar(&c.cpuProfile, "cpuprofile", "", "write the bot server's CPU profile to this file")
 	serve := fs.String("serve", "", "internal: run as the server process (bot or bare)")
 	logPath := fs.String("log", "", "internal: the bot's log file")
@@ -146,10 +146,13 @@ func run(args []string, out io.Writer) error {
 		}
 	}
 
-	ceiling := map[Path]float64{}
+	ceiling, bolt := map[Path]float64{}, map[Path]float64{}
 	for _, r := range rows {
-		if r.server == "bare" {
+		switch r.server {
+		case "bare":
 			ceiling[r.path] = r.res.Throughput()
+		case "bolt":
+			bolt[r.path] = r.res.Throughput()
 		}
 	}
 	names := map[string]string{
@@ -158,10 +161,14 @@ func run(args []string, out io.Writer) error {
 		"bolt": "Bolt JS (ack only)",
 	}
 	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "server\tpath\tacks/s\tp50 ms\tp99 ms\tof ceiling\tfailed\t")
+	fmt.Fprintln(tw, "server\tpath\tacks/s\tp50 ms\tp99 ms\tof ceiling\tx Bolt\tfailed\t")
 	for _, r := range rows {
-		fmt.Fprintf(tw, "%s\t%s\t%.0f\t%.2f\t%.2f\t%.1f%%\t%d\t\n", names[r.server], r.path, r.res.Throughput(),
-			ms(r.res.P50), ms(r.res.P99), 100*r.res.Throughput()/ceiling[r.path], r.res.Failed)
+		vsBolt := "-"
+		if b := bolt[r.path]; b > 0 {
+			vsBolt = fmt.Sprintf("%.2f", r.res.Throughput()/b)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%.0f\t%.2f\t%.2f\t%.1f%%\t%s\t%d\t\n", names[r.server], r.path, r.res.Throughput(),
+			ms(r.res.P50), ms(r.res.P99), 100*r.res.Throughput()/ceiling[r.path], vsBolt, r.res.Failed)
 	}
 	tw.Flush()
 	for _, r := range rows {
