@@ -17,7 +17,7 @@ type commandReply struct {
 
 // serveCommand handles POST /slack/commands (already verified).
 func (h *Handler) serveCommand(w http.ResponseWriter, r *http.Request) {
-	log := h.logger().With(slog.String("route", RouteCommands))
+	log := h.reqLogger(slog.String("route", RouteCommands))
 	form, ok := readForm(w, r, log)
 	if !ok {
 		return
@@ -32,7 +32,7 @@ func (h *Handler) serveCommand(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "bad request", http.StatusBadRequest)
 		return
 	}
-	log = log.With(slog.String("command", cmd.Command), slog.String("team", cmd.TeamID),
+	log.with(slog.String("command", cmd.Command), slog.String("team", cmd.TeamID),
 		slog.String("channel", cmd.ChannelID), slog.String("user", cmd.UserID))
 	if h.SlashCommand != "" && cmd.Command != h.SlashCommand {
 		log.Warn("slash command not handled by this app")
@@ -80,7 +80,7 @@ func commandFromForm(f url.Values) Command {
 // readForm parses a form-encoded body. Only the body counts: the signature
 // does not cover the URL query, so its values are never merged in. On failure
 // it has already answered 400.
-func readForm(w http.ResponseWriter, r *http.Request, log *slog.Logger) (url.Values, bool) {
+func readForm(w http.ResponseWriter, r *http.Request, log *reqLog) (url.Values, bool) {
 	if !hasMediaType(r, "application/x-www-form-urlencoded") {
 		log.Warn("unexpected content type", slog.String("content_type", r.Header.Get("Content-Type")))
 		http.Error(w, "bad request", http.StatusBadRequest)

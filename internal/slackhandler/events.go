@@ -56,7 +56,7 @@ func (h *Handler) botUserIDs(env envelope) []string {
 
 // serveEvent handles POST /slack/events (already verified).
 func (h *Handler) serveEvent(w http.ResponseWriter, r *http.Request) {
-	log := h.logger().With(slog.String("route", RouteEvents))
+	log := h.reqLogger(slog.String("route", RouteEvents))
 	if !hasMediaType(r, "application/json") {
 		log.Warn("unexpected content type", slog.String("content_type", r.Header.Get("Content-Type")))
 		badEvent(w)
@@ -74,7 +74,7 @@ func (h *Handler) serveEvent(w http.ResponseWriter, r *http.Request) {
 		badEvent(w)
 		return
 	}
-	log = log.With(slog.String("type", env.Type))
+	log.with(slog.String("type", env.Type))
 
 	switch env.Type {
 	case slackevents.URLVerification:
@@ -93,7 +93,7 @@ func (h *Handler) serveEvent(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-func (h *Handler) serveURLVerification(w http.ResponseWriter, body []byte, log *slog.Logger) {
+func (h *Handler) serveURLVerification(w http.ResponseWriter, body []byte, log *reqLog) {
 	ev, err := slackevents.ParseEvent(json.RawMessage(body), slackevents.OptionNoVerifyToken())
 	if err != nil {
 		log.Warn("malformed url_verification", slog.Any("err", err))
@@ -112,11 +112,11 @@ func (h *Handler) serveURLVerification(w http.ResponseWriter, body []byte, log *
 	_, _ = io.WriteString(w, uv.Challenge)
 }
 
-func (h *Handler) serveCallback(w http.ResponseWriter, r *http.Request, body []byte, env envelope, log *slog.Logger) {
+func (h *Handler) serveCallback(w http.ResponseWriter, r *http.Request, body []byte, env envelope, log *reqLog) {
 	retryNum, retryReason := retryHeaders(r.Header)
-	log = log.With(slog.String("event_id", env.EventID), slog.String("team", env.TeamID))
+	log.with(slog.String("event_id", env.EventID), slog.String("team", env.TeamID))
 	if retryNum > 0 {
-		log = log.With(slog.Int("retry_num", retryNum), slog.String("retry_reason", retryReason))
+		log.with(slog.Int("retry_num", retryNum), slog.String("retry_reason", retryReason))
 		log.Info("slack redelivered an event")
 		if h.Metrics != nil {
 			h.Metrics.EventRetried(retryNum, retryReason)
@@ -135,7 +135,7 @@ func (h *Handler) serveCallback(w http.ResponseWriter, r *http.Request, body []b
 		badEvent(w)
 		return
 	}
-	log = log.With(slog.String("event_type", inner.Type))
+	log.with(slog.String("event_type", inner.Type))
 	var data any
 	switch inner.Type {
 	case eventAppMention:

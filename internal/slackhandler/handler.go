@@ -81,6 +81,35 @@ func (h *Handler) logger() *slog.Logger {
 	return slog.Default()
 }
 
+// reqLog is one request's logger. Its attributes are formatted only when a
+// line is written, and most acks write none: building a *slog.Logger with
+// With for every request would format them every time.
+type reqLog struct {
+	base  *slog.Logger
+	attrs []slog.Attr
+}
+
+func (h *Handler) reqLogger(attrs ...slog.Attr) *reqLog {
+	return &reqLog{base: h.logger(), attrs: attrs}
+}
+
+// with adds attributes to every later line of the request.
+func (l *reqLog) with(attrs ...slog.Attr) { l.attrs = append(l.attrs, attrs...) }
+
+func (l *reqLog) Debug(msg string, attrs ...slog.Attr) { l.log(slog.LevelDebug, msg, attrs) }
+func (l *reqLog) Info(msg string, attrs ...slog.Attr)  { l.log(slog.LevelInfo, msg, attrs) }
+func (l *reqLog) Warn(msg string, attrs ...slog.Attr)  { l.log(slog.LevelWarn, msg, attrs) }
+func (l *reqLog) Error(msg string, attrs ...slog.Attr) { l.log(slog.LevelError, msg, attrs) }
+
+func (l *reqLog) log(level slog.Level, msg string, attrs []slog.Attr) {
+	ctx := context.Background()
+	if !l.base.Enabled(ctx, level) {
+		return
+	}
+	all := make([]slog.Attr, 0, len(l.attrs)+len(attrs))
+	l.base.LogAttrs(ctx, level, msg, append(append(all, l.attrs...), attrs...)...)
+}
+
 // observe reports each response's status and latency to Metrics.
 func (h *Handler) observe(route string, next http.Handler) http.Handler {
 	if h.Metrics == nil {

@@ -20,7 +20,7 @@ type viewErrorsReply struct {
 
 // serveInteraction handles POST /slack/interactions (already verified).
 func (h *Handler) serveInteraction(w http.ResponseWriter, r *http.Request) {
-	log := h.logger().With(slog.String("route", RouteInteractions))
+	log := h.reqLogger(slog.String("route", RouteInteractions))
 	// The payload is read from the signed body only, never from the URL
 	// query (the flaw slack-go fixed in v0.35.0).
 	form, ok := readForm(w, r, log)
@@ -39,7 +39,7 @@ func (h *Handler) serveInteraction(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "bad request", http.StatusBadRequest)
 		return
 	}
-	log = log.With(slog.String("type", string(ic.Type)), slog.String("team", ic.Team.ID), slog.String("user", ic.User.ID))
+	log.with(slog.String("type", string(ic.Type)), slog.String("team", ic.Team.ID), slog.String("user", ic.User.ID))
 
 	switch ic.Type {
 	case slack.InteractionTypeBlockActions:
@@ -52,7 +52,7 @@ func (h *Handler) serveInteraction(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-func (h *Handler) serveBlockActions(w http.ResponseWriter, r *http.Request, ic *slack.InteractionCallback, log *slog.Logger) {
+func (h *Handler) serveBlockActions(w http.ResponseWriter, r *http.Request, ic *slack.InteractionCallback, log *reqLog) {
 	actions := blockActions(ic)
 	if len(actions) == 0 {
 		ackEmpty(w)
@@ -109,7 +109,7 @@ func blockActions(ic *slack.InteractionCallback) []Action {
 	return out
 }
 
-func (h *Handler) serveViewSubmission(w http.ResponseWriter, r *http.Request, ic *slack.InteractionCallback, log *slog.Logger) {
+func (h *Handler) serveViewSubmission(w http.ResponseWriter, r *http.Request, ic *slack.InteractionCallback, log *reqLog) {
 	v := ViewSubmission{
 		TeamID:          firstNonEmpty(ic.Team.ID, ic.View.TeamID),
 		UserID:          ic.User.ID,
@@ -117,7 +117,7 @@ func (h *Handler) serveViewSubmission(w http.ResponseWriter, r *http.Request, ic
 		PrivateMetadata: ic.View.PrivateMetadata,
 		Values:          viewValues(ic.View.State),
 	}
-	log = log.With(slog.String("callback_id", v.CallbackID))
+	log.with(slog.String("callback_id", v.CallbackID))
 	errs, answered := bounded(r, h.ackTimeout(), func(ctx context.Context) map[string]string {
 		return h.Dispatcher.ViewSubmission(ctx, v)
 	})
