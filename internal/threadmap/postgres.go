@@ -1,9 +1,11 @@
 package threadmap
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -273,37 +275,56 @@ func (s *PostgresStore) writeRecords(ctx context.Context, group []*pendingRecord
 				SELECT DISTINCT hashtextextended('threadmap/jobs/' || t, 0) AS h FROM unnest($1::text[]) AS t
 				ORDER BY h) AS l`, threads)
 	}
-	now := s.clock()
+	// Rows another transaction may be inserting at the same moment are
+	// taken in one order — advisory locks, then conversations by key, then
+	// jobs (their threads are locked), then deliveries by id — so concurrent
+	// groups wait for each other but never deadlock. The sorts are stable:
+	// of two Records of one key, the earlier in the group comes first.
+	convs := slices.Clone(group)
+	convs = slices.DeleteFunc(convs, func(p *pendingRecord) bool { return p.rec.Conversation == nil })
+	slices.SortStableFunc(convs, func(a, b *pendingRecord) int {
+		ka, kb := a.rec.Conversation.Key, b.rec.Conversation.Key
+		return cmp.Or(cmp.Compare(ka.TeamID, kb.TeamID), cmp.Compare(ka.ChannelID, kb.ChannelID), cmp.Compare(ka.RootTS, kb.RootTS))
+	})
+	deliveries := slices.Clone(group)
+	deliveries = slices.DeleteFunc(deliveries, func(p *pendingRecord) bool { return p.rec.DeliveryID == "" })
+	slices.SortStableFunc(deliveries, func(a, b *pendingRecord) int { return cmp.Compare(a.rec.DeliveryID, b.rec.DeliveryID) })
+
 	for _, p := range group {
-		r := p.rec
 		p.res = Recorded{}
-		if c := r.Conversation; c != nil {
-			b.Queue(`INSERT INTO conversations (team_id, channel_id, root_ts, thread_id, agent_id,
-					test_run, skip_memory_write_protection, started_by, created_at)
-				VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
-				ON CONFLICT (team_id, channel_id, root_ts) DO NOTHING`,
-				c.Key.TeamID, c.Key.ChannelID, c.Key.RootTS, c.ThreadID, c.AgentID,
-				c.Options.TestRun, c.Options.SkipMemoryWriteProtection, c.StartedBy, c.CreatedAt)
+	}
+	for _, p := range convs {
+		c := p.rec.Conversation
+		b.Queue(`INSERT INTO conversations (team_id, channel_id, root_ts, thread_id, agent_id,
+				test_run, skip_memory_write_protection, started_by, created_at)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+			ON CONFLICT (team_id, channel_id, root_ts) DO NOTHING`,
+			c.Key.TeamID, c.Key.ChannelID, c.Key.RootTS, c.ThreadID, c.AgentID,
+			c.Options.TestRun, c.Options.SkipMemoryWriteProtection, c.StartedBy, c.CreatedAt)
+	}
+	for _, p := range group {
+		j := p.rec.Job
+		if j == nil {
+			continue
 		}
-		if j := r.Job; j != nil {
-			b.Queue(`INSERT INTO jobs (id, team_id, channel_id, root_ts, thread_id, kind, payload,
-					state, run_id, reply_ts, last_event_id, delivered, error, created_at, updated_at)
-				VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
-				ON CONFLICT (id) DO NOTHING`,
-				j.ID, j.Key.TeamID, j.Key.ChannelID, j.Key.RootTS, j.ThreadID, j.Kind, j.Payload,
-				j.State, j.RunID, j.ReplyTS, j.LastEventID, j.Delivered, j.Error, j.CreatedAt, j.UpdatedAt,
-			).Exec(func(tag pgconn.CommandTag) error {
-				p.res.JobAdded = tag.RowsAffected() == 1
-				return nil
-			})
-		}
-		if r.DeliveryID != "" {
-			b.Queue(`INSERT INTO deliveries (id, claimed_at) VALUES ($1, $2) ON CONFLICT (id) DO NOTHING`,
-				r.DeliveryID, now).Exec(func(tag pgconn.CommandTag) error {
-				p.res.DeliveryClaimed = tag.RowsAffected() == 1
-				return nil
-			})
-		}
+		b.Queue(`INSERT INTO jobs (id, team_id, channel_id, root_ts, thread_id, kind, payload,
+				state, run_id, reply_ts, last_event_id, delivered, error, created_at, updated_at)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
+			ON CONFLICT (id) DO NOTHING`,
+			j.ID, j.Key.TeamID, j.Key.ChannelID, j.Key.RootTS, j.ThreadID, j.Kind, j.Payload,
+			j.State, j.RunID, j.ReplyTS, j.LastEventID, j.Delivered, j.Error, j.CreatedAt, j.UpdatedAt,
+		).Exec(func(tag pgconn.CommandTag) error {
+			p.res.JobAdded = tag.RowsAffected() == 1
+			return nil
+		})
+	}
+	now := s.clock()
+	for _, p := range deliveries {
+		b.Queue(`INSERT INTO deliveries (id, claimed_at) VALUES ($1, $2) ON CONFLICT (id) DO NOTHING`,
+			p.rec.DeliveryID, now).Exec(func(tag pgconn.CommandTag) error {
+			p.res.DeliveryClaimed = tag.RowsAffected() == 1
+			return nil
+		})
 	}
 	// Close reads every result and the end of the implicit transaction: nil
 	// means everything committed.
