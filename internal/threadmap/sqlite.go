@@ -32,8 +32,9 @@ type SQLiteStore struct {
 	now  func() time.Time
 	// group writes concurrent Records in shared transactions.
 	group *groupCommit
-	// Statements of the Record path, prepared once on the write connection.
-	insertConversation, insertJob, insertDelivery *sql.Stmt
+	// groupStmts are the Record path's INSERTs, prepared once on the write
+	// connection.
+	groupStmts groupStatements
 	// selectConversation is on every message's ack path; database/sql
 	// keeps it prepared on each read connection.
 	selectConversation *sql.Stmt
@@ -186,11 +187,9 @@ func (s *SQLiteStore) Close() error {
 	if s.group != nil {
 		s.group.close()
 	}
-	var err error
-	for _, st := range []*sql.Stmt{s.insertConversation, s.insertJob, s.insertDelivery, s.selectConversation} {
-		if st != nil {
-			err = errors.Join(err, st.Close())
-		}
+	err := s.groupStmts.close()
+	if s.selectConversation != nil {
+		err = errors.Join(err, s.selectConversation.Close())
 	}
 	if s.read != s.write {
 		err = errors.Join(err, s.read.Close())
@@ -300,20 +299,7 @@ func (s *SQLiteStore) Record(ctx context.Context, r Record) (Recorded, error) {
 // prepareStatements prepares the statements of the ack path.
 func (s *SQLiteStore) prepareStatements(ctx context.Context) error {
 	var err error
-	if s.insertConversation, err = s.write.PrepareContext(ctx, `INSERT INTO conversations (team_id, channel_id,
-			root_ts, thread_id, agent_id, test_run, skip_memory_write_protection, started_by, created_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-		ON CONFLICT (team_id, channel_id, root_ts) DO NOTHING`); err != nil {
-		return err
-	}
-	if s.insertJob, err = s.write.PrepareContext(ctx, `INSERT INTO jobs (id, team_id, channel_id, root_ts,
-			thread_id, kind, payload, state, run_id, reply_ts, last_event_id, delivered, error, created_at, updated_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-		ON CONFLICT (id) DO NOTHING`); err != nil {
-		return err
-	}
-	if s.insertDelivery, err = s.write.PrepareContext(ctx,
-		`INSERT INTO deliveries (id, claimed_at) VALUES (?, ?) ON CONFLICT (id) DO NOTHING`); err != nil {
+	if s.groupStmts, err = prepareGroupStatements(ctx, s.write); err != nil {
 		return err
 	}
 	s.selectConversation, err = s.read.PrepareContext(ctx, `SELECT team_id, channel_id, root_ts, thread_id,
@@ -322,48 +308,9 @@ func (s *SQLiteStore) prepareStatements(ctx context.Context) error {
 	return err
 }
 
-// writeRecords writes a group of Records in one write transaction, in
-// order, so a Record repeating an earlier one of the group finds it there.
+// writeRecords writes a group of Records in one write transaction.
 func (s *SQLiteStore) writeRecords(ctx context.Context, group []*pendingRecord) error {
-	return s.inTx(ctx, func(tx *sql.Tx) error {
-		conv, job, delivery := tx.StmtContext(ctx, s.insertConversation), tx.StmtContext(ctx, s.insertJob),
-			tx.StmtContext(ctx, s.insertDelivery)
-		for _, p := range group {
-			r := p.rec
-			p.res = Recorded{}
-			if c := r.Conversation; c != nil {
-				if _, err := conv.ExecContext(ctx, c.Key.TeamID, c.Key.ChannelID, c.Key.RootTS, c.ThreadID, c.AgentID,
-					c.Options.TestRun, c.Options.SkipMemoryWriteProtection, c.StartedBy, c.CreatedAt.UnixMicro()); err != nil {
-					return fmt.Errorf("bind conversation: %w", err)
-				}
-			}
-			if j := r.Job; j != nil {
-				res, err := job.ExecContext(ctx, j.ID, j.Key.TeamID, j.Key.ChannelID, j.Key.RootTS, j.ThreadID, j.Kind,
-					j.Payload, j.State, j.RunID, j.ReplyTS, j.LastEventID, j.Delivered, j.Error,
-					j.CreatedAt.UnixMicro(), j.UpdatedAt.UnixMicro())
-				if err != nil {
-					return fmt.Errorf("add job: %w", err)
-				}
-				n, err := res.RowsAffected()
-				if err != nil {
-					return fmt.Errorf("add job: %w", err)
-				}
-				p.res.JobAdded = n == 1
-			}
-			if r.DeliveryID != "" {
-				res, err := delivery.ExecContext(ctx, r.DeliveryID, s.clock().UnixMicro())
-				if err != nil {
-					return fmt.Errorf("claim delivery: %w", err)
-				}
-				n, err := res.RowsAffected()
-				if err != nil {
-					return fmt.Errorf("claim delivery: %w", err)
-				}
-				p.res.DeliveryClaimed = n == 1
-			}
-		}
-		return nil
-	})
+	return s.inTx(ctx, func(tx *sql.Tx) error { return s.insertRecords(ctx, tx, group) })
 }
 
 // Job returns the job with id, or ErrNotFound.
