@@ -284,8 +284,10 @@ func TestLongAnswerArrivesComplete(t *testing.T) {
 // conversation, so every replica and restart agrees.
 func TestSameThreadSameThreadID(t *testing.T) {
 	k := threadmap.Key{TeamID: "T1", ChannelID: "C1", RootTS: "1700000000.000100"}
-	if threadmap.ThreadID(k) != threadmap.ThreadID(k) {
-		t.Fatal("thread id not stable")
+	// The README's recipe, computed independently:
+	// python3 -c 'import uuid; print(uuid.uuid5(uuid.NAMESPACE_URL, "slack://T1/C1/1700000000.000100"))'
+	if got, want := threadmap.ThreadID(k), "7f60b8ab-39e7-5878-83f5-db6b98e3803c"; got != want {
+		t.Fatalf("ThreadID(%v) = %s, want %s (the documented uuid5 recipe)", k, got, want)
 	}
 	other := k
 	other.RootTS = "1700000000.000200"

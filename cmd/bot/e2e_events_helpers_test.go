@@ -98,17 +98,6 @@ func (e *testEnv) hasJob(channel, ts string) bool {
 	return err == nil
 }
 
-// callsOn returns the calls of method whose param key equals value, in order.
-func callsOn(f *slackfake.Server, method, key, value string) []slackfake.Call {
-	var out []slackfake.Call
-	for _, c := range f.CallsTo(method) {
-		if c.Params[key] == value {
-			out = append(out, c)
-		}
-	}
-	return out
-}
-
 // reactionLog is every reactions.* call on one message, as "+name" / "-name".
 func reactionLog(f *slackfake.Server, channel, ts string) []string {
 	var out []string
