@@ -3,7 +3,6 @@ package slackfake
 import (
 	"regexp"
 	"strings"
-	"unicode/utf8"
 )
 
 // channelIDPattern accepts encoded conversation ids: public (C), private (G) and DM (D).
@@ -45,7 +44,7 @@ func parseContent(p params) content {
 		return content{rejectCode: "markdown_text_conflict"}
 	}
 	if hasMarkdown {
-		if utf8.RuneCountInString(md) > maxMarkdownTextParam {
+		if slackLen(md) > maxMarkdownTextParam {
 			return content{rejectCode: "msg_too_long"}
 		}
 		c.text, c.hasText, c.markdown = md, md != "", true
@@ -148,6 +147,7 @@ func (s *Server) update(p params) result {
 	// An update replaces what a stream showed: from now on the message reads
 	// like any other.
 	m.streamed, m.streaming = false, false
+	m.plan, m.tasks = "", nil
 	m.updates++
 	res := ok(map[string]any{"channel": channel, "ts": m.ts, "text": m.text, "message": m.apiJSON()})
 	res.warning = c.warning()

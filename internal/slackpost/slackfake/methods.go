@@ -79,12 +79,9 @@ func (s *Server) openView(p params) result {
 	if p["trigger_id"] == "" {
 		return fail("invalid_arguments", "missing required field: trigger_id")
 	}
-	var view map[string]any
-	if err := json.Unmarshal([]byte(p["view"]), &view); err != nil {
-		return fail("invalid_arguments", "view must be a JSON object")
-	}
-	if view["type"] != "modal" {
-		return fail("invalid_arguments", "view type must be modal")
+	view, problems := checkModal(p["view"])
+	if len(problems) > 0 {
+		return fail("invalid_arguments", problems...)
 	}
 	s.views++
 	view["id"] = fmt.Sprintf("VFAKE%05d", s.views)

@@ -35,7 +35,8 @@ type config struct {
 	botID        string
 	teamID       string
 	streaming    bool
-	streamExpiry int // appends a stream survives; negative means streams never expire
+	streamExpiry int     // appends a stream survives; negative means streams never expire
+	tierScale    float64 // multiplies the rate tiers' allowances; 0 turns them off
 }
 
 // WithBotToken sets the only token the fake accepts (default "xoxb-test").
@@ -57,6 +58,15 @@ func WithoutStreaming() Option { return func(c *config) { c.streaming = false } 
 // stream outlives its server-side timeout. n = 0 expires streams right after start.
 func WithStreamExpiry(n int) Option { return func(c *config) { c.streamExpiry = n } }
 
+// WithRateTiers scales Slack's per-method rate tiers (see tiers.go): scale 2
+// allows twice as many calls as Slack, 0 turns tier enforcement off. The
+// default is 1, Slack's documented allowances. Tests that deliberately post
+// far faster than Slack allows (load benchmarks) turn it off or scale it.
+func WithRateTiers(scale float64) Option { return func(c *config) { c.tierScale = max(scale, 0) } }
+
+// WithoutRateTiers turns tier enforcement off (WithRateTiers(0)).
+func WithoutRateTiers() Option { return WithRateTiers(0) }
+
 // Server is a fake Slack Web API. All methods are safe for concurrent use.
 type Server struct {
 	cfg  config
@@ -71,6 +81,7 @@ type Server struct {
 	notIn      map[string]bool
 	archived   map[string]bool
 	rateLimits map[string]*rateLimit
+	buckets    map[string]*bucket // rate tier state per method (and channel)
 	failures   map[string][]string
 	ephemerals []Ephemeral
 	responses  map[string]responseTarget
@@ -98,6 +109,7 @@ func New(opts ...Option) *Server {
 		teamID:       "TTEAM0001",
 		streaming:    true,
 		streamExpiry: -1,
+		tierScale:    1,
 	}
 	for _, o := range opts {
 		o(&cfg)
@@ -110,6 +122,7 @@ func New(opts ...Option) *Server {
 		notIn:      map[string]bool{},
 		archived:   map[string]bool{},
 		rateLimits: map[string]*rateLimit{},
+		buckets:    map[string]*bucket{},
 		failures:   map[string][]string{},
 		responses:  map[string]responseTarget{},
 		statuses:   map[threadKey]string{},
@@ -257,6 +270,10 @@ func (r result) write(w http.ResponseWriter) {
 		if len(r.messages) > 0 {
 			meta["messages"] = r.messages
 		}
+		if r.err == "invalid_blocks" {
+			// Slack lists the problems both here and in response_metadata.
+			body["errors"] = r.messages
+		}
 	}
 	if r.warning != "" {
 		body["warning"] = r.warning
@@ -323,6 +340,9 @@ func (s *Server) serve(method string, p params, token string) result {
 	case s.cfg.token:
 	default:
 		return fail("invalid_auth")
+	}
+	if res, limited := s.takeTier(method, p, time.Now()); limited {
+		return res
 	}
 	if code, failed := s.takeFailure(method); failed {
 		return fail(code)

@@ -35,6 +35,15 @@ type Message struct {
 	Streaming bool // stream still open (not stopped or expired)
 	Reactions []string
 	Buttons   []string // labels of buttons in actions blocks
+	// Plan and Tasks are what task_update and plan_update stream chunks
+	// showed (tasks by id, latest state, in the order first seen).
+	Plan  string
+	Tasks []Task
+}
+
+// Task is a task card of a streamed message.
+type Task struct {
+	ID, Title, Status, Details, Output string
 }
 
 // IsBot reports whether the bot posted the message.
@@ -84,6 +93,8 @@ type message struct {
 	streaming bool
 	appends   int
 	reactions []string
+	plan      string
+	tasks     []Task
 }
 
 func (m *message) snapshot() Message {
@@ -108,6 +119,8 @@ func (m *message) snapshot() Message {
 		Streaming: m.streaming,
 		Reactions: slices.Clone(m.reactions),
 		Buttons:   slices.Clone(m.blocks.buttons),
+		Plan:      m.plan,
+		Tasks:     slices.Clone(m.tasks),
 	}
 }
 

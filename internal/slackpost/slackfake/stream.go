@@ -2,43 +2,107 @@ package slackfake
 
 import (
 	"encoding/json"
+	"fmt"
+	"slices"
 	"strings"
-	"unicode/utf8"
 )
 
-// streamText reads the text a streaming call adds: markdown_text, then the text of any
-// markdown_text chunks. Other chunk types (task/plan updates, blocks) are only recorded
-// in the call's params.
-func streamText(p params) (string, string) {
+// streamUpdate is what one streaming call adds to a message.
+type streamUpdate struct {
+	text  string
+	plan  string // plan_update title, "" for none
+	tasks []Task // task_update chunks, in order
+}
+
+// taskStatuses are the statuses a task_update chunk may carry (slack-go
+// v0.35.0 block_task_card.go, from Slack's task card reference).
+var taskStatuses = map[string]bool{"": true, "pending": true, "in_progress": true, "complete": true, "error": true}
+
+// streamContent reads what a streaming call adds: markdown_text, then its
+// chunks (markdown_text, task_update, plan_update, blocks). It returns a Slack
+// error code and details when Slack would refuse the call.
+func streamContent(p params) (streamUpdate, string, []string) {
+	var u streamUpdate
 	md := p["markdown_text"]
-	if utf8.RuneCountInString(md) > maxMarkdownTextParam {
-		return "", "msg_too_long"
+	// Slack: markdown_text is limited to 12,000 characters per call
+	// (docs.slack.dev/reference/methods/chat.appendStream).
+	if slackLen(md) > maxMarkdownTextParam {
+		return u, "msg_too_long", nil
 	}
 	raw, has := p["chunks"]
 	if !has {
-		return md, ""
+		u.text = md
+		return u, "", nil
 	}
-	var chunks []struct {
-		Type string `json:"type"`
-		Text string `json:"text"`
+	if md != "" {
+		// Slack: markdown_text and chunks are alternatives
+		// (docs.slack.dev/reference/methods/chat.appendStream, "either").
+		return u, "invalid_arguments", []string{"[ERROR] pass either markdown_text or chunks [json-pointer:/chunks]"}
 	}
-	if err := json.Unmarshal([]byte(raw), &chunks); err != nil {
-		return "", "invalid_chunks"
+	var chunks []map[string]json.RawMessage
+	if err := json.Unmarshal([]byte(raw), &chunks); err != nil || len(chunks) == 0 {
+		return u, "invalid_chunks", []string{"chunks must be a non-empty JSON array"}
 	}
 	var b strings.Builder
-	b.WriteString(md)
-	for _, c := range chunks {
-		switch c.Type {
-		case "":
-			return "", "invalid_chunks"
+	v := &validator{}
+	for i, c := range chunks {
+		at := fmt.Sprintf("/chunks/%d", i)
+		switch str(c["type"]) {
 		case "markdown_text":
-			if utf8.RuneCountInString(c.Text) > maxMarkdownTextParam {
-				return "", "msg_too_long"
+			b.WriteString(str(c["text"]))
+		case "task_update":
+			t := Task{ID: str(c["id"]), Title: str(c["title"]), Status: str(c["status"]),
+				Details: str(c["details"]), Output: str(c["output"])}
+			if t.ID == "" {
+				v.failf(at+"/id", "missing required field: id")
 			}
-			b.WriteString(c.Text)
+			if t.Title == "" {
+				v.failf(at+"/title", "missing required field: title")
+			}
+			if !taskStatuses[t.Status] {
+				v.failf(at+"/status", "must be one of pending, in_progress, complete, error")
+			}
+			u.tasks = append(u.tasks, t)
+		case "plan_update":
+			u.plan = str(c["title"])
+			if u.plan == "" {
+				v.failf(at+"/title", "missing required field: title")
+			}
+		case "blocks":
+			var docs []json.RawMessage
+			if err := json.Unmarshal(c["blocks"], &docs); err != nil {
+				v.failf(at+"/blocks", "must be an array of blocks")
+				continue
+			}
+			v.blocks(at+"/blocks", docs, surfaceMessage)
+		default:
+			v.failf(at+"/type", "unsupported chunk type: %s", str(c["type"]))
 		}
 	}
-	return b.String(), ""
+	if len(v.errs) > 0 {
+		return u, "invalid_chunks", v.errs
+	}
+	u.text = b.String()
+	if slackLen(u.text) > maxMarkdownTextParam {
+		return u, "msg_too_long", nil
+	}
+	return u, "", nil
+}
+
+// apply records u on a streamed message.
+func (m *message) apply(u streamUpdate) {
+	m.text += u.text
+	if u.plan != "" {
+		m.plan = u.plan
+	}
+	for _, t := range u.tasks {
+		i := slices.IndexFunc(m.tasks, func(old Task) bool { return old.ID == t.ID })
+		if i < 0 {
+			m.tasks = append(m.tasks, t)
+			continue
+		}
+		m.tasks[i] = t
+	}
 }
 
 func (s *Server) startStream(p params) result {
@@ -55,9 +119,9 @@ func (s *Server) startStream(p params) result {
 			return fail("missing_recipient_team_id")
 		}
 	}
-	text, code := streamText(p)
+	u, code, msgs := streamContent(p)
 	if code != "" {
-		return fail(code)
+		return fail(code, msgs...)
 	}
 	m := &message{
 		channel:   channel,
@@ -65,10 +129,10 @@ func (s *Server) startStream(p params) result {
 		threadTS:  p["thread_ts"],
 		user:      s.cfg.userID,
 		botID:     s.cfg.botID,
-		text:      text,
 		streamed:  true,
 		streaming: true,
 	}
+	m.apply(u)
 	s.channel(channel).msgs = append(s.channel(channel).msgs, m)
 	s.botReplied(channel, m.threadTS)
 	return ok(map[string]any{"channel": channel, "ts": m.ts})
@@ -102,16 +166,16 @@ func (s *Server) appendStream(p params) result {
 	if !open {
 		return res
 	}
-	text, code := streamText(p)
+	u, code, msgs := streamContent(p)
 	if code != "" {
-		return fail(code)
+		return fail(code, msgs...)
 	}
-	if text == "" {
+	if u.text == "" {
 		if _, hasChunks := p["chunks"]; !hasChunks {
 			return fail("no_text")
 		}
 	}
-	m.text += text
+	m.apply(u)
 	m.appends++
 	return ok(map[string]any{"channel": m.channel, "ts": m.ts})
 }
@@ -121,9 +185,9 @@ func (s *Server) stopStream(p params) result {
 	if !open {
 		return res
 	}
-	text, code := streamText(p)
+	u, code, msgs := streamContent(p)
 	if code != "" {
-		return fail(code)
+		return fail(code, msgs...)
 	}
 	if raw, has := p["blocks"]; has {
 		blocks, code, msgs := checkBlocks(raw)
@@ -132,7 +196,7 @@ func (s *Server) stopStream(p params) result {
 		}
 		m.blocks = blocks
 	}
-	m.text += text
+	m.apply(u)
 	m.streaming = false
 	return ok(map[string]any{"channel": m.channel, "ts": m.ts, "message": m.apiJSON()})
 }
