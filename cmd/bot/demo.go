@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/deepagents-slack/slackbot/internal/agents"
 	"github.com/deepagents-slack/slackbot/internal/agents/agentstest"
 	"github.com/deepagents-slack/slackbot/internal/slackpost/slackfake"
 	"github.com/deepagents-slack/slackbot/internal/threadmap"
@@ -43,6 +44,17 @@ func demoScript() agentstest.Script {
 			return []agentstest.Step{agentstest.Text("Understood — I did not save that.")}
 		case t.Resume != nil:
 			return []agentstest.Step{agentstest.Text("Saved. I'll ", "keep that ", "in mind ", "from now on.")}
+		case strings.Contains(text, "remember") && strings.Contains(text, "release notes"):
+			// A memory write and a tool call at once: the card offers the
+			// review modal.
+			return []agentstest.Step{
+				agentstest.Approvals(
+					agentstest.MemoryWrite("/memories/team-preferences.md", "# Team preferences\n\n- Release notes: short bullet points, no emoji.\n"),
+					agentstest.Approval("post_message", map[string]any{"channel": "#releases", "text": "From now on, release notes are short bullet points."},
+						agents.DecisionApprove, agents.DecisionEdit, agents.DecisionReject),
+				),
+				agentstest.Text("Noted."),
+			}
 		case strings.Contains(text, "remember"):
 			return []agentstest.Step{
 				agentstest.MemoryWrite("/memories/team-preferences.md", "# Team preferences\n\n- Release notes: short bullet points, no emoji.\n"),
@@ -153,7 +165,7 @@ func demo(ctx context.Context, stdout io.Writer, args []string) error {
 		{"8. anna asks about a crash; the agent's tool fails mid-run", func() error {
 			return s.slashAndWait(ctx, demoAnna, demoGeneral, "why did the deploy crash?")
 		}},
-		{"9. anna asks the agent to remember something in #notes; she approves the memory write on the card", func() error {
+		{"9. anna asks the agent to remember something in #notes; she reviews the requests in the modal and approves them on the card", func() error {
 			if _, _, err := s.Slash(demoAnna, demoNotes, "remember: release notes are short bullet points"); err != nil {
 				return err
 			}
@@ -161,6 +173,15 @@ func demo(ctx context.Context, stdout io.Writer, args []string) error {
 				return fmt.Errorf("no approval card appeared: %w\n%s", err, s.Slack.Transcript(demoNotes))
 			}
 			card, _ := s.findButtons(demoNotes)
+			// Anna first opens the review modal ("Review each…") to read the requests in full.
+			if _, err := s.Click(demoAnna, demoNotes, card.TS, card.ThreadTS, "approval:review", cardValue(s, card)); err != nil {
+				return err
+			}
+			if err := s.WaitFor(ctx, func(f *slackfake.Server) bool { return len(f.Views()) > 0 }); err != nil {
+				return fmt.Errorf("the review modal did not open: %w", err)
+			}
+			v := s.Slack.Views()[0]
+			p.line("   modal opened for anna: [%s]  %s  [%s] [%s]", v.Title, oneLine(v.Rendered), v.Close, v.Submit)
 			if _, err := s.Click(demoBen, demoNotes, card.TS, card.ThreadTS, "approval:approve", cardValue(s, card)); err != nil {
 				return err
 			}

@@ -321,7 +321,10 @@ func TestSameThreadSameThreadID(t *testing.T) {
 
 // TestConcurrentCommands: many users at once each get their own answer.
 func TestConcurrentCommands(t *testing.T) {
-	e := newTestEnv(t, agentstest.Echo(), nil, nil)
+	// Twenty root posts in one channel at once are past Slack's ~1 post/s
+	// per channel; this test is about concurrency, so the fake's rate tiers
+	// are scaled up (slackfake's own tests and TestRateLimited* cover 429s).
+	e := newTestEnv(t, agentstest.Echo(), nil, nil, slackfake.WithRateTiers(20))
 	var wg sync.WaitGroup
 	for i := 0; i < 20; i++ {
 		wg.Add(1)

@@ -17,15 +17,23 @@ import (
 	"github.com/deepagents-slack/slackbot/internal/agents"
 	"github.com/deepagents-slack/slackbot/internal/slackhandler"
 	"github.com/deepagents-slack/slackbot/internal/slackpost"
+	"github.com/deepagents-slack/slackbot/internal/slacktext"
 	"github.com/deepagents-slack/slackbot/internal/threadmap"
 )
 
 const (
-	actionPrefix     = "approval:"
-	modalCallbackID  = "approval"
-	maxCardRequests  = 10
-	previewRunes     = 1200
-	modalArgsRunes   = 2900
+	actionPrefix    = "approval:"
+	modalCallbackID = "approval"
+	maxCardRequests = 10
+	modalArgsRunes  = 2900
+	modalTitle      = "Review the request" // Slack: modal title ≤ 24 characters
+	// Card previews, in Slack characters after escaping. A card shows up to
+	// maxCardRequests requests; together they must stay under Slack's
+	// ~13.2k characters of block text per message (msg_blocks_too_long).
+	previewMax       = 1200
+	cardPreviewsMax  = 10_000
+	sectionMax       = 3000 // Slack: section text ≤ 3000
+	nameMax          = 200
 	decisionBlockFmt = "decision-%d"
 	argsBlockFmt     = "args-%d"
 	messageBlockFmt  = "message-%d"
@@ -138,7 +146,8 @@ func describeActions(ic agents.Interrupt) string {
 func cardMessage(card threadmap.Card, ic agents.Interrupt) slackpost.Message {
 	blocks := cardHead(card, ic)
 	blocks = append(blocks, slack.NewActionBlock("actions-"+card.ID, cardButtons(card, ic)...))
-	return slackpost.Message{Text: "Approval needed: the agent wants to run " + describeActions(ic), Blocks: blocks}
+	text := slacktext.Truncate("Approval needed: the agent wants to run "+slacktext.Escape(describeActions(ic)), 3000)
+	return slackpost.Message{Text: text, Blocks: blocks}
 }
 
 // decidedMessage renders a card after the decision: the buttons are gone.
@@ -151,7 +160,7 @@ func decidedMessage(card threadmap.Card, ic agents.Interrupt, decisions []agents
 			label = fmt.Sprintf("#%d %s", i+1, label)
 		}
 		if d.Message != "" {
-			label += ": “" + escapeMrkdwn(truncate(d.Message, 200)) + "”"
+			label += ": “" + slacktext.Truncate(slacktext.Escape(oneLine(d.Message)), 200) + "”"
 		}
 		parts = append(parts, label)
 	}
@@ -187,20 +196,22 @@ func cardHead(card threadmap.Card, ic agents.Interrupt) []slack.Block {
 		slack.NewContextBlock("", slack.NewTextBlockObject(slack.MarkdownType, "Run started by <@"+card.StartedBy+">", false, false)),
 	}
 	reqs := ic.ActionRequests
+	preview := min(previewMax, cardPreviewsMax/max(1, min(len(reqs), maxCardRequests)))
 	for i, a := range reqs {
 		if i == maxCardRequests {
 			blocks = append(blocks, slack.NewContextBlock("", slack.NewTextBlockObject(slack.MarkdownType,
 				fmt.Sprintf("…and %d more; use *Review each…* to see them all.", len(reqs)-maxCardRequests), false, false)))
 			break
 		}
-		blocks = append(blocks, slack.NewSectionBlock(slack.NewTextBlockObject(slack.MarkdownType, requestText(i, len(reqs), a), false, false), nil, nil))
+		blocks = append(blocks, slack.NewSectionBlock(slack.NewTextBlockObject(slack.MarkdownType, requestText(i, len(reqs), a, preview), false, false), nil, nil))
 	}
 	return blocks
 }
 
 // requestText shows one action request: a memory write as its path and a
-// preview of the content, any other tool as its name and arguments.
-func requestText(i, n int, a agents.ActionRequest) string {
+// preview of the content (at most preview characters), any other tool as its
+// name and arguments. Everything the agent wrote is escaped, then cut.
+func requestText(i, n int, a agents.ActionRequest, preview int) string {
 	prefix := ""
 	if n > 1 {
 		prefix = fmt.Sprintf("*%d.* ", i+1)
@@ -210,24 +221,33 @@ func requestText(i, n int, a agents.ActionRequest) string {
 		if a.Name == "edit_file" {
 			verb = "Edit"
 		}
-		return prefix + "*" + verb + "* `" + escapeMrkdwn(path) + "`\n" + codeBlock(content)
+		return prefix + "*" + verb + "* `" + inlineCode(path) + "`\n" + codeBlock(content, preview)
 	}
 	args, _ := json.MarshalIndent(a.Args, "", "  ")
-	text := prefix + "*Tool* `" + escapeMrkdwn(a.Name) + "`"
+	text := prefix + "*Tool* `" + inlineCode(a.Name) + "`"
 	if d := firstLine(a.Description); d != "" {
-		text += " — " + escapeMrkdwn(truncate(d, 200))
+		text += " — " + slacktext.Truncate(slacktext.Escape(d), nameMax)
 	}
-	return text + "\n" + codeBlock(string(args))
+	return text + "\n" + codeBlock(string(args), preview)
 }
 
-// codeBlock previews text in a code block, cut safely (whole runes, no fence
-// breakouts) to keep the section under Slack's limits.
-func codeBlock(s string) string {
+// inlineCode is s escaped and cut for a `code span`: one line, no backticks.
+func inlineCode(s string) string {
+	s = strings.ReplaceAll(oneLine(s), "`", "ˋ")
+	return slacktext.Truncate(slacktext.Escape(s), nameMax)
+}
+
+func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
+
+// codeBlock previews text in a code block of at most max characters, cut
+// after escaping (never inside an entity or a surrogate pair) and with no
+// fence breakouts.
+func codeBlock(s string, max int) string {
 	if strings.TrimSpace(s) == "" {
 		return "_(empty)_"
 	}
 	s = strings.ReplaceAll(s, "```", "ˋˋˋ")
-	return "```\n" + escapeMrkdwn(truncate(s, previewRunes)) + "\n```"
+	return "```\n" + slacktext.Truncate(slacktext.Escape(s), max) + "\n```"
 }
 
 func firstLine(s string) string {
@@ -304,7 +324,7 @@ func (r *Relay) Action(ctx context.Context, a slackhandler.Action) error {
 		decisions[i] = agents.Decision{Type: kind}
 	}
 	if err := ic.Validate(decisions); err != nil {
-		r.tell(a.ChannelID, a.UserID, "That decision isn't allowed for this request: "+err.Error())
+		r.tell(a.ChannelID, a.UserID, "That decision isn't allowed for this request: "+slacktext.Escape(err.Error()))
 		return nil
 	}
 	r.decide(ctx, card, ic, a.ChannelID, a.MessageTS, a.UserID, decisions)
@@ -390,7 +410,8 @@ func (r *Relay) tell(channel, user, text string) {
 func reviewModal(card threadmap.Card, ic agents.Interrupt) slack.ModalViewRequest {
 	var blocks []slack.Block
 	for i, a := range ic.ActionRequests {
-		blocks = append(blocks, slack.NewSectionBlock(slack.NewTextBlockObject(slack.MarkdownType, truncate(requestText(i, len(ic.ActionRequests), a), 2900), false, false), nil, nil))
+		text := slacktext.Truncate(requestText(i, len(ic.ActionRequests), a, previewMax*2), sectionMax)
+		blocks = append(blocks, slack.NewSectionBlock(slack.NewTextBlockObject(slack.MarkdownType, text, false, false), nil, nil))
 		var opts []*slack.OptionBlockObject
 		allowed := ic.AllowedFor(i)
 		for _, d := range allowed {
@@ -405,7 +426,7 @@ func reviewModal(card threadmap.Card, ic agents.Interrupt) slack.ModalViewReques
 			args, _ := json.MarshalIndent(a.Args, "", "  ")
 			in := slack.NewPlainTextInputBlockElement(nil, "value")
 			in.Multiline = true
-			in.InitialValue = truncate(string(args), modalArgsRunes)
+			in.InitialValue = slacktext.Truncate(string(args), modalArgsRunes) // Slack: initial_value ≤ max_length (3000)
 			ib := slack.NewInputBlock(fmt.Sprintf(argsBlockFmt, i), slack.NewTextBlockObject(slack.PlainTextType, "Arguments (JSON) if you edit", false, false), nil, in)
 			ib.Optional = true
 			blocks = append(blocks, ib)
@@ -424,7 +445,7 @@ func reviewModal(card threadmap.Card, ic agents.Interrupt) slack.ModalViewReques
 		Type:            slack.VTModal,
 		CallbackID:      modalCallbackID,
 		PrivateMetadata: card.ID,
-		Title:           slack.NewTextBlockObject(slack.PlainTextType, "Review the agent's request", false, false),
+		Title:           slack.NewTextBlockObject(slack.PlainTextType, modalTitle, false, false),
 		Submit:          slack.NewTextBlockObject(slack.PlainTextType, "Decide", false, false),
 		Close:           slack.NewTextBlockObject(slack.PlainTextType, "Cancel", false, false),
 		Blocks:          slack.Blocks{BlockSet: blocks},
@@ -512,11 +533,6 @@ func decisionsFromModal(ic agents.Interrupt, values map[string]map[string]string
 		return nil, errs
 	}
 	return decisions, nil
-}
-
-// escapeMrkdwn escapes the three characters Slack's mrkdwn reserves.
-func escapeMrkdwn(s string) string {
-	return strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;").Replace(s)
 }
 
 // quotedLines prefixes every line of s with a quote marker.

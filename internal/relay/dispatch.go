@@ -12,6 +12,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/deepagents-slack/slackbot/internal/slackhandler"
+	"github.com/deepagents-slack/slackbot/internal/slacktext"
 	"github.com/deepagents-slack/slackbot/internal/threadmap"
 )
 
@@ -58,7 +59,8 @@ func (r *Relay) Command(ctx context.Context, c slackhandler.Command) slackhandle
 		State:    threadmap.JobAccepted,
 		Payload: payload{
 			UserID:      c.UserID,
-			Text:        strings.TrimSpace(c.Text),
+			Text:        readableForAgent(c.Text),
+			Echo:        strings.TrimSpace(c.Text),
 			ResponseURL: c.ResponseURL,
 			TestRun:     testRun,
 		}.encode(),
@@ -276,5 +278,5 @@ func readableForAgent(s string) string {
 		}
 		return strings.TrimPrefix(target, "mailto:")
 	})
-	return strings.NewReplacer("&lt;", "<", "&gt;", ">", "&amp;", "&").Replace(strings.TrimSpace(s))
+	return slacktext.Unescape(strings.TrimSpace(s))
 }

@@ -18,7 +18,8 @@ const (
 // payload is what a job carries from the Slack delivery to the worker.
 type payload struct {
 	UserID      string         `json:"user_id"`
-	Text        string         `json:"text,omitempty"`
+	Text        string         `json:"text,omitempty"`       // for the agent: plain text
+	Echo        string         `json:"echo,omitempty"`       // a slash command's text as Slack sent it, to quote back
 	MessageTS   string         `json:"message_ts,omitempty"` // the user's message, for reactions
 	ChannelType string         `json:"channel_type,omitempty"`
 	Queued      bool           `json:"queued,omitempty"` // shown as queued (reactQueued) until picked up

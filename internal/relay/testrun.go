@@ -8,9 +8,9 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/slack-go/slack"
 
 	"github.com/deepagents-slack/slackbot/internal/slackpost"
+	"github.com/deepagents-slack/slackbot/internal/slacktext"
 	"github.com/deepagents-slack/slackbot/internal/threadmap"
 )
 
@@ -225,12 +225,6 @@ func testRunRoot(tr TestRun) slackpost.Message {
 	if origin == "" {
 		origin = "an ops pipeline"
 	}
-	who := ":test_tube: Test run from " + escapeMrkdwn(origin) + ":"
-	quoted := "> " + escapeMrkdwn(truncate(tr.Text, 2800))
-	return slackpost.Message{
-		Text: who + " " + truncate(tr.Text, 200),
-		Blocks: []slack.Block{
-			slack.NewSectionBlock(slack.NewTextBlockObject(slack.MarkdownType, who+"\n"+quotedLines(quoted), false, false), nil, nil),
-		},
-	}
+	who := ":test_tube: Test run from " + slacktext.Truncate(slacktext.Escape(origin), 200) + ":"
+	return promptMessage(who, slacktext.Escape(tr.Text))
 }

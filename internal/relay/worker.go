@@ -7,8 +7,6 @@ import (
 	"log/slog"
 	"time"
 
-	"github.com/slack-go/slack"
-
 	"github.com/deepagents-slack/slackbot/internal/agents"
 	"github.com/deepagents-slack/slackbot/internal/slackpost"
 	"github.com/deepagents-slack/slackbot/internal/threadmap"
@@ -150,21 +148,6 @@ func (r *Relay) workCommand(ctx context.Context, log *slog.Logger, job threadmap
 	log.Info("conversation started", "thread_id", conv.ThreadID, "root_ts", key.RootTS)
 	r.notify()
 	return nil
-}
-
-// rootMessage is the channel message a slash command's conversation hangs off.
-func rootMessage(p payload) slackpost.Message {
-	who := "<@" + p.UserID + "> asked:"
-	if p.TestRun {
-		who = ":test_tube: <@" + p.UserID + "> started a test run:"
-	}
-	quoted := "> " + escapeMrkdwn(truncate(p.Text, 2800))
-	return slackpost.Message{
-		Text: who + " " + truncate(p.Text, 200),
-		Blocks: []slack.Block{
-			slack.NewSectionBlock(slack.NewTextBlockObject(slack.MarkdownType, who+"\n"+quotedLines(quoted), false, false), nil, nil),
-		},
-	}
 }
 
 // workRun starts (or resumes) the run of a prompt or resume job, follows it

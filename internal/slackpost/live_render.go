@@ -5,6 +5,8 @@ import (
 	"strings"
 
 	"github.com/slack-go/slack"
+
+	"github.com/deepagents-slack/slackbot/internal/slacktext"
 )
 
 // Live message limits, in Slack characters.
@@ -30,17 +32,18 @@ func renderProgress(pr Progress, placeholder, failure string) Message {
 	if plan := planText(pr.Todos); plan != "" {
 		blocks = append(blocks, mrkdwnSection(plan))
 	}
-	if text := liveMarkdown(pr.Text, liveTextMax); text != "" {
+	if text := liveMarkdown(slacktext.Defuse(pr.Text), liveTextMax); text != "" {
 		blocks = append(blocks, slack.NewMarkdownBlock("", text))
 	}
+	placeholder = slacktext.Defuse(placeholder)
 	fallback := placeholder
 	switch {
 	case failure != "":
-		note := ":warning: " + escapeMrkdwn(truncateEnd(oneLine(failure), fallbackTextMax-20))
+		note := ":warning: " + slacktext.Truncate(escapeMrkdwn(oneLine(failure)), fallbackTextMax-20)
 		blocks = append(blocks, mrkdwnSection(note))
 		fallback = note
 	case strings.TrimSpace(pr.Activity) != "":
-		line := ":gear: _" + escapeMrkdwn(truncateEnd(oneLine(pr.Activity), activityMax)) + "_"
+		line := ":gear: _" + slacktext.Truncate(escapeMrkdwn(oneLine(pr.Activity)), activityMax) + "_"
 		blocks = append(blocks, slack.NewContextBlock("", slack.NewTextBlockObject(slack.MarkdownType, line, false, false)))
 	}
 	if len(blocks) == 0 {
@@ -70,7 +73,7 @@ func planText(todos []Todo) string {
 	var lines []string
 	used := 0
 	for i, t := range todos {
-		content := escapeMrkdwn(truncateEnd(oneLine(t.Content), todoMax))
+		content := slacktext.Truncate(escapeMrkdwn(oneLine(t.Content)), todoMax)
 		var line string
 		switch t.Status {
 		case TodoCompleted:

@@ -7,20 +7,22 @@ import (
 
 	"github.com/yuin/goldmark/ast"
 	extast "github.com/yuin/goldmark/extension/ast"
+
+	"github.com/deepagents-slack/slackbot/internal/slacktext"
 )
 
 // ToMrkdwn converts Markdown, as LLMs write it, to Slack's mrkdwn (for
 // section blocks and fallback texts). It walks goldmark's syntax tree, so
 // formatting inside code stays literal and nesting is handled properly.
-// Slack tokens already in the text (<@U123>, <#C123|name>, <!here>,
-// <https://x|label>) pass through unchanged; every other &, < and > is
-// escaped.
+// Slack tokens already in the text (<@U123>, <#C123|name>, <!date^…>,
+// <https://x|label>) pass through unchanged, broadcast mentions (<!here>,
+// @channel, …) are made inert, and every other &, < and > is escaped.
 func ToMrkdwn(md string) string {
 	md, tokens := protectTokens(md)
 	src := []byte(md)
 	r := &mrkdwnRenderer{src: src}
 	out := r.blocks(parseMarkdown(src))
-	return restoreTokens(strings.TrimRight(out, "\n"), tokens)
+	return slacktext.Defuse(restoreTokens(strings.TrimRight(out, "\n"), tokens))
 }
 
 type mrkdwnRenderer struct {
@@ -279,10 +281,9 @@ var urlEscaper = strings.NewReplacer("&", "&amp;", "<", "%3C", ">", "%3E", "|", 
 
 func escapeURL(url string) string { return urlEscaper.Replace(url) }
 
-var mrkdwnEscaper = strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;")
-
-// escapeMrkdwn escapes Slack's control characters in text.
-func escapeMrkdwn(s string) string { return mrkdwnEscaper.Replace(s) }
+// escapeMrkdwn escapes Slack's control characters in text and makes
+// broadcast words inert.
+func escapeMrkdwn(s string) string { return slacktext.Escape(s) }
 
 // Slack tokens are swapped for placeholders before parsing so that neither
 // goldmark (which reads <!here> as HTML) nor escaping can alter them. The

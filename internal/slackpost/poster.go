@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"github.com/slack-go/slack"
+
+	"github.com/deepagents-slack/slackbot/internal/slacktext"
 )
 
 // maxRateLimitRetries bounds how often one call is retried after 429s.
@@ -115,16 +117,21 @@ func (p *Poster) update(ctx context.Context, interrupt <-chan struct{}, channel,
 	return nil
 }
 
+// messageOptions are the chat.postMessage/update options for m. The
+// notification text gets a last Defuse: it is what Slack notifies with, and
+// callers build it from user and agent text.
 func messageOptions(m Message) []slack.MsgOption {
-	opts := []slack.MsgOption{slack.MsgOptionText(m.Text, false)}
+	opts := []slack.MsgOption{slack.MsgOptionText(slacktext.Defuse(m.Text), false)}
 	if len(m.Blocks) > 0 {
 		opts = append(opts, slack.MsgOptionBlocks(m.Blocks...))
 	}
 	return opts
 }
 
-// Ephemeral shows text (mrkdwn) to user only, in channel.
+// Ephemeral shows text (mrkdwn) to user only, in channel. Broadcast
+// mentions in text are made inert.
 func (p *Poster) Ephemeral(ctx context.Context, channel, user, text string) error {
+	text = slacktext.Defuse(text)
 	err := p.retry(ctx, nil, func() error {
 		_, err := p.api.PostEphemeralContext(ctx, channel, user, slack.MsgOptionText(text, false))
 		return err
@@ -138,7 +145,9 @@ func (p *Poster) Ephemeral(ctx context.Context, channel, user, text string) erro
 // Respond answers a slash command or action through its response_url, as a
 // new ephemeral message (the original is kept). It works where the bot is
 // not a member, which is how users learn that it cannot post there.
+// Broadcast mentions in text (mrkdwn) are made inert.
 func (p *Poster) Respond(ctx context.Context, responseURL, text string) error {
+	text = slacktext.Defuse(text)
 	body, err := json.Marshal(struct {
 		Text            string `json:"text"`
 		ResponseType    string `json:"response_type"`

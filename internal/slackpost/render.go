@@ -9,6 +9,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/slack-go/slack"
+
+	"github.com/deepagents-slack/slackbot/internal/slacktext"
 )
 
 // Limits, in Slack characters (UTF-16 code units, which is what Slack counts;
@@ -49,7 +51,7 @@ func RenderAnswer(md string) []Message {
 	for i, p := range parts {
 		text := p.markdown()
 		msgs[i] = Message{
-			Text:   truncateEnd(ToMrkdwn(text), fallbackTextMax),
+			Text:   slacktext.Truncate(ToMrkdwn(text), fallbackTextMax),
 			Blocks: []slack.Block{slack.NewMarkdownBlock("", text)},
 		}
 	}
@@ -57,9 +59,11 @@ func RenderAnswer(md string) []Message {
 }
 
 // prepareAnswer is the text RenderAnswer splits: the answer without leading
-// blank lines and trailing whitespace, with top-level tables converted.
+// blank lines and trailing whitespace, with top-level tables converted and
+// broadcast mentions made inert (before splitting, so lengths are measured
+// on what Slack receives).
 func prepareAnswer(md string) string {
-	return tablesToCode(trimEdges(md))
+	return tablesToCode(trimEdges(slacktext.Defuse(md)))
 }
 
 // trimEdges drops leading whitespace-only lines and trailing whitespace,
@@ -287,28 +291,7 @@ func runeUnits(r rune) int {
 }
 
 // slackLen is the length of s as Slack counts it.
-func slackLen(s string) int {
-	n := 0
-	for _, r := range s {
-		n += runeUnits(r)
-	}
-	return n
-}
-
-// truncateEnd shortens s to at most max Slack characters, ending with "…".
-func truncateEnd(s string, max int) string {
-	if slackLen(s) <= max {
-		return s
-	}
-	n := 0
-	for i, r := range s {
-		if n+runeUnits(r) > max-1 {
-			return s[:i] + "…"
-		}
-		n += runeUnits(r)
-	}
-	return s
-}
+func slackLen(s string) int { return slacktext.Len(s) }
 
 // truncateStart keeps the end of s, at most max Slack characters, starting
 // with "…".

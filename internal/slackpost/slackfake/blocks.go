@@ -427,10 +427,15 @@ func (v *validator) option(at string, raw json.RawMessage) string {
 
 // checkModal validates a views.open/update/push view like Slack does and
 // returns every problem found (Slack answers invalid_arguments with them).
-func checkModal(raw string) (map[string]any, []string) {
+func checkModal(raw string) (map[string]any, View, []string) {
 	var view map[string]json.RawMessage
 	if err := json.Unmarshal([]byte(raw), &view); err != nil {
-		return nil, []string{"[ERROR] view must be a JSON object [json-pointer:/view]"}
+		return nil, View{}, []string{"[ERROR] view must be a JSON object [json-pointer:/view]"}
+	}
+	text := func(name string) string {
+		var t textObject
+		_ = json.Unmarshal(view[name], &t)
+		return t.Text
 	}
 	v := &validator{}
 	if str(view["type"]) != "modal" {
@@ -472,11 +477,15 @@ func checkModal(raw string) (map[string]any, []string) {
 		for i, e := range v.errs {
 			msgs[i] = "[ERROR] " + e
 		}
-		return nil, msgs
+		return nil, View{}, msgs
 	}
 	var out map[string]any
 	_ = json.Unmarshal([]byte(raw), &out)
-	return out, nil
+	return out, View{
+		Title: text("title"), Submit: text("submit"), Close: text("close"),
+		CallbackID: str(view["callback_id"]), PrivateMetadata: str(view["private_metadata"]),
+		Rendered: strings.Join(nonEmpty(v.parts), "\n"),
+	}, nil
 }
 
 type textObject struct {

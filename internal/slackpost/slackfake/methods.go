@@ -79,12 +79,14 @@ func (s *Server) openView(p params) result {
 	if p["trigger_id"] == "" {
 		return fail("invalid_arguments", "missing required field: trigger_id")
 	}
-	view, problems := checkModal(p["view"])
+	view, opened, problems := checkModal(p["view"])
 	if len(problems) > 0 {
 		return fail("invalid_arguments", problems...)
 	}
 	s.views++
 	view["id"] = fmt.Sprintf("VFAKE%05d", s.views)
+	opened.ID, opened.TriggerID = view["id"].(string), p["trigger_id"]
+	s.opened = append(s.opened, opened)
 	view["team_id"] = s.cfg.teamID
 	view["app_id"] = "AFAKE0001"
 	view["bot_id"] = s.cfg.botID

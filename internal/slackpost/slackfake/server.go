@@ -89,6 +89,7 @@ type Server struct {
 	titles     map[threadKey]string
 	names      map[string]string
 	views      int
+	opened     []View
 }
 
 type rateLimit struct {

@@ -41,6 +41,21 @@ type Message struct {
 	Tasks []Task
 }
 
+// View is a modal the bot opened with views.open.
+type View struct {
+	ID, TriggerID               string
+	Title, Submit, Close        string
+	CallbackID, PrivateMetadata string
+	Rendered                    string // readable text of its blocks
+}
+
+// Views returns the modals opened, in order.
+func (s *Server) Views() []View {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.opened)
+}
+
 // Task is a task card of a streamed message.
 type Task struct {
 	ID, Title, Status, Details, Output string
