@@ -323,7 +323,8 @@ func TestSameThreadSameThreadID(t *testing.T) {
 func TestConcurrentCommands(t *testing.T) {
 	// Twenty root posts in one channel at once are past Slack's ~1 post/s
 	// per channel; this test is about concurrency, so the fake's rate tiers
-	// are scaled up (slackfake's own tests and TestRateLimited* cover 429s).
+	// are scaled up (TestRateTiers, TestPostRetriesOnlyRateLimits and the
+	// live tests' 429 cases cover rate limits).
 	e := newTestEnv(t, agentstest.Echo(), nil, nil, slackfake.WithRateTiers(20))
 	var wg sync.WaitGroup
 	for i := 0; i < 20; i++ {

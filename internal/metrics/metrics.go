@@ -23,6 +23,8 @@ type Metrics struct {
 	requests       *prometheus.CounterVec
 	ackSeconds     *prometheus.HistogramVec
 	eventRetries   *prometheus.CounterVec
+	eventsByHand   *prometheus.CounterVec
+	eventsDropped  *prometheus.CounterVec
 	appRateLimited prometheus.Counter
 	runsStarted    prometheus.Counter
 	runsFinished   *prometheus.CounterVec
@@ -49,6 +51,12 @@ func New() *Metrics {
 		eventRetries: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "slackbot_event_retries_total", Help: "Events API deliveries that were Slack retries.",
 		}, []string{"num", "reason"}),
+		eventsByHand: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "slackbot_events_decoded_by_hand_total", Help: "Events slack-go could not decode, read from their basic fields instead.",
+		}, []string{"type"}),
+		eventsDropped: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "slackbot_events_dropped_total", Help: "Events the bot could not use at all, by type and reason.",
+		}, []string{"type", "reason"}),
 		appRateLimited: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "slackbot_app_rate_limited_total", Help: "app_rate_limited notices from Slack.",
 		}),
@@ -81,7 +89,7 @@ func New() *Metrics {
 		}, []string{"reason", "told"}),
 	}
 	m.reg.MustRegister(m.jobsGaveUp)
-	m.reg.MustRegister(m.requests, m.ackSeconds, m.eventRetries, m.appRateLimited, m.runsStarted,
+	m.reg.MustRegister(m.requests, m.ackSeconds, m.eventRetries, m.eventsByHand, m.eventsDropped, m.appRateLimited, m.runsStarted,
 		m.runsFinished, m.runsInFlight, m.leaseTakeovers, m.approvals, m.duplicates, m.slackCalls, m.slackErrors,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	// Known series start at zero, so dashboards and rate() see them before
@@ -112,6 +120,17 @@ func (m *Metrics) ObserveAck(route string, d time.Duration, status int) {
 // EventRetried records a retried Events API delivery.
 func (m *Metrics) EventRetried(num int, reason string) {
 	m.eventRetries.WithLabelValues(strconv.Itoa(num), reason).Inc()
+}
+
+// EventDecodedByHand records an event slack-go could not decode. The handler
+// calls it only for the few event types it routes, so the label set is small.
+func (m *Metrics) EventDecodedByHand(eventType string) {
+	m.eventsByHand.WithLabelValues(eventType).Inc()
+}
+
+// EventDropped records an event the bot could not use.
+func (m *Metrics) EventDropped(eventType, reason string) {
+	m.eventsDropped.WithLabelValues(eventType, reason).Inc()
 }
 
 // AppRateLimited records an app_rate_limited notice.

@@ -18,6 +18,7 @@ const (
 // payload is what a job carries from the Slack delivery to the worker.
 type payload struct {
 	UserID      string         `json:"user_id"`
+	UserTeam    string         `json:"user_team,omitempty"`  // the user's own workspace (Slack Connect)
 	Text        string         `json:"text,omitempty"`       // for the agent: plain text
 	Echo        string         `json:"echo,omitempty"`       // a slash command's text as Slack sent it, to quote back
 	MessageTS   string         `json:"message_ts,omitempty"` // the user's message, for reactions

@@ -1,6 +1,7 @@
 package relay
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -165,7 +166,7 @@ func (r *Relay) workRun(ctx context.Context, log *slog.Logger, job threadmap.Job
 	recipient := p.UserID
 	live := r.cfg.Slack.NewLive(job.Key.ChannelID, job.Key.RootTS, slackpost.LiveOptions{
 		RecipientUserID: recipient,
-		RecipientTeamID: job.Key.TeamID,
+		RecipientTeamID: cmp.Or(p.UserTeam, job.Key.TeamID), // Slack Connect users belong to their own team
 		ExistingTS:      job.ReplyTS,
 		Streaming:       r.cfg.Streaming,
 		Placeholder:     placeholderFor(job.Kind),

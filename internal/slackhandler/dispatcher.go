@@ -36,12 +36,21 @@ type Message struct {
 	ChannelID   string
 	ChannelType string // "im", "channel", "group", "mpim"
 	UserID      string
-	Text        string // the bot's mention stripped, other mentions kept
+	UserTeam    string // the user's own workspace (differs from TeamID for Slack Connect users)
+	Text        string // as Slack sent it (escaped), the bot's mention stripped, other mentions kept
 	TS          string
 	ThreadTS    string // empty at top level
 	Mention     bool   // the bot was mentioned (app_mention, or its <@id> in the text)
 	RetryNum    int    // X-Slack-Retry-Num, 0 for a first delivery
 	RetryReason string // X-Slack-Retry-Reason
+	Files       []File // files shared with the message (subtype file_share)
+}
+
+// File is a file shared with a message.
+type File struct {
+	Name     string `json:"name"`
+	Title    string `json:"title"`
+	Mimetype string `json:"mimetype"`
 }
 
 // AssistantThread is a Slack AI app thread the user just opened.

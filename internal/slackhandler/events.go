@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/slack-go/slack"
 	"github.com/slack-go/slack/slackevents"
 )
 
@@ -19,6 +20,7 @@ const (
 	eventAppMention             = "app_mention"
 	eventMessage                = "message"
 	eventAssistantThreadStarted = "assistant_thread_started"
+	eventAssistantContext       = "assistant_thread_context_changed"
 )
 
 // envelope is the outer Events API body: enough to route it and to know the
@@ -144,56 +146,79 @@ func (h *Handler) serveCallback(w http.ResponseWriter, r *http.Request, body []b
 		data = &slackevents.MessageEvent{}
 	case eventAssistantThreadStarted:
 		data = &slackevents.AssistantThreadStartedEvent{}
+	case eventAssistantContext:
+		data = &slackevents.AssistantThreadContextChangedEvent{}
 	default:
 		log.Debug("ignoring event type")
 		ackEmpty(w)
 		return
 	}
-	if err := json.Unmarshal(env.Event, data); err != nil {
-		log.Warn("slack-go could not parse the event", slog.Any("err", err))
-		badEvent(w)
-		return
-	}
 	bots := h.botUserIDs(env)
+	var (
+		msg    Message
+		reason string
+		thread AssistantThread
+		isMsg  bool
+	)
+	if err := json.Unmarshal(env.Event, data); err != nil {
+		// slack-go's types refuse the event (since v0.34 one block type or
+		// field they do not expect rejects the whole event). The bot needs
+		// only a few fields: read those itself rather than lose a user's
+		// message.
+		log.Warn("slack-go could not decode the event; reading the fields the bot needs itself", slog.Any("err", err))
+		if h.Metrics != nil {
+			h.Metrics.EventDecodedByHand(inner.Type)
+		}
+		fields, t, m, ok := decodeByHand(env.Event, inner.Type)
+		if !ok {
+			log.Error("event dropped: not even its basic fields could be read")
+			if h.Metrics != nil {
+				h.Metrics.EventDropped(inner.Type, "undecodable")
+			}
+			ackEmpty(w) // redelivering the same bytes cannot help
+			return
+		}
+		thread, isMsg = t, m
+		if isMsg {
+			msg, reason = h.userMessage(fields, bots)
+		}
+	} else {
+		switch e := data.(type) {
+		case *slackevents.AppMentionEvent:
+			isMsg = true
+			msg, reason = h.userMessage(fieldsOfMention(e), bots)
+		case *slackevents.MessageEvent:
+			isMsg = true
+			msg, reason = h.userMessage(fieldsOfMessage(e), bots)
+		case *slackevents.AssistantThreadStartedEvent:
+			thread = assistantThread(e.AssistantThread)
+		case *slackevents.AssistantThreadContextChangedEvent:
+			thread = assistantThread(e.AssistantThread)
+		}
+	}
+	msg.EventID, thread.EventID = env.EventID, env.EventID
+	msg.TeamID, thread.TeamID = env.TeamID, env.TeamID
 
 	var work func(context.Context) error
-	switch e := data.(type) {
-	case *slackevents.AppMentionEvent:
-		msg, reason := h.mentionMessage(e, bots)
-		if reason != "" {
-			log.Debug("ignoring app_mention", slog.String("reason", reason))
-			ackEmpty(w)
-			return
-		}
-		msg.EventID, msg.TeamID, msg.RetryNum, msg.RetryReason = env.EventID, env.TeamID, retryNum, retryReason
+	switch {
+	case isMsg && reason != "":
+		log.Debug("ignoring message", slog.String("reason", reason))
+		ackEmpty(w)
+		return
+	case isMsg:
+		msg.RetryNum, msg.RetryReason = retryNum, retryReason
 		work = func(ctx context.Context) error { return h.Dispatcher.Message(ctx, msg) }
-	case *slackevents.MessageEvent:
-		msg, reason := h.plainMessage(e, bots)
-		if reason != "" {
-			log.Debug("ignoring message", slog.String("reason", reason))
-			ackEmpty(w)
-			return
-		}
-		msg.EventID, msg.TeamID, msg.RetryNum, msg.RetryReason = env.EventID, env.TeamID, retryNum, retryReason
-		work = func(ctx context.Context) error { return h.Dispatcher.Message(ctx, msg) }
-	case *slackevents.AssistantThreadStartedEvent:
-		at := e.AssistantThread
-		if at.ChannelID == "" || at.ThreadTimeStamp == "" {
-			log.Warn("assistant_thread_started without channel or thread")
-			ackEmpty(w)
-			return
-		}
-		t := AssistantThread{
-			EventID:          env.EventID,
-			TeamID:           env.TeamID,
-			ChannelID:        at.ChannelID,
-			ThreadTS:         at.ThreadTimeStamp,
-			UserID:           at.UserID,
-			ContextChannelID: at.Context.ChannelID,
-		}
-		work = func(ctx context.Context) error { return h.Dispatcher.AssistantThreadStarted(ctx, t) }
+	case thread.ChannelID == "" || thread.ThreadTS == "":
+		log.Warn("assistant thread event without channel or thread")
+		ackEmpty(w)
+		return
+	case inner.Type == eventAssistantThreadStarted:
+		work = func(ctx context.Context) error { return h.Dispatcher.AssistantThreadStarted(ctx, thread) }
 	default:
-		log.Warn("unexpected inner event data")
+		// assistant_thread_context_changed: the user looked at another
+		// channel while the AI app pane stayed open. Nothing to run; the
+		// bot reads context per message.
+		log.Debug("assistant thread context changed", slog.String("context_channel", thread.ContextChannelID))
 		ackEmpty(w)
 		return
 	}
@@ -213,55 +238,127 @@ func (h *Handler) serveCallback(w http.ResponseWriter, r *http.Request, body []b
 	}
 }
 
-// mentionMessage turns an app_mention into a Message, or says why it is ignored.
-func (h *Handler) mentionMessage(e *slackevents.AppMentionEvent, bots []string) (Message, string) {
-	if reason := h.ignoreReason(e.User, e.BotID, bots); reason != "" {
+// messageFields are the fields of a user's message event (message or
+// app_mention) the bot reads. The handler decodes them itself when slack-go
+// cannot decode an event.
+type messageFields struct {
+	Type        string `json:"type"`
+	Subtype     string `json:"subtype"`
+	User        string `json:"user"`
+	UserTeam    string `json:"user_team"`
+	BotID       string `json:"bot_id"`
+	Text        string `json:"text"`
+	TS          string `json:"ts"`
+	ThreadTS    string `json:"thread_ts"`
+	Channel     string `json:"channel"`
+	ChannelType string `json:"channel_type"`
+	Hidden      bool   `json:"hidden"`
+	Edited      *struct {
+		TS string `json:"ts"`
+	} `json:"edited"`
+	Files []File `json:"files"`
+}
+
+func fieldsOfMention(e *slackevents.AppMentionEvent) messageFields {
+	f := messageFields{Type: eventAppMention, User: e.User, UserTeam: e.UserTeam, BotID: e.BotID, Text: e.Text,
+		TS: e.TimeStamp, ThreadTS: e.ThreadTimeStamp, Channel: e.Channel, Files: files(e.Files)}
+	if e.Edited != nil {
+		f.Edited = &struct {
+			TS string `json:"ts"`
+		}{e.Edited.TimeStamp}
+	}
+	return f
+}
+
+func fieldsOfMessage(e *slackevents.MessageEvent) messageFields {
+	f := messageFields{Type: eventMessage, Subtype: e.SubType, User: e.User, UserTeam: e.UserTeam, BotID: e.BotID,
+		Text: e.Text, TS: e.TimeStamp, ThreadTS: e.ThreadTimeStamp, Channel: e.Channel, ChannelType: e.ChannelType}
+	if e.Message != nil {
+		f.Hidden = e.Message.Hidden
+		f.Files = files(e.Message.Files)
+	}
+	return f
+}
+
+func files(in []slack.File) []File {
+	var out []File
+	for _, f := range in {
+		out = append(out, File{Name: f.Name, Title: f.Title, Mimetype: f.Mimetype})
+	}
+	return out
+}
+
+func assistantThread(at slackevents.AssistantThread) AssistantThread {
+	return AssistantThread{ChannelID: at.ChannelID, ThreadTS: at.ThreadTimeStamp, UserID: at.UserID, ContextChannelID: at.Context.ChannelID}
+}
+
+// decodeByHand reads the fields the bot needs from an inner event slack-go
+// could not decode. ok is false when even those cannot be read.
+func decodeByHand(event []byte, innerType string) (f messageFields, t AssistantThread, isMsg, ok bool) {
+	switch innerType {
+	case eventAppMention, eventMessage:
+		if err := json.Unmarshal(event, &f); err != nil {
+			return f, t, true, false
+		}
+		return f, t, true, true
+	default:
+		var ev struct {
+			AssistantThread struct {
+				UserID    string `json:"user_id"`
+				ChannelID string `json:"channel_id"`
+				ThreadTS  string `json:"thread_ts"`
+				Context   struct {
+					ChannelID string `json:"channel_id"`
+				} `json:"context"`
+			} `json:"assistant_thread"`
+		}
+		if err := json.Unmarshal(event, &ev); err != nil {
+			return f, t, false, false
+		}
+		at := ev.AssistantThread
+		return f, AssistantThread{ChannelID: at.ChannelID, ThreadTS: at.ThreadTS, UserID: at.UserID, ContextChannelID: at.Context.ChannelID}, false, true
+	}
+}
+
+// userSubtypes are the message subtypes that are still a user speaking to
+// the bot (Slack: docs.slack.dev/reference/events/message): a message with
+// files, and a thread reply also sent to the channel.
+var userSubtypes = map[string]bool{"": true, "file_share": true, "thread_broadcast": true}
+
+// userMessage turns a message or app_mention into a Message, or says why it
+// is ignored.
+func (h *Handler) userMessage(f messageFields, bots []string) (Message, string) {
+	mention := f.Type == eventAppMention
+	if !userSubtypes[f.Subtype] {
+		return Message{}, "subtype " + f.Subtype
+	}
+	if f.Hidden {
+		return Message{}, "hidden"
+	}
+	if reason := h.ignoreReason(f.User, f.BotID, bots); reason != "" {
 		return Message{}, reason
 	}
-	if e.Edited != nil {
+	if mention && f.Edited != nil {
 		// Edits never start runs; the original message was handled already.
 		return Message{}, "edited"
 	}
-	if e.Channel == "" || e.TimeStamp == "" {
+	if f.Channel == "" || f.TS == "" {
 		return Message{}, "no channel or ts"
 	}
-	return Message{
-		ChannelID:   e.Channel,
-		ChannelType: channelTypeFromID(e.Channel),
-		UserID:      e.User,
-		Text:        StripMention(e.Text, bots...),
-		TS:          e.TimeStamp,
-		ThreadTS:    e.ThreadTimeStamp,
-		Mention:     true,
-	}, ""
-}
-
-// plainMessage turns a message event into a Message, or says why it is ignored.
-func (h *Handler) plainMessage(e *slackevents.MessageEvent, bots []string) (Message, string) {
-	if e.SubType != "" {
-		return Message{}, "subtype " + e.SubType
-	}
-	if e.Message != nil && e.Message.Hidden {
-		return Message{}, "hidden"
-	}
-	if reason := h.ignoreReason(e.User, e.BotID, bots); reason != "" {
-		return Message{}, reason
-	}
-	if e.Channel == "" || e.TimeStamp == "" {
-		return Message{}, "no channel or ts"
-	}
-	channelType := e.ChannelType
+	channelType := f.ChannelType
 	if channelType == "" {
-		channelType = channelTypeFromID(e.Channel)
+		channelType = channelTypeFromID(f.Channel)
 	}
 	return Message{
-		ChannelID:   e.Channel,
+		ChannelID:   f.Channel,
 		ChannelType: channelType,
-		UserID:      e.User,
-		Text:        StripMention(e.Text, bots...),
-		TS:          e.TimeStamp,
-		ThreadTS:    e.ThreadTimeStamp,
-		Mention:     HasMention(e.Text, bots...),
+		UserID:      f.User,
+		UserTeam:    f.UserTeam,
+		Text:        StripMention(f.Text, bots...),
+		TS:          f.TS,
+		ThreadTS:    f.ThreadTS,
+		Mention:     mention || HasMention(f.Text, bots...),
+		Files:       f.Files,
 	}, ""
 }
 

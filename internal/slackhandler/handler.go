@@ -31,6 +31,12 @@ type Metrics interface {
 	EventRetried(num int, reason string)
 	// AppRateLimited records an app_rate_limited notice from Slack.
 	AppRateLimited()
+	// EventDecodedByHand records an event slack-go could not decode, read
+	// by the handler itself.
+	EventDecodedByHand(eventType string)
+	// EventDropped records an event the bot could not use at all (reason
+	// "undecodable").
+	EventDropped(eventType, reason string)
 }
 
 // Handler answers Slack's HTTP requests and hands the work to Dispatcher.

@@ -106,6 +106,20 @@ type recordingMetrics struct {
 	acks        []string // "route status"
 	retries     []string // "num reason"
 	rateLimited int
+	byHand      []string // event types
+	dropped     []string // "type reason"
+}
+
+func (m *recordingMetrics) EventDecodedByHand(eventType string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.byHand = append(m.byHand, eventType)
+}
+
+func (m *recordingMetrics) EventDropped(eventType, reason string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.dropped = append(m.dropped, eventType+" "+reason)
 }
 
 func (m *recordingMetrics) ObserveAck(route string, _ time.Duration, status int) {
