@@ -445,7 +445,15 @@ func shownAnswers(writes []slackfake.Call) []string {
 		}
 		switch c.Method {
 		case "chat.appendStream", "chat.stopStream":
-			if md := c.Params["markdown_text"]; md != "" {
+			md := c.Params["markdown_text"]
+			var chunks []struct{ Type, Text string }
+			_ = json.Unmarshal([]byte(c.Params["chunks"]), &chunks)
+			for _, ch := range chunks {
+				if ch.Type == "markdown_text" {
+					md += ch.Text
+				}
+			}
+			if md != "" {
 				streamed += md
 				push(streamed)
 			}
@@ -633,9 +641,10 @@ func TestLiveTokensArriveInOrder(t *testing.T) {
 	}
 }
 
-// TestLivePlanToolsAndSubagents: the plan shows as a checklist that moves
+// TestLivePlanToolsAndSubagents: the plan shows as task cards that move
 // from pending to done, and running tools and subagents are named while
-// they work.
+// they work, all in Slack's stream; the final message keeps the plan as a
+// checklist.
 func TestLivePlanToolsAndSubagents(t *testing.T) {
 	todos := func(a, b, c string) agentstest.Step {
 		return agentstest.Todos(
@@ -668,24 +677,37 @@ func TestLivePlanToolsAndSubagents(t *testing.T) {
 	root := e.ask(userAnna, chGeneral, "weekly report")
 	reply := e.onlyReply(root)
 	writes := replyWrites(e.Slack.Calls(), chGeneral, root, reply.TS)
-
-	var sawPending, sawWorking, sawTool, sawSubagent bool
+	// The workspace streams: the plan and the running tools and subagents
+	// are task cards in the stream; chat.update only writes the final
+	// answer (before stream chunks, this run made 5 chat.update calls).
+	updates := countCalls(writes, "chat.update")
+	t.Logf("chat.update calls for this run: %d", updates)
+	if updates > 1 {
+		t.Errorf("%d chat.update calls, want only the final one", updates)
+	}
+	var sawPending, sawWorking, sawTool, sawSubagent, sawPlan bool
 	for _, c := range writes {
-		if c.Method != "chat.update" || !c.OK {
+		if c.Method != "chat.appendStream" || !c.OK {
 			continue
 		}
-		bt := callBlocks(c)
-		plan := strings.Join(bt.sections, "\n")
-		sawPending = sawPending || strings.Contains(plan, ":white_circle: Write the report")
-		sawWorking = sawWorking || strings.Contains(plan, ":arrows_counterclockwise: *")
-		activity := strings.Join(bt.contexts, "\n")
-		sawTool = sawTool || strings.Contains(activity, "query_metrics")
-		sawSubagent = sawSubagent || strings.Contains(activity, "analyst") && strings.Contains(activity, "Compare this week")
+		for _, ch := range streamChunksOf(t, c) {
+			switch {
+			case ch["type"] == "plan_update":
+				sawPlan = true
+			case ch["type"] != "task_update":
+			case strings.HasPrefix(ch["id"], "todo-"):
+				sawPending = sawPending || ch["title"] == "Write the report" && ch["status"] == "pending"
+				sawWorking = sawWorking || ch["status"] == "in_progress"
+			default:
+				sawTool = sawTool || strings.Contains(ch["title"], "query_metrics") && ch["status"] == "in_progress"
+				sawSubagent = sawSubagent || strings.Contains(ch["title"], "analyst") && strings.Contains(ch["title"], "Compare this week")
+			}
+		}
 	}
-	for what, ok := range map[string]bool{"a pending todo": sawPending, "a todo in progress": sawWorking,
+	for what, ok := range map[string]bool{"the plan": sawPlan, "a pending todo": sawPending, "a todo in progress": sawWorking,
 		"the running tool": sawTool, "the working subagent": sawSubagent} {
 		if !ok {
-			t.Errorf("the live message never showed %s", what)
+			t.Errorf("the stream never showed %s", what)
 		}
 	}
 	final := parseBlocks(string(reply.Blocks))
@@ -1009,4 +1031,29 @@ func TestLiveRepeatedCutsKeepStreaming(t *testing.T) {
 	if !strings.Contains(lastShown, ":arrows_counterclockwise: *Step "+strconv.Itoa(n)+"*") {
 		t.Errorf("the live plan stopped following the run; last plan shown:\n%s", lastShown)
 	}
+}
+
+// countCalls counts the calls of method among calls.
+func countCalls(calls []slackfake.Call, method string) int {
+	n := 0
+	for _, c := range calls {
+		if c.Method == method {
+			n++
+		}
+	}
+	return n
+}
+
+// streamChunksOf decodes the chunks of a streaming call (nil without).
+func streamChunksOf(t *testing.T, c slackfake.Call) []map[string]string {
+	t.Helper()
+	raw := c.Params["chunks"]
+	if raw == "" {
+		return nil
+	}
+	var chunks []map[string]string
+	if err := json.Unmarshal([]byte(raw), &chunks); err != nil {
+		t.Fatalf("chunks %q: %v", raw, err)
+	}
+	return chunks
 }

@@ -7,11 +7,14 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/slack-go/slack"
+
+	"github.com/deepagents-slack/slackbot/internal/slacktext"
 )
 
 const (
@@ -83,6 +86,7 @@ type Live struct {
 	writeMu    sync.Mutex
 	mode       liveMode
 	streamed   string // markdown appended to the stream so far
+	tasks      streamTasks
 	lastRender string // what the last chat.update showed
 
 	wake     chan struct{}
@@ -148,7 +152,9 @@ func (l *Live) open(ctx context.Context) (string, error) {
 	}
 	// Streamed messages must be replies in a thread.
 	if l.o.Streaming && l.threadTS != "" {
-		opts := []slack.MsgOption{slack.MsgOptionTS(l.threadTS)}
+		// Tasks render grouped under the plan: the agent's todos are its
+		// plan, and tools run as steps of it.
+		opts := []slack.MsgOption{slack.MsgOptionTS(l.threadTS), slack.MsgOptionTaskDisplayMode(slack.TaskDisplayModePlan)}
 		if l.o.RecipientUserID != "" {
 			opts = append(opts, slack.MsgOptionRecipientUserID(l.o.RecipientUserID))
 		}
@@ -284,31 +290,46 @@ func (l *Live) flush(ctx context.Context) {
 // returned as is so the caller can wait and show the newest state.
 func (l *Live) show(ctx context.Context, pr Progress) error {
 	if l.mode == modeStream {
-		if l.streamable(pr) {
-			return l.appendDelta(ctx, pr.Text[len(l.streamed):])
+		if delta, tasks, ok := l.streamDelta(pr, false); ok {
+			return l.appendDelta(ctx, delta, tasks)
 		}
-		if _, err := l.endStream(ctx, ""); err != nil {
+		if _, err := l.endStream(ctx, "", nil); err != nil {
 			return err
 		}
 	}
 	return l.showRendered(ctx, renderProgress(pr, l.o.Placeholder, ""))
 }
 
-// streamable reports whether the stream can show pr: only text, extending
-// what was already appended.
-func (l *Live) streamable(pr Progress) bool {
-	return len(pr.Todos) == 0 && pr.Activity == "" &&
-		strings.HasPrefix(pr.Text, l.streamed) && slackLen(pr.Text) <= streamMax
+// streamDelta is what the stream must append to show pr: text extending
+// what was streamed, and task/plan chunks for the todos and activity that
+// changed. ok is false when the stream cannot show pr (the text changed
+// instead of growing, it grew too long, or the plan shrank). Until final,
+// a tail of the text that later text could turn into a token or a
+// broadcast is held back.
+func (l *Live) streamDelta(pr Progress, final bool) (string, []slack.StreamChunk, bool) {
+	text := pr.Text
+	if !final {
+		text = text[:slacktext.SplitHoldback(text)]
+	}
+	text = slacktext.Defuse(text)
+	if !strings.HasPrefix(text, l.streamed) || slackLen(text) > streamMax {
+		return "", nil, false
+	}
+	tasks, ok := l.tasks.diff(pr)
+	if !ok {
+		return "", nil, false
+	}
+	return text[len(l.streamed):], tasks, true
 }
 
-// appendDelta appends text to the stream in chunks Slack accepts. On an
-// error other than 429 the reply switches to chat.update, showing the
-// latest state at once so nothing is lost.
-func (l *Live) appendDelta(ctx context.Context, delta string) error {
-	for delta != "" {
+// appendDelta appends text and task chunks to the stream in pieces Slack
+// accepts. On an error other than 429 the reply switches to chat.update,
+// showing the latest state at once so nothing is lost.
+func (l *Live) appendDelta(ctx context.Context, delta string, tasks []slack.StreamChunk) error {
+	for delta != "" || len(tasks) > 0 {
 		chunk := truncateToUnits(delta, streamChunkMax)
 		err := l.call(ctx, func() error {
-			_, _, err := l.p.api.AppendStreamContext(ctx, l.channel, l.tsNow(), slack.MsgOptionMarkdownText(chunk))
+			_, _, err := l.p.api.AppendStreamContext(ctx, l.channel, l.tsNow(), streamContent(chunk, tasks))
 			return err
 		})
 		var rl *slack.RateLimitedError
@@ -327,20 +348,35 @@ func (l *Live) appendDelta(ctx context.Context, delta string) error {
 			}
 			return l.showRendered(ctx, renderProgress(l.snapshot(), l.o.Placeholder, ""))
 		}
+		l.tasks.sent(tasks)
+		tasks = nil
 		l.streamed += chunk
 		delta = delta[len(chunk):]
 	}
 	return nil
 }
 
+// streamContent is a streaming call's content: plain markdown_text, or,
+// with task and plan updates, chunks (Slack takes one or the other).
+func streamContent(markdown string, tasks []slack.StreamChunk) slack.MsgOption {
+	if len(tasks) == 0 {
+		return slack.MsgOptionMarkdownText(markdown)
+	}
+	chunks := tasks
+	if markdown != "" {
+		chunks = append(slices.Clip(tasks), slack.NewMarkdownTextChunk(markdown))
+	}
+	return slack.MsgOptionChunks(chunks...)
+}
+
 // endStream stops the stream, with closing markdown if any, and switches to
 // chat.update. stopped reports whether Slack took the stop (and so the
 // closing text). Only a 429 is returned as an error: a stream that is
 // already gone is as good as stopped.
-func (l *Live) endStream(ctx context.Context, closing string) (stopped bool, err error) {
+func (l *Live) endStream(ctx context.Context, closing string, tasks []slack.StreamChunk) (stopped bool, err error) {
 	opts := []slack.MsgOption{}
-	if closing != "" {
-		opts = append(opts, slack.MsgOptionMarkdownText(closing))
+	if closing != "" || len(tasks) > 0 {
+		opts = append(opts, streamContent(closing, tasks))
 	}
 	err = l.call(ctx, func() error {
 		_, _, err := l.p.api.StopStreamContext(ctx, l.channel, l.tsNow(), opts...)
@@ -356,6 +392,7 @@ func (l *Live) endStream(ctx context.Context, closing string) (stopped bool, err
 	}
 	l.mode = modeUpdate
 	l.lastRender = ""
+	l.tasks.sent(tasks)
 	return true, nil
 }
 
@@ -458,7 +495,7 @@ func (l *Live) Finish(ctx context.Context, finalMarkdown string, from int, saved
 		msgs = []Message{{Text: "(no answer)", Blocks: []slack.Block{mrkdwnSection("_(The agent finished without an answer.)_")}}}
 	}
 	if l.mode == modeStream {
-		if _, err := l.stopStreamRetrying(ctx, ""); err != nil {
+		if _, err := l.stopStreamRetrying(ctx, "", nil); err != nil {
 			return fmt.Errorf("finish: %w", err)
 		}
 	}
@@ -501,23 +538,25 @@ func (l *Live) Fail(ctx context.Context, note string) error {
 		// Keep the streamed text as it is and end it with the note; only
 		// when the stream is gone, or cannot show the latest state, render
 		// everything with chat.update.
-		closing := "\n\n⚠️ " + oneLine(note)
-		ok := l.streamable(pr)
+		closing := "\n\n⚠️ " + slacktext.Defuse(oneLine(note))
+		pr.Activity = "" // nothing is running any more
+		delta, tasks, ok := l.streamDelta(pr, true)
 		if ok {
-			closing = pr.Text[len(l.streamed):] + closing
+			closing = delta + closing
+			tasks = l.tasks.failOpen(tasks)
 		}
 		if l.streamed == "" {
 			closing = strings.TrimLeft(closing, "\n")
 		}
 		if ok && slackLen(closing) <= streamChunkMax {
-			stopped, err := l.stopStreamRetrying(ctx, closing)
+			stopped, err := l.stopStreamRetrying(ctx, closing, tasks)
 			if err != nil {
 				return fmt.Errorf("fail: %w", err)
 			}
 			if stopped {
 				return nil
 			}
-		} else if _, err := l.stopStreamRetrying(ctx, ""); err != nil {
+		} else if _, err := l.stopStreamRetrying(ctx, "", nil); err != nil {
 			return fmt.Errorf("fail: %w", err)
 		}
 	}
@@ -529,9 +568,9 @@ func (l *Live) Fail(ctx context.Context, note string) error {
 }
 
 // stopStreamRetrying ends the stream, waiting out 429s.
-func (l *Live) stopStreamRetrying(ctx context.Context, closing string) (stopped bool, err error) {
+func (l *Live) stopStreamRetrying(ctx context.Context, closing string, tasks []slack.StreamChunk) (stopped bool, err error) {
 	err = l.p.retry(ctx, nil, func() (err error) {
-		stopped, err = l.endStream(ctx, closing)
+		stopped, err = l.endStream(ctx, closing, tasks)
 		return err
 	})
 	return stopped, err

@@ -2,14 +2,18 @@ package slackpost
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/slack-go/slack"
+
+	"github.com/deepagents-slack/slackbot/internal/slacktext"
 )
 
 func has(method string, n int) func([]recordedCall) bool {
@@ -175,7 +179,19 @@ func TestLiveStreamingUnavailable(t *testing.T) {
 	}
 }
 
-func TestLiveStreamingStopsForPlan(t *testing.T) {
+// streamChunks decodes the chunks of a streaming call.
+func streamChunks(t *testing.T, c recordedCall) []map[string]string {
+	t.Helper()
+	var chunks []map[string]string
+	if raw := c.Form.Get("chunks"); raw != "" {
+		if err := json.Unmarshal([]byte(raw), &chunks); err != nil {
+			t.Fatalf("chunks %q: %v", raw, err)
+		}
+	}
+	return chunks
+}
+
+func TestLiveStreamingShowsPlanAndTools(t *testing.T) {
 	f := newFakeSlack(t)
 	p := f.poster(t)
 	l := p.NewLive("C1", "100.1", LiveOptions{Streaming: true, MinInterval: time.Nanosecond})
@@ -183,16 +199,74 @@ func TestLiveStreamingStopsForPlan(t *testing.T) {
 	if _, err := l.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}
+	if mode := f.of("chat.startStream")[0].Form.Get("task_display_mode"); mode != "plan" {
+		t.Errorf("task_display_mode = %q, want plan", mode)
+	}
 	l.Update(Progress{Text: "Thinking"})
 	f.waitFor(t, "append", has("chat.appendStream", 1))
-	l.Update(Progress{Text: "Thinking", Todos: []Todo{{"Plan", TodoInProgress}}})
-	f.waitFor(t, "update", has("chat.update", 1))
-	want := []string{"chat.startStream", "chat.appendStream", "chat.stopStream", "chat.update"}
-	if got := f.methods(); !slices.Equal(got, want) {
-		t.Errorf("calls = %v, want %v", got, want)
+	plan := []Todo{{"Collect <metrics>", TodoInProgress}, {"Write the report", TodoPending}}
+	l.Update(Progress{Text: "Thinking", Todos: plan, Activity: "Running tool `query`"})
+	f.waitFor(t, "plan append", has("chat.appendStream", 2))
+	got := streamChunks(t, f.of("chat.appendStream")[1])
+	want := []map[string]string{
+		{"type": "plan_update", "title": "Plan"},
+		{"type": "task_update", "id": "todo-0", "title": "Collect <metrics>", "status": "in_progress"},
+		{"type": "task_update", "id": "todo-1", "title": "Write the report", "status": "pending"},
+		{"type": "task_update", "id": "activity-1", "title": "Running tool query", "status": "in_progress"},
 	}
-	if got := blocksText(t, f.of("chat.update")[0]); got != ":arrows_counterclockwise: *Plan*\nThinking" {
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("chunks = %v\nwant %v", got, want)
+	}
+
+	// Only what changed is sent; the finished tool is completed; new text
+	// rides along as a markdown chunk.
+	plan[0].Status = TodoCompleted
+	l.Update(Progress{Text: "Thinking. Done", Todos: plan})
+	f.waitFor(t, "third append", has("chat.appendStream", 3))
+	got = streamChunks(t, f.of("chat.appendStream")[2])
+	want = []map[string]string{
+		{"type": "task_update", "id": "todo-0", "title": "Collect <metrics>", "status": "complete"},
+		{"type": "task_update", "id": "activity-1", "title": "Running tool query", "status": "complete"},
+		{"type": "markdown_text", "text": ". Done"},
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("chunks = %v\nwant %v", got, want)
+	}
+	if n := len(f.of("chat.update")); n != 0 {
+		t.Errorf("%d chat.update calls while the stream could show everything", n)
+	}
+
+	// A plan that shrinks cannot be shown by cards: chat.update takes over.
+	l.Update(Progress{Text: "Thinking. Done", Todos: plan[:1]})
+	f.waitFor(t, "update", has("chat.update", 1))
+	if got := blocksText(t, f.of("chat.update")[0]); got != ":white_check_mark: Collect &lt;metrics&gt;\nThinking. Done" {
 		t.Errorf("update = %q", got)
+	}
+}
+
+func TestLiveStreamNeverCompletesABroadcast(t *testing.T) {
+	f := newFakeSlack(t)
+	p := f.poster(t)
+	l := p.NewLive("C1", "100.1", LiveOptions{Streaming: true, MinInterval: time.Nanosecond})
+	defer l.Close()
+	if _, err := l.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	l.Update(Progress{Text: "say <!he"})
+	f.waitFor(t, "append", has("chat.appendStream", 1))
+	l.Update(Progress{Text: "say <!here> and @chan"})
+	f.waitFor(t, "append", has("chat.appendStream", 2))
+	l.Update(Progress{Text: "say <!here> and @channel now"})
+	f.waitFor(t, "append", has("chat.appendStream", 3))
+	streamed := ""
+	for _, c := range f.of("chat.appendStream") {
+		streamed += c.Form.Get("markdown_text")
+	}
+	if want := "say @\u2060here and @\u2060channel now"; streamed != want {
+		t.Errorf("streamed %q, want %q", streamed, want)
+	}
+	if live := slacktext.LiveBroadcast(streamed); live != "" {
+		t.Errorf("stream shows a live %q", live)
 	}
 }
 
