@@ -119,7 +119,8 @@ func reactionLog(f *slackfake.Server, channel, ts string) []string {
 func statusLog(f *slackfake.Server, channel, threadTS string) []string {
 	var out []string
 	for _, c := range f.CallsTo("assistant.threads.setStatus") {
-		if c.Params["channel_id"] == channel && c.Params["thread_ts"] == threadTS {
+		// A status set again (a refresh, new loading messages) is one entry.
+		if c.Params["channel_id"] == channel && c.Params["thread_ts"] == threadTS && (len(out) == 0 || out[len(out)-1] != c.Params["status"]) {
 			out = append(out, c.Params["status"])
 		}
 	}

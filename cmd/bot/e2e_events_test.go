@@ -512,3 +512,23 @@ func TestAssistantThreadStarted(t *testing.T) {
 		t.Errorf("runs on threads %q, want one in %s", ids, threadIDFor(chDM, threadTS))
 	}
 }
+
+// TestAssistantStatusInChannelThreads: the AI-app status shows in every
+// thread the bot works in, not only DMs, with loading messages, and is
+// cleared when the answer is in.
+func TestAssistantStatusInChannelThreads(t *testing.T) {
+	g := newGate()
+	e := newTestEnv(t, g.echo(t.Context()), nil, nil)
+	g.hold("check the build")
+	ev := AsMention(e.mention(userAnna, chGeneral, "check the build", ""))
+	root := ev["ts"].(string)
+	e.deliver("Ev-status", ev, 0)
+	e.waitSlack("the status in the channel thread", func(f *slackfake.Server) bool {
+		return f.AssistantStatus(chGeneral, root) == thinking && len(f.AssistantLoadingMessages(chGeneral, root)) > 0
+	})
+	g.release("check the build")
+	e.waitReplies(chGeneral, root, 1)
+	e.waitSlack("the status cleared", func(f *slackfake.Server) bool {
+		return slices.Equal(statusLog(f, chGeneral, root), []string{thinking, ""})
+	})
+}

@@ -170,6 +170,7 @@ func (r *Relay) workRun(ctx context.Context, log *slog.Logger, job threadmap.Job
 		ExistingTS:      job.ReplyTS,
 		Streaming:       r.cfg.Streaming,
 		Placeholder:     placeholderFor(job.Kind),
+		Status:          true, // AI-app status in every thread the bot works in
 	})
 	defer live.Close()
 
@@ -218,11 +219,6 @@ func (r *Relay) workRun(ctx context.Context, log *slog.Logger, job threadmap.Job
 		job.Payload = p.encode()
 		if err := r.saveDone(ctx, &job); err != nil {
 			return err
-		}
-		if p.ChannelType == "im" {
-			// After the placeholder: Slack clears the status when the app
-			// posts in the thread.
-			r.assistantStatus(job.Key.ChannelID, job.Key.RootTS, "is thinking…")
 		}
 		run, err := r.startRun(ctx, log, conv, job, p)
 		if err == nil && run.runID == "" {
@@ -336,21 +332,10 @@ func (r *Relay) finishFailed(ctx context.Context, job *threadmap.Job, p payload,
 	return nil
 }
 
-// afterRun updates the user's message reactions and clears the AI app status.
+// afterRun updates the user's message reactions (the live reply cleared the
+// AI-app status).
 func (r *Relay) afterRun(job threadmap.Job, p payload, reaction string) {
 	r.unreact(job.Key.ChannelID, p.MessageTS, reactWorking)
 	r.react(job.Key.ChannelID, p.MessageTS, reaction)
-	if p.ChannelType == "im" {
-		r.assistantStatus(job.Key.ChannelID, job.Key.RootTS, "")
-	}
 	r.notify() // the conversation's next job may be waiting on this one
-}
-
-// assistantStatus shows (or clears, with "") the AI app's "thinking"
-// status in a DM thread. Slack refuses it in DMs that are not AI app
-// threads; that is expected, so it is only logged at debug level.
-func (r *Relay) assistantStatus(channel, threadTS, status string) {
-	r.courtesy.do("status:"+channel+":"+threadTS, slog.LevelDebug, func(ctx context.Context) error {
-		return r.cfg.Slack.SetAssistantStatus(ctx, channel, threadTS, status)
-	})
 }

@@ -54,6 +54,16 @@ type LiveOptions struct {
 	MinInterval time.Duration
 	// Placeholder is the mrkdwn shown before any progress.
 	Placeholder string
+	// Status shows Slack's AI-app status under the thread while the run
+	// works ("is thinking…", with loading messages saying what the agent is
+	// doing), refreshed every StatusRefresh before Slack's two-minute expiry
+	// and cleared when the reply ends. Slack allows it in any thread with
+	// chat:write since 2026-03; where it refuses, the reply carries on
+	// without it.
+	Status bool
+	// StatusRefresh is how often an unchanged status is set again (default
+	// 90s; Slack drops it after two minutes without a message).
+	StatusRefresh time.Duration
 }
 
 type liveMode int
@@ -88,6 +98,7 @@ type Live struct {
 	streamed   string // markdown appended to the stream so far
 	tasks      streamTasks
 	lastRender string // what the last chat.update showed
+	status     statusState
 
 	wake     chan struct{}
 	stop     chan struct{}
@@ -103,6 +114,9 @@ func (p *Poster) NewLive(channel, threadTS string, o LiveOptions) *Live {
 	}
 	if o.Placeholder == "" {
 		o.Placeholder = defaultProgress
+	}
+	if o.StatusRefresh <= 0 {
+		o.StatusRefresh = defaultStatusRefresh
 	}
 	return &Live{
 		p: p, channel: channel, threadTS: threadTS, o: o,
@@ -132,15 +146,20 @@ func (l *Live) Start(ctx context.Context) (string, error) {
 		return "", err
 	}
 	l.mu.Lock()
-	defer l.mu.Unlock()
 	l.ts, l.started = ts, true
 	l.lastWrite = l.p.clk.Now()
 	select {
 	case <-l.stop: // closed before it started: no flusher
+		l.mu.Unlock()
+		return ts, nil
 	default:
 		l.flusherStarted = true
-		go l.run(ctx)
 	}
+	l.mu.Unlock()
+	// After the reply is posted: Slack clears the status when the app
+	// posts in the thread.
+	l.showStatus(ctx, Progress{}, false)
+	go l.run(ctx)
 	return ts, nil
 }
 
@@ -226,15 +245,24 @@ func (l *Live) Update(pr Progress) {
 	}
 }
 
-// run is the flusher.
+// run is the flusher. It also keeps the AI-app status from expiring.
 func (l *Live) run(ctx context.Context) {
 	defer close(l.done)
 	for {
+		var refresh <-chan time.Time
+		if l.o.Status {
+			refresh = l.p.clk.After(l.o.StatusRefresh)
+		}
 		select {
 		case <-l.stop:
 			return
 		case <-ctx.Done():
 			return
+		case <-refresh:
+			l.writeMu.Lock()
+			l.showStatus(ctx, l.peek(), true)
+			l.writeMu.Unlock()
+			continue
 		case <-l.wake:
 		}
 		l.mu.Lock()
@@ -269,6 +297,7 @@ func (l *Live) flush(ctx context.Context) {
 		l.mu.Unlock()
 
 		err := l.show(ctx, pr)
+		l.showStatus(ctx, pr, false)
 		var rl *slack.RateLimitedError
 		if errors.As(err, &rl) && attempt < maxRateLimitRetries {
 			l.mu.Lock()
@@ -451,6 +480,13 @@ func (l *Live) tsNow() string {
 	return l.ts
 }
 
+// peek is the latest progress, leaving it to be shown.
+func (l *Live) peek() Progress {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.latest
+}
+
 func (l *Live) snapshot() Progress {
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -519,6 +555,7 @@ func (l *Live) Finish(ctx context.Context, finalMarkdown string, from int, saved
 			}
 		}
 	}
+	l.clearStatus(ctx)
 	return nil
 }
 
@@ -554,6 +591,7 @@ func (l *Live) Fail(ctx context.Context, note string) error {
 				return fmt.Errorf("fail: %w", err)
 			}
 			if stopped {
+				l.clearStatus(ctx)
 				return nil
 			}
 		} else if _, err := l.stopStreamRetrying(ctx, "", nil); err != nil {
@@ -564,6 +602,7 @@ func (l *Live) Fail(ctx context.Context, note string) error {
 	if err := l.replaceOrPost(ctx, renderProgress(pr, l.o.Placeholder, note)); err != nil {
 		return fmt.Errorf("fail: %w", err)
 	}
+	l.clearStatus(ctx)
 	return nil
 }
 

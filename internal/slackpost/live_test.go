@@ -430,3 +430,63 @@ func TestLiveAdoptsExistingReply(t *testing.T) {
 		t.Errorf("updated ts %q", got)
 	}
 }
+
+func TestLiveAssistantStatus(t *testing.T) {
+	f := newFakeSlack(t)
+	p := f.poster(t)
+	clk := newFakeClock()
+	p.clk = clk
+	ctx := context.Background()
+	l := p.NewLive("C1", "100.1", LiveOptions{Status: true})
+	defer l.Close()
+	if _, err := l.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	status := func(i int) (string, string) {
+		c := f.of("assistant.threads.setStatus")[i]
+		if c.Form.Get("channel_id") != "C1" || c.Form.Get("thread_ts") != "100.1" {
+			t.Errorf("status call %d names %v", i, c.Form)
+		}
+		return c.Form.Get("status"), c.Form.Get("loading_messages")
+	}
+	if s, lm := status(0); s != "is thinking…" || lm != "Thinking…" {
+		t.Errorf("first status %q %q", s, lm)
+	}
+	// Unchanged, it is set again before Slack's two-minute expiry.
+	clk.waitForTimer(t)
+	clk.Advance(defaultStatusRefresh)
+	f.waitFor(t, "refresh", has("assistant.threads.setStatus", 2))
+	// What the agent does shows in the loading messages (commas kept
+	// whole: slack-go joins the messages with commas).
+	l.Update(Progress{Activity: "Running tool `search`, then <!channel>\nSubagent `critic`", Todos: []Todo{{"Check, then write", TodoInProgress}}})
+	f.waitFor(t, "activity status", has("assistant.threads.setStatus", 3))
+	if s, lm := status(2); s != "is thinking…" || lm != "Running tool search‚ then @\u2060channel,Subagent critic,Working on: Check‚ then write" {
+		t.Errorf("activity status %q %q", s, lm)
+	}
+	if err := l.Finish(ctx, "done", 0, nil); err != nil {
+		t.Fatal(err)
+	}
+	calls := f.of("assistant.threads.setStatus")
+	if s, _ := status(len(calls) - 1); s != "" {
+		t.Errorf("last status %q, want cleared", s)
+	}
+}
+
+func TestLiveAssistantStatusRefusedIsDropped(t *testing.T) {
+	f := newFakeSlack(t)
+	f.setAlways("assistant.threads.setStatus", reply{slackError: "not_allowed"})
+	p := f.poster(t)
+	l := p.NewLive("C1", "100.1", LiveOptions{Status: true, MinInterval: time.Nanosecond})
+	defer l.Close()
+	if _, err := l.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	l.Update(Progress{Text: "a", Activity: "Running tool x"})
+	f.waitFor(t, "update", has("chat.update", 1))
+	if err := l.Finish(context.Background(), "done", 0, nil); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(f.of("assistant.threads.setStatus")); n != 1 {
+		t.Errorf("%d setStatus calls after Slack refused the first, want none", n-1)
+	}
+}

@@ -233,11 +233,15 @@ func (p *Poster) Unreact(ctx context.Context, channel, ts, name string) error {
 }
 
 // SetAssistantStatus sets (or, with "", clears) the "is thinking…" status
-// of an assistant thread.
-func (p *Poster) SetAssistantStatus(ctx context.Context, channel, threadTS, status string) error {
-	params := slack.AssistantThreadsSetStatusParameters{ChannelID: channel, ThreadTS: threadTS, Status: status}
-	err := p.retry(ctx, nil, func() error { return p.api.SetAssistantThreadsStatusContext(ctx, params) })
-	if err != nil {
+// of a thread, with optional loading messages.
+func (p *Poster) SetAssistantStatus(ctx context.Context, channel, threadTS, status string, loading ...string) error {
+	return p.retry(ctx, nil, func() error { return p.setStatus(ctx, channel, threadTS, status, loading) })
+}
+
+// setStatus is one assistant.threads.setStatus call.
+func (p *Poster) setStatus(ctx context.Context, channel, threadTS, status string, loading []string) error {
+	params := slack.AssistantThreadsSetStatusParameters{ChannelID: channel, ThreadTS: threadTS, Status: status, LoadingMessages: loading}
+	if err := p.api.SetAssistantThreadsStatusContext(ctx, params); err != nil {
 		return fmt.Errorf("slack assistant.threads.setStatus: %w", err)
 	}
 	return nil

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"time"
 )
 
 // reactionTarget validates a reactions.* call and finds its message.
@@ -110,8 +111,17 @@ func (s *Server) setStatus(p params) result {
 	if !valid {
 		return res
 	}
+	var loading []string
+	if raw := p["loading_messages"]; raw != "" {
+		loading = strings.Split(raw, ",") // slack-go sends them comma-joined
+	}
+	// Slack: loading_messages holds at most 10 messages
+	// (docs.slack.dev/reference/methods/assistant.threads.setStatus).
+	if len(loading) > 10 {
+		return fail("invalid_arguments", "[ERROR] no more than 10 items allowed [json-pointer:/loading_messages]")
+	}
 	if status := p["status"]; status != "" {
-		s.statuses[key] = status
+		s.statuses[key] = assistantStatus{status: status, loading: loading, at: time.Now()}
 	} else {
 		delete(s.statuses, key)
 	}

@@ -37,6 +37,14 @@ type config struct {
 	streaming    bool
 	streamExpiry int     // appends a stream survives; negative means streams never expire
 	tierScale    float64 // multiplies the rate tiers' allowances; 0 turns them off
+	statusTTL    time.Duration
+}
+
+// assistantStatus is a thread's AI-app status and when it was set.
+type assistantStatus struct {
+	status  string
+	loading []string
+	at      time.Time
 }
 
 // WithBotToken sets the only token the fake accepts (default "xoxb-test").
@@ -64,6 +72,11 @@ func WithStreamExpiry(n int) Option { return func(c *config) { c.streamExpiry = 
 // far faster than Slack allows (load benchmarks) turn it off or scale it.
 func WithRateTiers(scale float64) Option { return func(c *config) { c.tierScale = max(scale, 0) } }
 
+// WithStatusExpiry sets how long an AI-app status lasts without a message
+// from the app (Slack: "A two minute timeout applies",
+// docs.slack.dev/reference/methods/assistant.threads.setStatus).
+func WithStatusExpiry(d time.Duration) Option { return func(c *config) { c.statusTTL = d } }
+
 // WithoutRateTiers turns tier enforcement off (WithRateTiers(0)).
 func WithoutRateTiers() Option { return WithRateTiers(0) }
 
@@ -85,7 +98,7 @@ type Server struct {
 	failures   map[string][]string
 	ephemerals []Ephemeral
 	responses  map[string]responseTarget
-	statuses   map[threadKey]string
+	statuses   map[threadKey]assistantStatus
 	titles     map[threadKey]string
 	names      map[string]string
 	views      int
@@ -111,6 +124,7 @@ func New(opts ...Option) *Server {
 		streaming:    true,
 		streamExpiry: -1,
 		tierScale:    1,
+		statusTTL:    2 * time.Minute,
 	}
 	for _, o := range opts {
 		o(&cfg)
@@ -126,7 +140,7 @@ func New(opts ...Option) *Server {
 		buckets:    map[string]*bucket{},
 		failures:   map[string][]string{},
 		responses:  map[string]responseTarget{},
-		statuses:   map[threadKey]string{},
+		statuses:   map[threadKey]assistantStatus{},
 		titles:     map[threadKey]string{},
 		names:      map[string]string{},
 	}

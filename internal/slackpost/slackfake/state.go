@@ -270,7 +270,23 @@ func (s *Server) Reactions(channel, ts string) []string {
 func (s *Server) AssistantStatus(channel, threadTS string) string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.statuses[threadKey{channel, threadTS}]
+	st, ok := s.statuses[threadKey{channel, threadTS}]
+	if !ok || time.Since(st.at) > s.cfg.statusTTL {
+		return "" // Slack drops a status after its timeout
+	}
+	return st.status
+}
+
+// AssistantLoadingMessages returns the loading messages of the thread's
+// current status.
+func (s *Server) AssistantLoadingMessages(channel, threadTS string) []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	st, ok := s.statuses[threadKey{channel, threadTS}]
+	if !ok || time.Since(st.at) > s.cfg.statusTTL {
+		return nil
+	}
+	return slices.Clone(st.loading)
 }
 
 // AssistantTitle returns the title set by assistant.threads.setTitle.
