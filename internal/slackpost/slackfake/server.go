@@ -103,6 +103,7 @@ type Server struct {
 	names      map[string]string
 	views      int
 	opened     []View
+	broadcasts []string // "method: token" for every live broadcast Slack would have sent
 }
 
 type rateLimit struct {
@@ -389,6 +390,9 @@ func (s *Server) takeFailure(method string) (string, bool) {
 
 // record appends a Call and wakes waiters. Callers hold s.mu.
 func (s *Server) record(method string, p params, res result) {
+	if res.err == "" {
+		s.noteBroadcasts(method, p)
+	}
 	s.calls = append(s.calls, Call{
 		Method: method,
 		Params: p,

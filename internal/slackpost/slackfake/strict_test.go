@@ -219,3 +219,25 @@ func TestStreamChunks(t *testing.T) {
 		t.Errorf("bad chunk: %v %+v", err, se.ResponseMetadata)
 	}
 }
+
+func TestBroadcastsAreRecorded(t *testing.T) {
+	fake, api := newClient(t)
+	if _, _, err := api.PostMessage(channel, slack.MsgOptionText("hi <@U1> and @\u2060here", false)); err != nil {
+		t.Fatal(err)
+	}
+	if got := fake.Broadcasts(); len(got) != 0 {
+		t.Fatalf("inert text recorded as broadcast: %v", got)
+	}
+	_, _, err := api.PostMessage(channel, slack.MsgOptionText("x", false),
+		slack.MsgOptionBlocks(slack.NewMarkdownBlock("", "ping <!channel>")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := fake.Broadcasts(); len(got) != 1 || got[0] != "chat.postMessage blocks: <!channel>" {
+		t.Errorf("broadcasts = %v", got)
+	}
+	fake.Reset()
+	if len(fake.Broadcasts()) != 0 || len(fake.Calls()) != 0 {
+		t.Error("Reset kept state")
+	}
+}
