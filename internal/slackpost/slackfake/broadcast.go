@@ -11,11 +11,11 @@ import (
 // into notifications).
 var textParams = []string{"text", "markdown_text", "blocks", "chunks", "view", "loading_messages", "status", "title"}
 
-// noteBroadcasts records every live broadcast mention (<!here>, <!channel>,
-// <!everyone>, <!subteam^…>, @here-style words) in an accepted call's
-// content: real Slack would notify a whole channel or group for it.
-// Callers hold s.mu.
-func (s *Server) noteBroadcasts(method string, p params) {
+// broadcastsIn lists every live broadcast mention (<!here>, <!channel>,
+// <!everyone>, <!subteam^…>, @here-style words) in a call's content: real
+// Slack would notify a whole channel or group for it if it accepts the call.
+func broadcastsIn(method string, p params) []string {
+	var found []string
 	for _, name := range textParams {
 		raw, ok := p[name]
 		if !ok {
@@ -23,10 +23,11 @@ func (s *Server) noteBroadcasts(method string, p params) {
 		}
 		for _, text := range leafStrings(raw) {
 			if live := slacktext.LiveBroadcast(text); live != "" {
-				s.broadcasts = append(s.broadcasts, method+" "+name+": "+live)
+				found = append(found, method+" "+name+": "+live)
 			}
 		}
 	}
+	return found
 }
 
 // leafStrings are the strings of a parameter that Slack renders: the string

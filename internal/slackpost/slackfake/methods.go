@@ -157,6 +157,7 @@ func (s *Server) setTitle(p params) result {
 func (s *Server) handleResponseURL(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
 	p, _, err := readParams(r)
+	broadcasts := broadcastsIn("response_url", p)
 	s.mu.Lock()
 	var res result
 	if err != nil {
@@ -165,7 +166,7 @@ func (s *Server) handleResponseURL(w http.ResponseWriter, r *http.Request) {
 		res = s.respond(id, p)
 	}
 	p["response_id"] = id
-	s.record("response_url", p, res)
+	s.record("response_url", p, res, broadcasts)
 	s.mu.Unlock()
 	res.write(w)
 }

@@ -333,14 +333,15 @@ func (s *Server) handleAPI(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		s.mu.Lock()
 		res := fail("invalid_form_data", err.Error())
-		s.record(method, p, res)
+		s.record(method, p, res, nil)
 		s.mu.Unlock()
 		res.write(w)
 		return
 	}
+	broadcasts := broadcastsIn(method, p)
 	s.mu.Lock()
 	res := s.serve(method, p, token)
-	s.record(method, p, res)
+	s.record(method, p, res, broadcasts)
 	s.mu.Unlock()
 	res.write(w)
 }
@@ -388,10 +389,11 @@ func (s *Server) takeFailure(method string) (string, bool) {
 	return queue[0], true
 }
 
-// record appends a Call and wakes waiters. Callers hold s.mu.
-func (s *Server) record(method string, p params, res result) {
+// record appends a Call and wakes waiters. Callers hold s.mu; they find
+// the call's broadcasts (broadcastsIn) before taking it, as that decodes JSON.
+func (s *Server) record(method string, p params, res result, broadcasts []string) {
 	if res.err == "" {
-		s.noteBroadcasts(method, p)
+		s.broadcasts = append(s.broadcasts, broadcasts...)
 	}
 	s.calls = append(s.calls, Call{
 		Method: method,
