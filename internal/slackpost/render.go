@@ -292,21 +292,3 @@ func runeUnits(r rune) int {
 
 // slackLen is the length of s as Slack counts it.
 func slackLen(s string) int { return slacktext.Len(s) }
-
-// truncateStart keeps the end of s, at most max Slack characters, starting
-// with "…".
-func truncateStart(s string, max int) string {
-	total := slackLen(s)
-	if total <= max {
-		return s
-	}
-	drop := total - (max - 1)
-	n := 0
-	for i, r := range s {
-		if n >= drop {
-			return "…" + s[i:]
-		}
-		n += runeUnits(r)
-	}
-	return "…"
-}
