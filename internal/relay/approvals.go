@@ -196,7 +196,9 @@ func cardHead(card threadmap.Card, ic agents.Interrupt) []slack.Block {
 		slack.NewContextBlock("", slack.NewTextBlockObject(slack.MarkdownType, "Run started by <@"+card.StartedBy+">", false, false)),
 	}
 	reqs := ic.ActionRequests
-	preview := min(previewMax, cardPreviewsMax/max(1, min(len(reqs), maxCardRequests)))
+	// Each request also shows a name and a description of up to nameMax
+	// characters each: the budget leaves room for them.
+	preview := min(previewMax, max(200, cardPreviewsMax/max(1, min(len(reqs), maxCardRequests))-2*nameMax-50))
 	for i, a := range reqs {
 		if i == maxCardRequests {
 			blocks = append(blocks, slack.NewContextBlock("", slack.NewTextBlockObject(slack.MarkdownType,

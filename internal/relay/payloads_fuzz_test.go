@@ -75,9 +75,12 @@ func FuzzBotPayloads(f *testing.F) {
 			ReviewConfigs: []agents.ReviewConfig{{ActionName: oneLine(prompt), AllowedDecisions: []string{
 				agents.DecisionApprove, agents.DecisionEdit, agents.DecisionReject, agents.DecisionRespond}}},
 		}
-		for n := 1; n <= 2; n++ {
+		for _, n := range []int{1, 2, 12} {
 			ic := ic
-			ic.ActionRequests = ic.ActionRequests[:n]
+			ic.ActionRequests = ic.ActionRequests[:min(n, 2)]
+			for len(ic.ActionRequests) < n {
+				ic.ActionRequests = append(ic.ActionRequests, ic.ActionRequests[1])
+			}
 			card := threadmap.Card{ID: "card-0123456789abcdef", StartedBy: "U1", ChannelID: "C0FUZZ001"}
 			ts := post("approval card", cardMessage(card, ic))
 			card.DecidedBy, card.DecidedAt = "U2", time.Unix(1_700_000_000, 0)
