@@ -95,7 +95,7 @@ func cannotPostText(code string) string {
 	case "restricted_action", "restricted_action_read_only_channel", "restricted_action_thread_only_channel", "restricted_action_non_threadable_channel":
 		return "I don't have permission to post in this channel. Ask a workspace admin to allow it."
 	default:
-		return "I can't post in this channel yet. Invite me with `/invite @<bot name>` and try again."
+		return "I can't post in this channel yet. Invite me with `/invite` and my name, then try again."
 	}
 }
 

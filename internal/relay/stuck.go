@@ -12,6 +12,7 @@ import (
 
 	"github.com/deepagents-slack/slackbot/internal/agents"
 	"github.com/deepagents-slack/slackbot/internal/slackpost"
+	"github.com/deepagents-slack/slackbot/internal/slacktext"
 	"github.com/deepagents-slack/slackbot/internal/threadmap"
 )
 
@@ -178,6 +179,9 @@ func (r *Relay) giveUp(ctx context.Context, log *slog.Logger, leased threadmap.J
 // the thread the bot's reply is replaced first, so no placeholder or open
 // stream is left behind; a new reply is the fallback.
 func (r *Relay) tellGaveUp(ctx context.Context, log *slog.Logger, job threadmap.Job, p payload, text string) string {
+	// text is plain (it may quote the runtime's error detail): escaped once,
+	// cut after escaping.
+	text = slacktext.Truncate(slacktext.Escape(text), 3000)
 	// Blocks too: chat.update without blocks keeps the old ones.
 	msg := slackpost.Message{
 		Text:   text,

@@ -10,6 +10,7 @@ import (
 
 	"github.com/deepagents-slack/slackbot/internal/agents"
 	"github.com/deepagents-slack/slackbot/internal/slackpost"
+	"github.com/deepagents-slack/slackbot/internal/slacktext"
 	"github.com/deepagents-slack/slackbot/internal/threadmap"
 )
 
@@ -101,7 +102,7 @@ func (r *Relay) workCommand(ctx context.Context, log *slog.Logger, job threadmap
 				log.Warn("cannot post root message", "err", err)
 				text := cannotPostText(slackpost.SlackErrorCode(err))
 				if !slackpost.IsNotInChannel(err) {
-					text = "Sorry, I couldn't post your request in this channel (" + shortErr(err) + ")."
+					text = "Sorry, I couldn't post your request in this channel (" + slacktext.Escape(shortErr(err)) + ")."
 				}
 				if p.ResponseURL != "" {
 					if rerr := r.cfg.Slack.Respond(ctx, p.ResponseURL, text); rerr != nil {
