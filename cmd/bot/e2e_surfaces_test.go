@@ -158,8 +158,12 @@ func TestScenariosOnEverySurface(t *testing.T) {
 				reply := botReplies(e.Slack, chGeneral, root)[0]
 				sawSubagent := false
 				for _, c := range replyWrites(e.Slack.Calls(), chGeneral, root, reply.TS) {
+					// chat.update shows it in a context line, the stream as a task card.
 					activity := strings.Join(callBlocks(c).contexts, "\n")
-					sawSubagent = sawSubagent || strings.Contains(activity, "`analyst`") && strings.Contains(activity, "Compare this week with last week")
+					for _, ch := range streamChunksOf(t, c) {
+						activity += "\n" + ch["title"]
+					}
+					sawSubagent = sawSubagent || strings.Contains(activity, "analyst") && strings.Contains(activity, "Compare this week with last week")
 				}
 				if !sawSubagent {
 					t.Errorf("the live message never showed the subagent line from the task call")
