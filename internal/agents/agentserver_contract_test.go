@@ -783,11 +783,7 @@ func (as *agentServer) checkInterruptResume(t *testing.T, decision string) {
 	}
 
 	// The thread, not the run, tells that the run paused.
-	var thread1 struct {
-		Status     string                     `json:"status"`
-		Interrupts map[string][]interruptItem `json:"interrupts"`
-	}
-	as.do(t, http.MethodGet, "/threads/"+thread, nil, nil).json(t, &thread1)
+	thread1 := as.settledThread(t, thread)
 	pending := 0
 	for _, items := range thread1.Interrupts {
 		pending += len(items)
@@ -859,13 +855,34 @@ func (as *agentServer) checkHeadless(t *testing.T) {
 
 func (as *agentServer) requireThreadStatus(t *testing.T, thread, want string) {
 	t.Helper()
-	var th struct {
-		Status string `json:"status"`
+	if got := as.settledThread(t, thread).Status; got != want {
+		t.Fatalf("thread status %q, want %q", got, want)
 	}
-	as.do(t, http.MethodGet, "/threads/"+thread, nil, nil).json(t, &th)
-	if th.Status != want {
-		t.Fatalf("thread status %q, want %q", th.Status, want)
+}
+
+// settledThread is the thread once its last run has been accounted for. The
+// JS server marks the run done and then, in a separate step, the thread, and
+// a run stream closes on the run's status, so a GET right after the stream
+// can, rarely, still see the thread "busy".
+func (as *agentServer) settledThread(t *testing.T, thread string) threadView {
+	t.Helper()
+	var th threadView
+	for deadline := time.Now().Add(pollDeadline); ; time.Sleep(50 * time.Millisecond) {
+		th = threadView{}
+		as.do(t, http.MethodGet, "/threads/"+thread, nil, nil).json(t, &th)
+		if th.Status != "busy" {
+			return th
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("thread %s still busy after %v", thread, pollDeadline)
+		}
 	}
+}
+
+// threadView is the part of GET /threads/{id} the checks read.
+type threadView struct {
+	Status     string                     `json:"status"`
+	Interrupts map[string][]interruptItem `json:"interrupts"`
 }
 
 // webhookBody is what the server POSTs to a run's webhook.
@@ -938,10 +955,17 @@ func (as *agentServer) checkBackgroundRun(t *testing.T) {
 		"webhook":  hook.URL + "/hook?k=v",
 	})
 
-	// Following the run's stream right away gives its events up to the end.
-	s := as.stream(t, http.MethodGet, "/threads/"+thread+"/runs/"+runID+"/stream", nil, nil)
+	// Following the run's stream with Last-Event-ID -1 gives all its events,
+	// from metadata to the end, whether the run is still pending, running or
+	// already done by the time the request arrives (on a loaded machine it
+	// can be any). Without the header a run that is done gives an empty
+	// stream, and one still pending loses its replay log.
+	s := as.stream(t, http.MethodGet, "/threads/"+thread+"/runs/"+runID+"/stream", nil, map[string]string{"Last-Event-ID": "-1"})
 	if s.status != http.StatusOK || len(s.events) == 0 {
 		t.Fatalf("run stream: status %d, events %v, body %.200s", s.status, s.names(), s.body)
+	}
+	if first := s.events[0]; first.id != "0" || first.name != "metadata" {
+		t.Fatalf("run stream starts with id %q event %q, want 0 metadata", first.id, first.name)
 	}
 	requireNoErrorEvent(t, s)
 	streamedAnswer, _ := lastAI(finalValues(t, s).Messages)
@@ -974,9 +998,8 @@ func (as *agentServer) checkBackgroundRun(t *testing.T) {
 		t.Fatal("no webhook call within 30s of the run's end")
 	}
 
-	// A finished resumable run's events are replayed after Last-Event-ID.
-	// (On the JS server a run followed while still pending keeps no replay
-	// log, so this uses a run nobody followed.)
+	// A finished resumable run's events are replayed after Last-Event-ID,
+	// here for a run nobody followed.
 	runID = as.startRun(t, thread, "hello again", nil)
 	as.waitRunStatus(t, thread, runID, "success")
 	for _, tc := range []struct{ lastEventID, firstID, firstEvent string }{
@@ -1050,21 +1073,29 @@ func (as *agentServer) checkBusyAndCancel(t *testing.T) {
 	requireErrorStatus(t, as.do(t, http.MethodPost, "/threads/"+thread+"/runs/"+newUUID(t)+"/cancel", nil, nil), http.StatusNotFound)
 }
 
-// waitRunStatus polls the run until it has the wanted status. It polls with
-// a bound on attempts, not on time asserted, so a slow machine only waits.
+// pollDeadline bounds every wait for the server to reach a state. It is
+// generous: a loaded machine only makes a test wait longer, never fail, and
+// a server that never gets there still fails the test.
+const pollDeadline = 60 * time.Second
+
+// waitRunStatus polls the run until it has the wanted status; a run that
+// ends in another status fails at once.
 func (as *agentServer) waitRunStatus(t *testing.T, thread, runID, want string) {
 	t.Helper()
 	var got struct {
 		Status string `json:"status"`
 	}
-	for range 200 {
+	for deadline := time.Now().Add(pollDeadline); ; time.Sleep(50 * time.Millisecond) {
 		as.do(t, http.MethodGet, "/threads/"+thread+"/runs/"+runID, nil, nil).json(t, &got)
-		if got.Status == want {
+		switch {
+		case got.Status == want:
 			return
+		case got.Status != "pending" && got.Status != "running":
+			t.Fatalf("run %s ended %q, want %q", runID, got.Status, want)
+		case time.Now().After(deadline):
+			t.Fatalf("run %s still %q after %v, want %q", runID, got.Status, pollDeadline, want)
 		}
-		time.Sleep(50 * time.Millisecond)
 	}
-	t.Fatalf("run %s stayed %q, want %q", runID, got.Status, want)
 }
 
 func newUUID(t *testing.T) string {
