@@ -2,11 +2,16 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
 	"io"
 	"log/slog"
+	"net/http"
 	"os"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/deepagents-slack/slackbot/internal/agents"
 	"github.com/deepagents-slack/slackbot/internal/agents/agentstest"
@@ -24,6 +29,13 @@ func TestRealAgentServerScenarios(t *testing.T) {
 	if url == "" {
 		t.Skip("AGENT_SERVER_URL is not set: start internal/agents/testdata/agentserver/run.sh <port> to run this test")
 	}
+	// The bot names a conversation's thread uuidv5(team, channel, root ts)
+	// and the Slack fake's ts restart from the clock's second on every run,
+	// so with fixed channels a run started within the same second as an
+	// earlier one on the same server would continue that run's threads.
+	// Channels unique to this run keep every thread fresh.
+	chGeneral, chHeadless := freshChannel(t, "CRG"), freshChannel(t, "CRH")
+
 	// startSim takes a fake runtime; point the bot at the real server instead.
 	placeholder := agentstest.NewServer(agentstest.WithSurface(agentstest.AgentServer))
 	t.Cleanup(placeholder.Close)
@@ -49,6 +61,10 @@ func TestRealAgentServerScenarios(t *testing.T) {
 	t.Run("slash command", func(t *testing.T) {
 		root := e.ask(userAnna, chGeneral, "hello there")
 		e.answeredOnce(chGeneral, root, "You said: hello there")
+		// A fresh thread: the server holds this conversation's run only.
+		if runs := serverRuns(t, placeholder.URL, e.threadID(chGeneral, root)); runs != 1 {
+			t.Errorf("the server's thread for %s/%s has %d runs, want 1", chGeneral, root, runs)
+		}
 	})
 	t.Run("follow-up", func(t *testing.T) {
 		root := e.ask(userAnna, chGeneral, "first question")
@@ -92,4 +108,35 @@ func TestRealAgentServerScenarios(t *testing.T) {
 		root := e.ask(userAnna, chGeneral, "please fail")
 		e.answeredOnce(chGeneral, root, "scripted model failure")
 	})
+}
+
+// freshChannel is a Slack channel id no earlier run used.
+func freshChannel(t *testing.T, prefix string) string {
+	t.Helper()
+	var b [5]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		t.Fatal(err)
+	}
+	return prefix + strings.ToUpper(hex.EncodeToString(b[:]))
+}
+
+// serverRuns counts the runs the Agent Server at baseURL holds for a thread.
+func serverRuns(t *testing.T, baseURL, threadID string) int {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, baseURL+"/threads/"+threadID+"/runs", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("GET runs of thread %s: %v", threadID, err)
+	}
+	defer res.Body.Close()
+	var runs []json.RawMessage
+	if err := json.NewDecoder(res.Body).Decode(&runs); err != nil || res.StatusCode != http.StatusOK {
+		t.Fatalf("GET runs of thread %s: status %d, %v", threadID, res.StatusCode, err)
+	}
+	return len(runs)
 }
