@@ -48,9 +48,9 @@ type fakes struct {
 	Runtime *agentstest.Server
 }
 
-func newFakes(t *testing.T, script agentstest.Script) fakes {
+func newFakes(t *testing.T, script agentstest.Script, slackOpts ...slackfake.Option) fakes {
 	t.Helper()
-	f := fakes{Slack: slackfake.New(), Runtime: agentstest.NewServer()}
+	f := fakes{Slack: slackfake.New(slackOpts...), Runtime: agentstest.NewServer()}
 	f.Runtime.AddAgent(agentMain, script)
 	t.Cleanup(f.Runtime.Close)
 	t.Cleanup(f.Slack.Close)

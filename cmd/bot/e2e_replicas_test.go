@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"testing"
 	"time"
+
+	"github.com/deepagents-slack/slackbot/internal/slackpost/slackfake"
 )
 
 // TestReplicasSurviveSIGKILL: two replica processes share one PostgreSQL.
@@ -17,7 +19,10 @@ func TestReplicasSurviveSIGKILL(t *testing.T) {
 	dsn := postgresSchemaDSN(t)
 	began := time.Now()
 	bin := buildBot(t)
-	f := newFakes(t, answerWith(4*time.Second))
+	// 100 live replies in one channel at once would wait minutes on Slack's
+	// real tiers (chat.postMessage about 1/s per channel, chat.update 50/min):
+	// this test is about takeover, so the fake's tiers are scaled up.
+	f := newFakes(t, answerWith(4*time.Second), slackfake.WithRateTiers(20))
 	settings := map[string]string{"WORKERS": "100", "LEASE_TTL": "2s"}
 	a := startReplica(t, bin, "replica-a", f, dsn, settings)
 	b := startReplica(t, bin, "replica-b", f, dsn, settings)
