@@ -3,10 +3,12 @@ package main
 import (
 	"fmt"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/deepagents-slack/slackbot/internal/agents"
+	"github.com/deepagents-slack/slackbot/internal/agents/agentstest"
 	"github.com/deepagents-slack/slackbot/internal/slackpost/slackfake"
 	"github.com/deepagents-slack/slackbot/internal/threadmap"
 )
@@ -97,7 +99,22 @@ func TestRuntimeFaultsNeverTwoAnswers(t *testing.T) {
 func TestTakeoverOfUnrecordedRunStart(t *testing.T) {
 	for _, started := range []bool{true, false} {
 		t.Run(fmt.Sprintf("run started=%v", started), func(t *testing.T) {
-			e := newTestEnv(t, answerWith(300*time.Millisecond), nil, nil)
+			// The run started before the crash stays busy until the new
+			// worker has leased the job (and two seconds more, while it looks
+			// at the thread): this runtime cannot list a
+			// thread's runs, so only a busy thread proves the run started
+			// (had it ended already, the bot would rightly say it cannot tell).
+			release := make(chan struct{})
+			var once sync.Once
+			releaseRun := func() { once.Do(func() { close(release) }) }
+			t.Cleanup(releaseRun)
+			e := newTestEnv(t, func(turn agentstest.Turn) []agentstest.Step {
+				select {
+				case <-release:
+				case <-time.After(30 * time.Second):
+				}
+				return answerWith(2 * time.Second)(turn)
+			}, nil, nil)
 			f := fakes{Slack: e.Slack, Runtime: e.Runtime}
 			cv := mentions(f, chGeneral, 1)[0]
 			key := threadmap.Key{TeamID: simTeam, ChannelID: chGeneral, RootTS: cv.root}
@@ -133,6 +150,14 @@ func TestTakeoverOfUnrecordedRunStart(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			if started {
+				// Leased: the worker is about to look at the thread, and
+				// the released run stays busy for two more seconds.
+				e.waitUntilDone("the job taken over", func() bool {
+					return e.ledgerJob(chGeneral, cv.root).Attempts >= 1
+				})
+			}
+			releaseRun()
 			err = e.WaitFor(e.ctx(), func(*slackfake.Server) bool {
 				n, _ := answerCount(f, chGeneral, cv)
 				return n > 0 && e.ThreadDone(chGeneral, cv.root)
