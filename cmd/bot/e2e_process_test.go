@@ -50,7 +50,14 @@ type fakes struct {
 
 func newFakes(t *testing.T, script agentstest.Script, slackOpts ...slackfake.Option) fakes {
 	t.Helper()
-	f := fakes{Slack: slackfake.New(slackOpts...), Runtime: agentstest.NewServer()}
+	return newFakesOn(t, agentstest.ManagedProxy, script, slackOpts...)
+}
+
+// newFakesOn is newFakes with the runtime surface the fake plays; replicas
+// started on them need agentServerSettings for the AgentServer surface.
+func newFakesOn(t *testing.T, surface agentstest.Surface, script agentstest.Script, slackOpts ...slackfake.Option) fakes {
+	t.Helper()
+	f := fakes{Slack: slackfake.New(slackOpts...), Runtime: agentstest.NewServer(agentstest.WithSurface(surface))}
 	f.Runtime.AddAgent(agentMain, script)
 	t.Cleanup(f.Runtime.Close)
 	t.Cleanup(f.Slack.Close)
@@ -413,12 +420,13 @@ func checkExactlyOnce(t *testing.T, f fakes, channel string, convs []conversatio
 			Thread struct {
 				ThreadID string `json:"thread_id"`
 			} `json:"thread"`
-			Metadata map[string]string `json:"metadata"`
+			Metadata map[string]any `json:"metadata"` // an Agent Server's also carries test_run
 		}
 		if err := json.Unmarshal(raw, &body); err != nil {
 			t.Fatalf("run request: %v", err)
 		}
-		starts[body.Thread.ThreadID+"/"+body.Metadata["slack_message_ts"]]++
+		ts, _ := body.Metadata["slack_message_ts"].(string)
+		starts[body.Thread.ThreadID+"/"+ts]++
 	}
 	for key, n := range starts {
 		if n != 1 {

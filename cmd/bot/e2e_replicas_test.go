@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/deepagents-slack/slackbot/internal/agents/agentstest"
 	"github.com/deepagents-slack/slackbot/internal/slackpost/slackfake"
 )
 
@@ -22,8 +23,11 @@ func TestReplicasSurviveSIGKILL(t *testing.T) {
 	// 100 live replies in one channel at once would wait minutes on Slack's
 	// real tiers (chat.postMessage about 1/s per channel, chat.update 50/min):
 	// this test is about takeover, so the fake's tiers are scaled up.
-	f := newFakes(t, answerWith(4*time.Second), slackfake.WithRateTiers(20))
-	settings := map[string]string{"WORKERS": "100", "LEASE_TTL": "2s"}
+	// On an Agent Server a run whose start was sent just before the kill is
+	// found again by its metadata even if it has ended (see
+	// TestRestartAfterSIGKILL).
+	f := newFakesOn(t, agentstest.AgentServer, answerWith(4*time.Second), slackfake.WithRateTiers(20))
+	settings := map[string]string{"WORKERS": "100", "LEASE_TTL": "2s", "AGENT_RUNTIME": "agent-server"}
 	a := startReplica(t, bin, "replica-a", f, dsn, settings)
 	b := startReplica(t, bin, "replica-b", f, dsn, settings)
 	slack := newSlackClient(f)

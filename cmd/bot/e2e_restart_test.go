@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/deepagents-slack/slackbot/internal/agents/agentstest"
 )
 
 // TestRestartAfterSIGKILL: the only process, on the default SQLite store,
@@ -13,11 +15,16 @@ import (
 // queued ones, and every user gets exactly one answer; no run starts twice.
 func TestRestartAfterSIGKILL(t *testing.T) {
 	bin := buildBot(t)
-	f := newFakes(t, answerWith(2*time.Second))
+	// A LangGraph Agent Server lists a thread's runs, so a run whose start
+	// was sent just before the kill (its id not yet saved) is found again
+	// even if it ended before the restart. On the Managed Deep Agents API,
+	// which cannot list runs, such a run is only provable while it is busy
+	// (TestUnprovableStartOnManagedSurface shows the honest note otherwise).
+	f := newFakesOn(t, agentstest.AgentServer, answerWith(2*time.Second))
 	db := filepath.Join(t.TempDir(), "bot.db")
 	// Four workers for ten conversations: at the kill, four runs are in
 	// flight and six are accepted but not started.
-	settings := map[string]string{"WORKERS": "4", "LEASE_TTL": "1s"}
+	settings := map[string]string{"WORKERS": "4", "LEASE_TTL": "1s", "AGENT_RUNTIME": "agent-server"}
 	first := startReplica(t, bin, "bot", f, db, settings)
 	slack := newSlackClient(f)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
