@@ -224,6 +224,10 @@ func (s *PostgresStore) PruneFinished(ctx context.Context, olderThan time.Time) 
 			return err
 		}
 		p.Cards = tag.RowsAffected()
+		if _, err := tx.Exec(ctx, `DELETE FROM stops WHERE job_id IN (
+			SELECT id FROM jobs WHERE state IN ('done', 'failed') AND updated_at < $1)`, before); err != nil {
+			return err
+		}
 		tag, err = tx.Exec(ctx, `DELETE FROM jobs WHERE state IN ('done', 'failed') AND updated_at < $1`, before)
 		p.Jobs = tag.RowsAffected()
 		return err

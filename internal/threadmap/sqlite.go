@@ -263,6 +263,10 @@ func (s *SQLiteStore) PruneFinished(ctx context.Context, olderThan time.Time) (P
 		if p.Cards, err = res.RowsAffected(); err != nil {
 			return err
 		}
+		if _, err := tx.ExecContext(ctx, `DELETE FROM stops WHERE job_id IN (
+			SELECT id FROM jobs WHERE state IN ('done', 'failed') AND updated_at < ?)`, before); err != nil {
+			return err
+		}
 		res, err = tx.ExecContext(ctx, `DELETE FROM jobs WHERE state IN ('done', 'failed') AND updated_at < ?`, before)
 		if err != nil {
 			return err

@@ -109,6 +109,23 @@ type Card struct {
 // Decided reports whether someone already decided the card.
 func (c Card) Decided() bool { return c.DecidedBy != "" }
 
+// Feedback is one user's verdict on one answer: Score 1 (good) or 0 (bad).
+type Feedback struct {
+	JobID     string // the job that delivered the answer
+	UserID    string
+	RunID     string
+	Score     int
+	CreatedAt time.Time
+}
+
+// Stop records who stopped a job's run, first.
+type Stop struct {
+	JobID     string
+	RunID     string
+	StoppedBy string
+	StoppedAt time.Time
+}
+
 // Store is the persistence behind the bot. Every method is safe for
 // concurrent use by several processes sharing one database.
 type Store interface {
@@ -177,4 +194,13 @@ type Store interface {
 	// It returns the card as stored and whether this call decided it; a card
 	// decided before is returned unchanged with false.
 	DecideCard(ctx context.Context, id, by string, decision, resume []byte, at time.Time) (Card, bool, error)
+
+	// RecordFeedback stores f unless f.UserID already rated f.JobID, and
+	// reports whether this call stored it (the first verdict stands).
+	RecordFeedback(ctx context.Context, f Feedback) (bool, error)
+	// RecordStop stores s unless the job was stopped already; it returns
+	// the stop as stored and whether this call made it.
+	RecordStop(ctx context.Context, s Stop) (Stop, bool, error)
+	// StopOf returns the stop of a job, or ErrNotFound.
+	StopOf(ctx context.Context, jobID string) (Stop, error)
 }

@@ -53,6 +53,8 @@ func RunStoreSuite(t *testing.T, open Opener) {
 		{"DecideCardConcurrent", testDecideCardConcurrent},
 		{"DecideCardJobNotPaused", testDecideCardJobNotPaused},
 		{"ResumeJob", testResumeJob},
+		{"FeedbackOncePerUser", testFeedbackOncePerUser},
+		{"StopOnceConcurrent", testStopOnceConcurrent},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
