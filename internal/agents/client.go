@@ -129,7 +129,7 @@ func New(baseURL, apiKey string, opts ...Option) (*Client, error) {
 	c.http = &hc
 	if c.dialect == AgentServer {
 		// The Agent Server itself: every route the bot may use is there.
-		c.caps.c = Capabilities{JoinStream: Yes, ThreadState: Yes, ThreadIDOnCreate: Yes}
+		c.caps.c = Capabilities{JoinStream: Yes, ThreadState: Yes, ThreadIDOnCreate: Yes, Cancel: Yes}
 	}
 	streamHTTP := hc
 	streamHTTP.Timeout = 0

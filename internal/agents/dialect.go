@@ -77,6 +77,8 @@ type Capabilities struct {
 	JoinStream Support
 	// ThreadState: GET /threads/{id}/state (or values on GET /threads/{id}).
 	ThreadState Support
+	// Cancel: POST /threads/{id}/runs/{run_id}/cancel.
+	Cancel Support
 	// ThreadIDOnCreate: POST /threads creates the thread with the thread_id
 	// we ask for (newer spec revisions), rather than refusing or ignoring it.
 	ThreadIDOnCreate Support
@@ -113,3 +115,18 @@ func (c *Client) Capabilities() Capabilities { return c.caps.get() }
 func joinField(c *Capabilities) *Support     { return &c.JoinStream }
 func stateField(c *Capabilities) *Support    { return &c.ThreadState }
 func threadIDField(c *Capabilities) *Support { return &c.ThreadIDOnCreate }
+func cancelField(c *Capabilities) *Support   { return &c.Cancel }
+
+// CanCancel reports whether runs can be stopped through this runtime as far
+// as the client knows: cancel worked before, or, not tried yet, the runtime
+// is an Agent Server or a Managed API found to proxy the other Agent Server
+// run routes. The documented Managed API lists no cancel route.
+func (c Capabilities) CanCancel() bool {
+	switch c.Cancel {
+	case Yes:
+		return true
+	case No:
+		return false
+	}
+	return c.JoinStream == Yes || c.ThreadState == Yes
+}

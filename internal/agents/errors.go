@@ -252,3 +252,10 @@ func (e *Error) redact(secret string) {
 		*f = strings.ReplaceAll(*f, secret, "[redacted]")
 	}
 }
+
+// IsRunNotFound reports whether err is the runtime saying the run does not
+// exist (code run_not_found), as opposed to a route it does not expose.
+func IsRunNotFound(err error) bool {
+	var e *Error
+	return errors.As(err, &e) && e.StatusCode == http.StatusNotFound && e.Code == "run_not_found"
+}

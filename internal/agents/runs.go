@@ -193,6 +193,31 @@ func (c *Client) GetRun(ctx context.Context, threadID, runID string) (*Run, erro
 	return &run, nil
 }
 
+// CancelRun asks the runtime to stop a run with POST
+// /threads/{id}/runs/{run_id}/cancel?action=interrupt: the run ends
+// "interrupted" and the thread keeps what it produced so far. It does not
+// wait for the run to end. The documented Managed API has no such route: the
+// 404 or 405 is returned and remembered (Capabilities.Cancel).
+func (c *Client) CancelRun(ctx context.Context, threadID, runID string) error {
+	if threadID == "" || runID == "" {
+		return errors.New("agents: cancel run: thread id and run id are required")
+	}
+	resp, err := c.send(ctx, call{
+		op: "cancel run", method: http.MethodPost,
+		path:  "/threads/" + url.PathEscape(threadID) + "/runs/" + url.PathEscape(runID) + "/cancel",
+		query: url.Values{"action": {"interrupt"}, "wait": {"false"}},
+	})
+	if err != nil {
+		if IsStreamUnsupported(err) && !IsRunNotFound(err) {
+			c.caps.learn(cancelField, false)
+		}
+		return err
+	}
+	c.caps.learn(cancelField, true)
+	drainClose(resp.Body)
+	return nil
+}
+
 // RunFinished reports whether a run status is final.
 func RunFinished(status string) bool {
 	switch status {
