@@ -32,6 +32,9 @@ const BasePath = "/v1/deepagents"
 type Server struct {
 	// URL is the API base URL, ending in /v1/deepagents.
 	URL string
+	// LangSmithURL is the LangSmith API the Managed surfaces live on
+	// (POST /feedback); "" for an AgentServer.
+	LangSmithURL string
 
 	hs             *httptest.Server
 	apiKey         string
@@ -54,6 +57,7 @@ type Server struct {
 	runs        map[string]*run
 	runOrder    []*run
 	requests    []Request
+	feedback    []Feedback
 	runsStarted int
 	inFlight    int // webhook deliveries under way
 	cutAfter    int
@@ -96,8 +100,10 @@ func NewServer(opts ...Option) *Server {
 	}
 	s.hs = httptest.NewServer(s.routes())
 	s.URL = s.hs.URL + BasePath
+	s.LangSmithURL = s.hs.URL
 	if s.surface == AgentServer {
 		s.URL = s.hs.URL // a deployment serves at its root
+		s.LangSmithURL = ""
 	}
 	return s
 }

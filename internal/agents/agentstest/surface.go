@@ -96,6 +96,11 @@ func (s *Server) routes() http.Handler {
 		handle("POST /threads/count", s.handleCountThreads)
 		handle("POST /threads/{tid}/resolve-interrupt", s.handleResolveInterrupt)
 	}
+	if s.surface.managed() {
+		// The Managed API lives on the LangSmith API host, whose
+		// POST /feedback scores runs.
+		mux.HandleFunc("POST /feedback", s.handleFeedback)
+	}
 	if s.surface != ManagedDocumented {
 		handle("GET /threads/{tid}/state", s.handleGetState)
 		handle("GET /threads/{tid}/runs/{rid}", s.handleGetRun)
