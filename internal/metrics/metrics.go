@@ -35,6 +35,8 @@ type Metrics struct {
 	slackCalls     *prometheus.CounterVec
 	slackErrors    *prometheus.CounterVec
 	jobsGaveUp     *prometheus.CounterVec
+	feedback       *prometheus.CounterVec
+	runsStopped    prometheus.Counter
 }
 
 // New creates the collectors.
@@ -88,7 +90,18 @@ func New() *Metrics {
 			Name: "slackbot_jobs_gave_up_total", Help: "Jobs ended without their answer (permanent error, attempts or run age used up), by reason and where the user was told (thread, ephemeral, response_url, none).",
 		}, []string{"reason", "told"}),
 	}
-	m.reg.MustRegister(m.jobsGaveUp)
+	m.feedback = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "slackbot_feedback_total", Help: "Users' first verdict on an answer (👍 good, 👎 bad), and whether it reached LangSmith (sent, failed, not_sent).",
+	}, []string{"score", "langsmith"})
+	m.runsStopped = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "slackbot_runs_stopped_total", Help: "Runs stopped from Slack (Stop button or Slack's own stop).",
+	})
+	m.reg.MustRegister(m.jobsGaveUp, m.feedback, m.runsStopped)
+	for _, score := range []string{"good", "bad"} {
+		for _, sent := range []string{"sent", "failed", "not_sent"} {
+			m.feedback.WithLabelValues(score, sent)
+		}
+	}
 	m.reg.MustRegister(m.requests, m.ackSeconds, m.eventRetries, m.eventsByHand, m.eventsDropped, m.appRateLimited, m.runsStarted,
 		m.runsFinished, m.runsInFlight, m.leaseTakeovers, m.approvals, m.duplicates, m.slackCalls, m.slackErrors,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -144,6 +157,14 @@ func (m *Metrics) LeaseTakeover()             { m.leaseTakeovers.Inc() }
 // JobGaveUp counts a job ended without its answer.
 func (m *Metrics) JobGaveUp(reason, told string) { m.jobsGaveUp.WithLabelValues(reason, told).Inc() }
 func (m *Metrics) Approval(decision string)      { m.approvals.WithLabelValues(decision).Inc() }
+
+// Feedback counts a user's first verdict on an answer and where it went.
+func (m *Metrics) Feedback(score, langsmith string) {
+	m.feedback.WithLabelValues(score, langsmith).Inc()
+}
+
+// RunStopped counts a run stopped from Slack.
+func (m *Metrics) RunStopped() { m.runsStopped.Inc() }
 func (m *Metrics) DuplicateDelivery(kind string) {
 	m.duplicates.WithLabelValues(kind).Inc()
 }

@@ -12,6 +12,10 @@ type Metrics interface {
 	JobGaveUp(reason, told string)
 	Approval(decision string)
 	DuplicateDelivery(kind string)
+	// Feedback counts a first verdict on an answer: score "good" or "bad";
+	// langsmith "sent", "failed" or "not_sent" (no LangSmith runtime).
+	Feedback(score, langsmith string)
+	RunStopped()
 }
 
 type nopMetrics struct{}
@@ -23,3 +27,5 @@ func (nopMetrics) LeaseTakeover()           {}
 func (nopMetrics) JobGaveUp(string, string) {}
 func (nopMetrics) Approval(string)          {}
 func (nopMetrics) DuplicateDelivery(string) {}
+func (nopMetrics) Feedback(string, string)  {}
+func (nopMetrics) RunStopped()              {}
