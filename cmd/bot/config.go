@@ -18,6 +18,7 @@ import (
 	"github.com/kelseyhightower/envconfig"
 
 	"github.com/deepagents-slack/slackbot/internal/agents"
+	"github.com/deepagents-slack/slackbot/internal/langsmith"
 	"github.com/deepagents-slack/slackbot/internal/relay"
 	"github.com/deepagents-slack/slackbot/internal/threadmap"
 )
@@ -31,6 +32,7 @@ type env struct {
 	SlackAPIURL        string `envconfig:"SLACK_API_URL" default:"https://slack.com/api/" desc:"Slack Web API base URL (GovSlack or a test server)"`
 	LangsmithAPIKey    string `envconfig:"LANGSMITH_API_KEY" desc:"LangSmith API key sent as X-Api-Key (required for managed, secret)"`
 	DeepagentsBaseURL  string `envconfig:"DEEPAGENTS_BASE_URL" default:"https://api.smith.langchain.com/v1/deepagents" desc:"Managed Deep Agents API base URL, or the Agent Server deployment URL"`
+	LangsmithEndpoint  string `envconfig:"LANGSMITH_ENDPOINT" desc:"LangSmith API that receives users' 👍/👎 as run feedback (default: derived from a LangSmith-hosted DEEPAGENTS_BASE_URL; off to send none)"`
 	AgentRuntime       string `envconfig:"AGENT_RUNTIME" default:"managed" desc:"managed (Managed Deep Agents API) or agent-server (a LangGraph Agent Server deployment)"`
 	StreamSubgraphs    string `envconfig:"STREAM_SUBGRAPHS" default:"false" desc:"ask the runtime for subagents' own events (stream_subgraphs); some runtimes fail runs that ask"`
 	AgentID            string `envconfig:"AGENT_ID" desc:"default agent for every channel: agent id (managed) or assistant id / graph name (agent-server) (required)"`
@@ -64,6 +66,8 @@ type Config struct {
 	SlackAPIURL   string
 	APIKey        string
 	BaseURL       string
+	// LangSmithURL is where feedback on runs is sent; "" sends none.
+	LangSmithURL string
 	// Runtime is the agent runtime's dialect (AGENT_RUNTIME).
 	Runtime         agents.Dialect
 	StreamSubgraphs bool
@@ -180,6 +184,16 @@ func loadConfig(getenv func(string) string) (Config, error) {
 	}
 	if c.APIKey == "" && c.Runtime == agents.Managed {
 		bad("LANGSMITH_API_KEY is required")
+	}
+	switch ep := strings.TrimSpace(raw.LangsmithEndpoint); {
+	case strings.EqualFold(ep, "off"):
+	case ep != "":
+		c.LangSmithURL = strings.TrimRight(checkURL(bad, "LANGSMITH_ENDPOINT", ep), "/")
+	default:
+		c.LangSmithURL = langsmith.APIURLFor(c.BaseURL)
+	}
+	if c.APIKey == "" {
+		c.LangSmithURL = "" // nothing to authenticate with
 	}
 	c.StreamSubgraphs = parseBool(bad, "STREAM_SUBGRAPHS", raw.StreamSubgraphs)
 	if strings.TrimSpace(raw.PublicURL) != "" && !c.SocketMode() {

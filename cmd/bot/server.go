@@ -17,6 +17,7 @@ import (
 	"github.com/slack-go/slack"
 
 	"github.com/deepagents-slack/slackbot/internal/agents"
+	"github.com/deepagents-slack/slackbot/internal/langsmith"
 	"github.com/deepagents-slack/slackbot/internal/metrics"
 	"github.com/deepagents-slack/slackbot/internal/relay"
 	"github.com/deepagents-slack/slackbot/internal/slackhandler"
@@ -75,7 +76,14 @@ func newService(ctx context.Context, cfg Config, log *slog.Logger) (*service, er
 	}
 	poster := slackpost.New(api, slackpost.WithHTTPClient(slackHTTP), slackpost.WithLogger(log.With("component", "slack")))
 
+	var feedback *langsmith.Client
+	if cfg.LangSmithURL != "" {
+		if feedback, err = langsmith.New(cfg.LangSmithURL, cfg.APIKey, nil); err != nil {
+			return fail(err)
+		}
+	}
 	rl, err := relay.New(relay.Config{
+		LangSmith:     feedback,
 		Store:         store,
 		Agents:        runtime,
 		Slack:         poster,

@@ -99,6 +99,8 @@ func startSimOn(ctx context.Context, dir string, log *slog.Logger, runtime *agen
 	}
 	s.Config.SlackAPIURL = s.Slack.APIURL()
 	s.Config.BaseURL = runtime.URL
+	// The fake's Managed surfaces live on a fake LangSmith API host.
+	s.Config.LangSmithURL = runtime.LangSmithURL
 	svc, err := newService(ctx, s.Config, log)
 	if err != nil {
 		return nil, err
@@ -220,6 +222,13 @@ func AsMention(msg map[string]any) map[string]any {
 
 // Click presses a button of a bot message.
 func (s *sim) Click(user, channel, messageTS, threadTS, actionID, value string) (int, error) {
+	return s.ClickElement(user, channel, messageTS, threadTS, "button", actionID, value)
+}
+
+// ClickElement is a click on an interactive element of elementType, such as
+// one of the two buttons of a feedback_buttons element (its value is the
+// clicked button's).
+func (s *sim) ClickElement(user, channel, messageTS, threadTS, elementType, actionID, value string) (int, error) {
 	p := map[string]any{
 		"type":       "block_actions",
 		"team":       map[string]any{"id": simTeam},
@@ -227,7 +236,7 @@ func (s *sim) Click(user, channel, messageTS, threadTS, actionID, value string) 
 		"channel":    map[string]any{"id": channel},
 		"container":  map[string]any{"type": "message", "channel_id": channel, "message_ts": messageTS, "thread_ts": threadTS},
 		"trigger_id": fmt.Sprintf("%d.trigger", s.nextID()),
-		"actions":    []map[string]any{{"type": "button", "action_id": actionID, "block_id": "b", "value": value, "action_ts": "1"}},
+		"actions":    []map[string]any{{"type": elementType, "action_id": actionID, "block_id": "b", "value": value, "action_ts": "1"}},
 	}
 	raw, err := json.Marshal(p)
 	if err != nil {

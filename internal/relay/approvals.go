@@ -310,6 +310,9 @@ func commonDecisions(ic agents.Interrupt) map[string]bool {
 
 // Action handles a click on an approval card.
 func (r *Relay) Action(ctx context.Context, a slackhandler.Action) error {
+	if a.ActionID == feedbackActionID {
+		return r.feedback(ctx, a.ChannelID, a.UserID, a.UserName, a.Value)
+	}
 	kind, ok := strings.CutPrefix(a.ActionID, actionPrefix)
 	if !ok {
 		return nil

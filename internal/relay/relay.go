@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/deepagents-slack/slackbot/internal/agents"
+	"github.com/deepagents-slack/slackbot/internal/langsmith"
 	"github.com/deepagents-slack/slackbot/internal/slackpost"
 	"github.com/deepagents-slack/slackbot/internal/threadmap"
 )
@@ -22,8 +23,10 @@ type Config struct {
 	Store  threadmap.Store
 	Agents *agents.Client
 	Slack  *slackpost.Poster
-	Policy Policy
-	Logger *slog.Logger
+	// LangSmith, when set, receives users' 👍/👎 as feedback on runs.
+	LangSmith *langsmith.Client
+	Policy    Policy
+	Logger    *slog.Logger
 	// Metrics receives operational counters; nil records nothing.
 	Metrics Metrics
 

@@ -8,6 +8,8 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/slack-go/slack"
+
 	"github.com/deepagents-slack/slackbot/internal/agents"
 	"github.com/deepagents-slack/slackbot/internal/slackpost"
 	"github.com/deepagents-slack/slackbot/internal/slacktext"
@@ -172,6 +174,7 @@ func (r *Relay) workRun(ctx context.Context, log *slog.Logger, job threadmap.Job
 		Streaming:       r.cfg.Streaming,
 		Placeholder:     placeholderFor(job.Kind),
 		Status:          true, // AI-app status in every thread the bot works in
+		AnswerFooter:    []slack.Block{feedbackBlock(job.ID)},
 	})
 	defer live.Close()
 

@@ -64,6 +64,9 @@ type LiveOptions struct {
 	// StatusRefresh is how often an unchanged status is set again (default
 	// 90s; Slack drops it after two minutes without a message).
 	StatusRefresh time.Duration
+	// AnswerFooter are blocks put under the final answer's last part (the
+	// feedback buttons); see withFooter.
+	AnswerFooter []slack.Block
 }
 
 type liveMode int
@@ -535,6 +538,7 @@ func (l *Live) Finish(ctx context.Context, finalMarkdown string, from int, saved
 			return fmt.Errorf("finish: %w", err)
 		}
 	}
+	msgs = withFooter(msgs, l.o.AnswerFooter)
 	for i := max(from, 0); i < len(msgs); i++ {
 		m := msgs[i]
 		var err error

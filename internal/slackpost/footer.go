@@ -1,0 +1,22 @@
+package slackpost
+
+import "github.com/slack-go/slack"
+
+// maxMessageBlocks is Slack's limit: "up to 50 blocks in each message"
+// (docs.slack.dev/reference/block-kit/blocks).
+const maxMessageBlocks = 50
+
+// withFooter puts footer under the last part of an answer, or, when that
+// part has no room for it, in a part of its own after it.
+func withFooter(msgs []Message, footer []slack.Block) []Message {
+	if len(footer) == 0 || len(msgs) == 0 {
+		return msgs
+	}
+	out := append([]Message(nil), msgs...)
+	last := &out[len(out)-1]
+	if len(last.Blocks)+len(footer) <= maxMessageBlocks-1 { // one kept for the plan on part 0
+		last.Blocks = append(append([]slack.Block(nil), last.Blocks...), footer...)
+		return out
+	}
+	return append(out, Message{Text: "Rate this answer", Blocks: footer})
+}
