@@ -163,6 +163,9 @@ func (r *Relay) Message(ctx context.Context, m slackhandler.Message) error {
 		return nil
 	}
 	log.Info("message accepted", "job", job.ID, "thread_id", conv.ThreadID, "new_conversation", !owned, "queued", queued)
+	if im && !owned {
+		r.assistantTitle(m.ChannelID, key.RootTS, readableForAgent(m.Text))
+	}
 	if queued {
 		r.react(m.ChannelID, m.TS, reactQueued)
 	}
