@@ -113,6 +113,11 @@ func (x *executor) stepOne(f *frame, st Step) outcome {
 		id := x.callTool(f, st.Tool.Name, st.Tool.Args)
 		x.s.mu.Lock()
 		defer x.s.mu.Unlock()
+		if st.Tool.Name == writeFileTool {
+			path, _ := st.Tool.Args["file_path"].(string)
+			content, _ := st.Tool.Args["content"].(string)
+			x.th.files[path] = content
+		}
 		x.toolResultLocked(f, st.Tool.Name, id, st.Tool.Result, "success", nil)
 		return outcomeDone
 	case st.Subagent != nil:
@@ -352,6 +357,9 @@ func (s *Server) threadValuesLocked(th *thread) map[string]any {
 	}
 	if th.interrupt != nil {
 		state["__interrupt__"] = []any{th.interrupt.item()}
+	}
+	if len(th.files) > 0 {
+		state["files"] = stateFiles(th.files, th.updatedAt)
 	}
 	return state
 }

@@ -22,6 +22,7 @@ type thread struct {
 	messages  []map[string]any
 	todos     []Todo // nil until the agent first plans
 	memories  map[string]string
+	files     map[string]string // written with write_file outside /memories/, by path
 	interrupt *pendingInterrupt
 	executed  []Action // reviewed tool calls that ran, with the args they ran with
 	queue     []*run

@@ -113,7 +113,7 @@ func (s *Server) newThreadLocked(req *runRequest) *thread {
 	}
 	th := &thread{
 		id: req.threadID, agentID: req.agentID, options: req.options, metadata: meta,
-		status: agents.ThreadIdle, memories: map[string]string{}, createdAt: now, updatedAt: now,
+		status: agents.ThreadIdle, memories: map[string]string{}, files: map[string]string{}, createdAt: now, updatedAt: now,
 	}
 	s.threads[th.id] = th
 	return th
