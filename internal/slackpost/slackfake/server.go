@@ -103,7 +103,8 @@ type Server struct {
 	names      map[string]string
 	views      int
 	opened     []View
-	broadcasts []string // "method: token" for every live broadcast Slack would have sent
+	broadcasts []string     // "method: token" for every live broadcast Slack would have sent
+	uploads    *uploadState // see files.go
 }
 
 type rateLimit struct {
@@ -148,6 +149,7 @@ func New(opts ...Option) *Server {
 	mux := http.NewServeMux()
 	mux.HandleFunc("/api/{method}", s.handleAPI)
 	mux.HandleFunc("POST /response/{id}", s.handleResponseURL)
+	mux.HandleFunc("POST /upload/{id}", s.handleUpload)
 	s.http = httptest.NewServer(mux)
 	return s
 }
@@ -319,6 +321,8 @@ var handlers = map[string]handler{
 	"assistant.threads.setStatus":           (*Server).setStatus,
 	"assistant.threads.setSuggestedPrompts": (*Server).setSuggestedPrompts,
 	"assistant.threads.setTitle":            (*Server).setTitle,
+	"files.getUploadURLExternal":            (*Server).getUploadURLExternal,
+	"files.completeUploadExternal":          (*Server).completeUploadExternal,
 }
 
 var streamMethods = map[string]bool{
