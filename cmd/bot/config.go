@@ -56,6 +56,7 @@ type env struct {
 	Retention          string `envconfig:"RETENTION" default:"720h" desc:"how long finished jobs, approval cards and handled Slack deliveries are kept (at least 1h)"`
 	MetricsAddr        string `envconfig:"METRICS_ADDR" desc:"serve /metrics on this separate address (e.g. 127.0.0.1:9090) instead of the public port"`
 	StreamIdleTimeout  string `envconfig:"STREAM_IDLE_TIMEOUT" default:"2m" desc:"silence (no event, no keep-alive) after which a run stream is dropped and rejoined"`
+	OutputFiles        string `envconfig:"OUTPUT_FILES" default:"/outputs/" desc:"the agent's files under this folder are shared in the thread with the answer (at most 5, 5 MB each; never /memories/); off to share none"`
 	MaxRunAge          string `envconfig:"MAX_RUN_AGE" default:"2h" desc:"how long a run is followed before the user is told and the bot moves on"`
 }
 
@@ -93,6 +94,8 @@ type Config struct {
 	MetricsAddr       string
 	StreamIdleTimeout time.Duration
 	MaxRunAge         time.Duration
+	// OutputPrefix is OUTPUT_FILES as a folder path ("" when off).
+	OutputPrefix string
 
 	// retryBase shortens the backoff between a job's attempts in tests.
 	retryBase time.Duration
@@ -184,6 +187,15 @@ func loadConfig(getenv func(string) string) (Config, error) {
 	}
 	if c.APIKey == "" && c.Runtime == agents.Managed {
 		bad("LANGSMITH_API_KEY is required")
+	}
+	switch out := strings.TrimSpace(raw.OutputFiles); {
+	case strings.EqualFold(out, "off"), out == "":
+	case !strings.HasPrefix(out, "/") || strings.Contains(out, ".."):
+		bad("OUTPUT_FILES %q must be an absolute folder path such as /outputs/ (or off)", out)
+	case strings.HasPrefix(strings.TrimSuffix(out, "/")+"/", "/memories/"):
+		bad("OUTPUT_FILES %q must not be the agent's memories", out)
+	default:
+		c.OutputPrefix = strings.TrimSuffix(out, "/") + "/"
 	}
 	switch ep := strings.TrimSpace(raw.LangsmithEndpoint); {
 	case strings.EqualFold(ep, "off"):

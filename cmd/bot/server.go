@@ -84,6 +84,7 @@ func newService(ctx context.Context, cfg Config, log *slog.Logger) (*service, er
 	}
 	rl, err := relay.New(relay.Config{
 		LangSmith:     feedback,
+		OutputPrefix:  cfg.OutputPrefix,
 		Store:         store,
 		Agents:        runtime,
 		Slack:         poster,

@@ -68,6 +68,7 @@ func simConfig(dir string) Config {
 		Workers:      16,
 		LogLevel:     "info",
 		ReplicaName:  "sim",
+		OutputPrefix: relay.DefaultOutputPrefix,
 	}
 }
 

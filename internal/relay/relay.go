@@ -61,6 +61,13 @@ type Config struct {
 	// Retention is how long finished jobs, their cards and handled Slack
 	// deliveries are kept (at least MinRetention).
 	Retention time.Duration
+	// OutputPrefix is where in the agent's files its outputs are
+	// (OUTPUT_FILES, e.g. "/outputs/"); they are shared in the thread with
+	// the answer, at most OutputMaxFiles of OutputMaxBytes each. "" shares
+	// none.
+	OutputPrefix   string
+	OutputMaxFiles int
+	OutputMaxBytes int
 	// SuggestedPrompts are offered when a user opens the bot as an AI app.
 	SuggestedPrompts []slackpost.Prompt
 	Now              func() time.Time
@@ -118,6 +125,12 @@ func New(cfg Config) (*Relay, error) {
 		cfg.Retention = DefaultRetention
 	}
 	cfg.Retention = max(cfg.Retention, MinRetention)
+	if cfg.OutputMaxFiles <= 0 {
+		cfg.OutputMaxFiles = DefaultOutputMaxFiles
+	}
+	if cfg.OutputMaxBytes <= 0 {
+		cfg.OutputMaxBytes = DefaultOutputMaxBytes
+	}
 	if len(cfg.SuggestedPrompts) == 0 {
 		cfg.SuggestedPrompts = defaultPrompts
 	}

@@ -298,6 +298,7 @@ func (r *Relay) workRun(ctx context.Context, log *slog.Logger, job threadmap.Job
 	if err != nil {
 		return fmt.Errorf("deliver answer: %w", err)
 	}
+	r.shareOutputs(ctx, log, job)
 	job.State = threadmap.JobDone
 	keepAnswer(&job, p, out.answer)
 	if err := r.save(ctx, &job); err != nil {
