@@ -40,3 +40,27 @@ func TestManifestsAgree(t *testing.T) {
 		t.Errorf("manifest-socket.yml: want no request URLs and socket mode on, got %q", socketOnly)
 	}
 }
+
+// TestManifestScopes: the manifests grant the scopes of the Slack methods
+// the bot calls (both manifests agree, see TestManifestsAgree).
+func TestManifestScopes(t *testing.T) {
+	b, err := os.ReadFile("../../manifest.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	granted := map[string]bool{}
+	for _, line := range strings.Split(string(b), "\n") {
+		if s, ok := strings.CutPrefix(strings.TrimSpace(line), "- "); ok {
+			granted[strings.Fields(s)[0]] = true
+		}
+	}
+	for scope, why := range map[string]string{
+		"chat:write":      "replies, feedback buttons and Stop",
+		"files:write":     "output files (files.getUploadURLExternal, files.completeUploadExternal)",
+		"assistant:write": "AI app prompts and thread titles",
+	} {
+		if !granted[scope] {
+			t.Errorf("manifest.yml lacks %s, needed for %s", scope, why)
+		}
+	}
+}
