@@ -107,7 +107,7 @@ func New() *Metrics {
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	// Known series start at zero, so dashboards and rate() see them before
 	// the first event (a counter that appears later hides its first increase).
-	for _, o := range []string{"success", "error", "interrupted"} {
+	for _, o := range []string{"success", "error", "interrupted", "stopped"} {
 		m.runsFinished.WithLabelValues(o)
 	}
 	for _, d := range []string{"approve", "reject", "edit", "respond"} {

@@ -310,8 +310,15 @@ func commonDecisions(ic agents.Interrupt) map[string]bool {
 
 // Action handles a click on an approval card.
 func (r *Relay) Action(ctx context.Context, a slackhandler.Action) error {
-	if a.ActionID == feedbackActionID {
+	switch a.ActionID {
+	case feedbackActionID:
 		return r.feedback(ctx, a.ChannelID, a.UserID, a.UserName, a.Value)
+	case stopActionID:
+		text, err := r.stopJob(ctx, a.Value, a.UserID, "button")
+		if text != "" {
+			r.tell(a.ChannelID, a.UserID, text)
+		}
+		return err
 	}
 	kind, ok := strings.CutPrefix(a.ActionID, actionPrefix)
 	if !ok {

@@ -23,6 +23,7 @@ const (
 	reactWorking = "eyes"
 	reactDone    = "white_check_mark"
 	reactFailed  = "x"
+	reactStopped = "octagonal_sign"
 )
 
 // Command answers a slash command. Prompts are recorded as work and acked

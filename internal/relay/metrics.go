@@ -3,7 +3,7 @@ package relay
 // Metrics receives the relay's operational events.
 type Metrics interface {
 	RunStarted()
-	RunFinished(outcome string) // "success", "error", "interrupted"
+	RunFinished(outcome string) // "success", "error", "interrupted", "stopped"
 	RunsInFlight(delta int)
 	LeaseTakeover()
 	// JobGaveUp counts a job ended without its answer: reason is

@@ -276,6 +276,9 @@ func (r *Relay) workRun(ctx context.Context, log *slog.Logger, job threadmap.Job
 	if err != nil {
 		return err
 	}
+	if by, ok := r.stoppedBy(ctx, log, job); ok {
+		return r.finishStopped(ctx, log, &job, p, live, by, out)
+	}
 	switch {
 	case out.failure != "":
 		r.metrics.RunFinished("error")
