@@ -117,6 +117,8 @@ func TestDemoRuns(t *testing.T) {
 		"agent configured for this channel was not found", "The run failed", "Approved by",
 		"keep that in mind", "test_run=true", "headless=true",
 		"$ bot test-run --channel COPSTEST01", "exit status 0", "Test run from `bot test-run`",
+		"file shared in the thread: /outputs/weekly-report.md", "user_score=1", "Stopped by <@UBEN000001>",
+		"can stop it",
 	} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("demo output lacks %q", want)

@@ -24,6 +24,7 @@ const (
 	demoBroken   = "CBROKEN001"
 	demoNotes    = "CNOTES0001"
 	demoAlerts   = "CALERTS001"
+	demoReports  = "CREPORTS01"
 	demoDM       = "DANNA00001"
 	demoAnna     = "UANNA00001"
 	demoOmar     = "UOMAR00001"
@@ -60,6 +61,13 @@ func demoScript() agentstest.Script {
 				agentstest.MemoryWrite("/memories/team-preferences.md", "# Team preferences\n\n- Release notes: short bullet points, no emoji.\n"),
 				agentstest.Text("Noted."),
 			}
+		case strings.Contains(text, "weekly report"):
+			return []agentstest.Step{
+				agentstest.WriteFile("/outputs/weekly-report.md", "# Weekly report\n\n- Shipped: Slack feedback buttons\n- Next: release naming\n"),
+				agentstest.Text("The weekly report is attached: two bullet points, as the team likes them."),
+			}
+		case strings.Contains(text, "every incident"):
+			return []agentstest.Step{agentstest.Text("Collecting incident reports… "), agentstest.Pause(10 * time.Minute), agentstest.Text("(never reached)")}
 		case strings.Contains(text, "crash"):
 			return []agentstest.Step{agentstest.Text("Let me look at "), agentstest.Fail("tool `logs_search` failed: upstream timeout after 30s")}
 		case t.Index > 0:
@@ -196,6 +204,12 @@ func demo(ctx context.Context, stdout io.Writer, args []string) error {
 		{"11. ops' deploy pipeline smoke-tests the agent from the command line, next to the running service", func() error {
 			return demoTestRun(ctx, s, p)
 		}},
+		{"12. anna asks for the weekly report; the file the agent wrote comes with the answer, and she rates it 👍", func() error {
+			return demoFileAndFeedback(ctx, s, p, runtime)
+		}},
+		{"13. ben starts a long job by mistake; anna's Stop is refused (not her run), ben's Stop stops it", func() error {
+			return demoStop(ctx, s, p)
+		}},
 	}
 	for _, st := range steps {
 		p.step(st.title)
@@ -214,7 +228,7 @@ func demo(ctx context.Context, stdout io.Writer, args []string) error {
 	_ = s.WaitFor(ctx, func(f *slackfake.Server) bool { return settled(f) })
 
 	p.title("What Slack shows")
-	for _, ch := range []string{demoGeneral, demoDM, demoBroken, demoNotes, demoAlerts, demoOpsTest} {
+	for _, ch := range []string{demoGeneral, demoDM, demoBroken, demoNotes, demoAlerts, demoOpsTest, demoReports} {
 		p.block(s.Slack.Transcript(ch))
 	}
 	p.title("Ephemeral messages (only their recipient sees them)")

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"strings"
 	"testing"
 
@@ -10,34 +9,9 @@ import (
 	"github.com/deepagents-slack/slackbot/internal/slackpost/slackfake"
 )
 
-// feedbackButtons finds the feedback_buttons element in a message: its
-// action_id and the values of its 👍 and 👎 buttons.
+// feedbackButtons finds the feedback_buttons element in a message.
 func feedbackButtons(m slackfake.Message) (actionID, good, bad string, ok bool) {
-	var blocks []struct {
-		Type     string `json:"type"`
-		Elements []struct {
-			Type     string `json:"type"`
-			ActionID string `json:"action_id"`
-			Positive struct {
-				Value string `json:"value"`
-			} `json:"positive_button"`
-			Negative struct {
-				Value string `json:"value"`
-			} `json:"negative_button"`
-		} `json:"elements"`
-	}
-	_ = json.Unmarshal(m.Blocks, &blocks)
-	for _, b := range blocks {
-		if b.Type != "context_actions" {
-			continue
-		}
-		for _, el := range b.Elements {
-			if el.Type == "feedback_buttons" {
-				return el.ActionID, el.Positive.Value, el.Negative.Value, true
-			}
-		}
-	}
-	return "", "", "", false
+	return feedbackButtonsIn(m.Blocks)
 }
 
 // answerWithFeedback waits for the thread's answer and returns the reply

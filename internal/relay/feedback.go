@@ -84,7 +84,7 @@ func (r *Relay) feedback(ctx context.Context, channel, user, userName, value str
 		return nil
 	}
 	who := "Slack user " + user
-	if userName != "" {
+	if userName != "" && userName != user {
 		who += " (" + userName + ")"
 	}
 	f := langsmith.Feedback{
