@@ -31,6 +31,10 @@ const (
 	// (docs.slack.dev/reference/block-kit/blocks/context-block, actions-block).
 	maxContextElements = 10
 	maxActionElements  = 25
+	// Slack: context_actions "elements: An array of feedback buttons or
+	// icon button elements. Maximum number of items is 5"
+	// (docs.slack.dev/reference/block-kit/blocks/context-actions-block).
+	maxContextActionElements = 5
 	// Slack: input label and hint "Maximum length … is 2000 characters"
 	// (docs.slack.dev/reference/block-kit/blocks/input-block).
 	maxInputLabel = 2000
@@ -234,6 +238,18 @@ func (v *validator) block(at, typ string, b map[string]json.RawMessage) {
 				}
 				v.addText(t.Text)
 			}
+		}
+	case "context_actions":
+		var els []json.RawMessage
+		_ = json.Unmarshal(b["elements"], &els)
+		if len(els) == 0 {
+			v.failf(at+"/elements", "must contain at least 1 item")
+		}
+		if len(els) > maxContextActionElements {
+			v.failf(at+"/elements", "no more than %d items allowed", maxContextActionElements)
+		}
+		for i, el := range els {
+			v.contextAction(fmt.Sprintf("%s/elements/%d", at, i), el)
 		}
 	case "actions":
 		var els []json.RawMessage
@@ -567,4 +583,40 @@ func truncateText(text string) (string, bool) {
 		}
 	}
 	return text, true
+}
+
+// contextAction checks an element of a context_actions block: only
+// feedback_buttons and icon_button are allowed there. A feedback_buttons
+// element needs a positive and a negative button, each with plain_text of
+// at most 75 characters and a value of at most 2000
+// (docs.slack.dev/reference/block-kit/block-elements/feedback-buttons-element).
+func (v *validator) contextAction(at string, raw json.RawMessage) {
+	var el map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &el); err != nil {
+		v.failf(at, "expected an object")
+		return
+	}
+	v.maxLen(at+"/action_id", str(el["action_id"]), maxActionID)
+	switch typ := str(el["type"]); typ {
+	case "feedback_buttons":
+		for _, side := range []string{"positive_button", "negative_button"} {
+			var b map[string]json.RawMessage
+			if err := json.Unmarshal(el[side], &b); err != nil || b == nil {
+				v.failf(at+"/"+side, "missing required field: %s", side)
+				continue
+			}
+			if t, ok := v.textObject(at+"/"+side+"/text", b["text"], true, true); ok {
+				v.maxLen(at+"/"+side+"/text/text", t, maxButtonText)
+			}
+			value, ok := strOK(b["value"])
+			if !ok || value == "" {
+				v.failf(at+"/"+side+"/value", "missing required field: value")
+			}
+			v.maxLen(at+"/"+side+"/value", value, maxButtonValue)
+			v.maxLen(at+"/"+side+"/accessibility_label", str(b["accessibility_label"]), maxButtonText)
+		}
+	case "icon_button":
+	default:
+		v.failf(at+"/type", "must be one of feedback_buttons, icon_button")
+	}
 }
