@@ -1,6 +1,7 @@
 package main
 
 import (
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -42,15 +43,21 @@ func ephemeralsTo(f *slackfake.Server, user, contains string) int {
 // run is cancelled on the runtime and the reply says who stopped it, with
 // what the agent produced so far.
 func TestStopCancelsSlowRun(t *testing.T) {
-	e := newTestEnv(t, slowAgent(), nil, nil)
+	// Updated replies carry the Stop button (streamed ones cannot).
+	e := newTestEnv(t, slowAgent(), func(c *Config) { c.Streaming = false }, nil)
 	ev := AsMention(e.mention(userAnna, chGeneral, "write the long report", ""))
 	e.deliver("Ev-stop", ev, 0)
 	root := ev["ts"].(string)
-	jobID := "msg:" + chGeneral + ":" + root
-	e.waitSlack("the first part shown", func(f *slackfake.Server) bool {
-		return strings.Contains(answerText(f, chGeneral, root), "Step one is done")
+	var reply slackfake.Message
+	e.waitSlack("the first part shown with a Stop button", func(f *slackfake.Server) bool {
+		replies := botReplies(f, chGeneral, root)
+		if len(replies) == 0 {
+			return false
+		}
+		reply = replies[0]
+		return strings.Contains(markdownOf(reply)+reply.Rendered, "Step one is done") && slices.Contains(reply.Buttons, "Stop")
 	})
-	reply := botReplies(e.Slack, chGeneral, root)[0]
+	jobID := buttonValue(reply.Blocks, "run_stop")
 
 	e.clickStop(userBen, chGeneral, reply.TS, root, jobID)
 	e.waitSlack("the bystander refused", func(f *slackfake.Server) bool {
@@ -72,7 +79,9 @@ func TestStopCancelsSlowRun(t *testing.T) {
 	}
 	cancels := 0
 	for _, r := range e.Runtime.Requests() {
-		if r.Method == "POST" && strings.HasSuffix(r.Path, "/cancel") {
+		// The bot's probe cancels a run id that does not exist; only
+		// cancels of the real run count.
+		if r.Method == "POST" && strings.HasSuffix(r.Path, "/runs/"+e.Runtime.Runs()[0].RunID+"/cancel") {
 			cancels++
 		}
 	}
@@ -85,8 +94,32 @@ func TestStopCancelsSlowRun(t *testing.T) {
 	if got := e.metricSum("slackbot_runs_stopped_total"); got != 1 {
 		t.Errorf("slackbot_runs_stopped_total = %v, want 1", got)
 	}
-	// The conversation goes on after a Stop.
-	if !e.hasJob(chGeneral, root) {
-		t.Error("the stopped job is gone")
+	final, _ := e.Slack.Message(chGeneral, reply.TS)
+	if slices.Contains(final.Buttons, "Stop") {
+		t.Errorf("the stopped reply still offers Stop: %v", final.Buttons)
+	}
+}
+
+// TestStopNotOfferedWithoutCancel: on the documented Managed API, which has
+// no cancel route, the reply offers no Stop button.
+func TestStopNotOfferedWithoutCancel(t *testing.T) {
+	e := newTestEnv(t, agentstest.Scripted(agentstest.Text("Step one is done."), agentstest.Pause(1500*time.Millisecond), agentstest.Text(" Finished.")),
+		func(c *Config) { c.Streaming = false }, []agentstest.Option{agentstest.WithSurface(agentstest.ManagedDocumented)})
+	root := e.ask(userAnna, chGeneral, "write it")
+	e.waitAnswer(chGeneral, root, "Finished.")
+	progress := 0
+	for _, c := range e.Slack.CallsTo("chat.update") {
+		if strings.Contains(c.Params["blocks"], "run_stop") {
+			t.Fatalf("a live update offered Stop on a runtime without cancel: %s", c.Params["blocks"])
+		}
+		if strings.Contains(c.Params["blocks"], "Step one") && !strings.Contains(c.Params["blocks"], "Finished") {
+			progress++
+		}
+	}
+	if progress == 0 {
+		t.Error("no progress update was shown while the run worked; the test proves nothing")
+	}
+	if e.Runtime.Runs()[0].Status != agents.RunSuccess {
+		t.Errorf("run %+v, want it to finish", e.Runtime.Runs()[0])
 	}
 }

@@ -41,6 +41,11 @@ func TestCancelRun(t *testing.T) {
 			if c.Capabilities().CanCancel() {
 				t.Fatal("CanCancel before anything was learned about a Managed API; want false")
 			}
+			probe, _ := agents.New(s.URL, "test-key")
+			probe.ProbeCancel(ctx, run.ThreadID)
+			if got := probe.Capabilities().CanCancel(); got != tc.canCancel {
+				t.Errorf("CanCancel after a probe = %v, want %v", got, tc.canCancel)
+			}
 			err = c.CancelRun(ctx, run.ThreadID, run.RunID)
 			if tc.canCancel != (err == nil) {
 				t.Fatalf("CancelRun: %v; want success %v", err, tc.canCancel)

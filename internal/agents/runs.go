@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+
+	"github.com/google/uuid"
 )
 
 // ErrThreadIDNotHonoured is returned by CreateThread when the runtime does
@@ -216,6 +218,20 @@ func (c *Client) CancelRun(ctx context.Context, threadID, runID string) error {
 	c.caps.learn(cancelField, true)
 	drainClose(resp.Body)
 	return nil
+}
+
+// ProbeCancel learns, once, whether the runtime exposes run cancel, by
+// cancelling a run id that does not exist on a thread that does: a runtime
+// with the route answers run_not_found, one without answers a bare 404.
+// It does nothing once Capabilities().Cancel is known.
+func (c *Client) ProbeCancel(ctx context.Context, threadID string) {
+	if c.caps.get().Cancel != Unknown || threadID == "" {
+		return
+	}
+	err := c.CancelRun(ctx, threadID, uuid.NewString())
+	if IsRunNotFound(err) {
+		c.caps.learn(cancelField, true)
+	}
 }
 
 // RunFinished reports whether a run status is final.

@@ -24,9 +24,16 @@ func stopButton(jobID string) *slack.ButtonBlockElement {
 	return b
 }
 
-// canStop reports whether runs can be stopped on this runtime, so the Stop
-// button is shown only where it works.
-func (r *Relay) canStop() bool { return r.cfg.Agents.Capabilities().CanCancel() }
+// stopControls are the live reply's controls: the Stop button, shown only
+// where the runtime lets runs be stopped.
+func (r *Relay) stopControls(jobID string) func() []slack.Block {
+	return func() []slack.Block {
+		if !r.cfg.Agents.Capabilities().CanCancel() {
+			return nil
+		}
+		return []slack.Block{slack.NewActionBlock("run_controls", stopButton(jobID))}
+	}
+}
 
 // stopJob stops the run of a job on behalf of user: only who started the
 // run, ops and approvers may. The first stop is recorded in the store, so a

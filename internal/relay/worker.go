@@ -175,6 +175,7 @@ func (r *Relay) workRun(ctx context.Context, log *slog.Logger, job threadmap.Job
 		Placeholder:     placeholderFor(job.Kind),
 		Status:          true, // AI-app status in every thread the bot works in
 		AnswerFooter:    []slack.Block{feedbackBlock(job.ID)},
+		Controls:        r.stopControls(job.ID),
 	})
 	defer live.Close()
 
@@ -246,6 +247,9 @@ func (r *Relay) workRun(ctx context.Context, log *slog.Logger, job threadmap.Job
 			return err
 		}
 		r.metrics.RunStarted()
+		// Learn whether runs can be stopped here before the Stop button is
+		// offered (a no-op once known).
+		r.cfg.Agents.ProbeCancel(ctx, conv.ThreadID)
 		log.Info("run started", "run_id", run.runID, "streaming", stream != nil)
 	}
 	log = log.With("run_id", job.RunID)

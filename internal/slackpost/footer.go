@@ -20,3 +20,16 @@ func withFooter(msgs []Message, footer []slack.Block) []Message {
 	}
 	return append(out, Message{Text: "Rate this answer", Blocks: footer})
 }
+
+// withControls puts the live reply's controls under a progress message.
+func (l *Live) withControls(m Message) Message {
+	if l.o.Controls == nil {
+		return m
+	}
+	controls := l.o.Controls()
+	if len(controls) == 0 || len(m.Blocks)+len(controls) > maxMessageBlocks {
+		return m
+	}
+	m.Blocks = append(append([]slack.Block(nil), m.Blocks...), controls...)
+	return m
+}

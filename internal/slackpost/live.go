@@ -64,6 +64,12 @@ type LiveOptions struct {
 	// StatusRefresh is how often an unchanged status is set again (default
 	// 90s; Slack drops it after two minutes without a message).
 	StatusRefresh time.Duration
+	// Controls, when set, gives blocks shown under the progress while the
+	// run works (the Stop button), asked again at every update so they can
+	// appear once they make sense. Streamed replies cannot carry blocks
+	// until they stop, so they show none. The final answer or failure note
+	// replaces them.
+	Controls func() []slack.Block
 	// AnswerFooter are blocks put under the final answer's last part (the
 	// feedback buttons); see withFooter.
 	AnswerFooter []slack.Block
@@ -196,7 +202,7 @@ func (l *Live) open(ctx context.Context) (string, error) {
 			"channel", l.channel, "code", SlackErrorCode(err), "err", err)
 	}
 	l.mode = modeUpdate
-	m := renderProgress(Progress{}, l.o.Placeholder, "")
+	m := l.withControls(renderProgress(Progress{}, l.o.Placeholder, ""))
 	var ts string
 	err := l.callRetrying(ctx, func() (err error) {
 		_, ts, err = l.p.api.PostMessageContext(ctx, l.channel, append(messageOptions(m), threadOption(l.threadTS)...)...)
@@ -329,7 +335,7 @@ func (l *Live) show(ctx context.Context, pr Progress) error {
 			return err
 		}
 	}
-	return l.showRendered(ctx, renderProgress(pr, l.o.Placeholder, ""))
+	return l.showRendered(ctx, l.withControls(renderProgress(pr, l.o.Placeholder, "")))
 }
 
 // streamDelta is what the stream must append to show pr: text extending
@@ -378,7 +384,7 @@ func (l *Live) appendDelta(ctx context.Context, delta string, tasks []slack.Stre
 					return err
 				})
 			}
-			return l.showRendered(ctx, renderProgress(l.snapshot(), l.o.Placeholder, ""))
+			return l.showRendered(ctx, l.withControls(renderProgress(l.snapshot(), l.o.Placeholder, "")))
 		}
 		l.tasks.sent(tasks)
 		tasks = nil
