@@ -247,9 +247,14 @@ func (r *Relay) workRun(ctx context.Context, log *slog.Logger, job threadmap.Job
 			return err
 		}
 		r.metrics.RunStarted()
-		// Learn whether runs can be stopped here before the Stop button is
-		// offered (a no-op once known).
-		r.cfg.Agents.ProbeCancel(ctx, conv.ThreadID)
+		// Learn, off the run's path, whether runs can be stopped here before
+		// the Stop button is offered (a no-op once known).
+		if r.cfg.Agents.Capabilities().Cancel == agents.Unknown {
+			r.background(func(ctx context.Context) error {
+				r.cfg.Agents.ProbeCancel(ctx, conv.ThreadID)
+				return nil
+			})
+		}
 		log.Info("run started", "run_id", run.runID, "streaming", stream != nil)
 	}
 	log = log.With("run_id", job.RunID)

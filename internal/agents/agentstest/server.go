@@ -58,6 +58,7 @@ type Server struct {
 	runOrder    []*run
 	requests    []Request
 	feedback    []Feedback
+	cancels     []string // run ids of every cancel request, known or not
 	runsStarted int
 	inFlight    int // webhook deliveries under way
 	cutAfter    int
@@ -248,6 +249,14 @@ func (s *Server) Requests() []Request {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return append([]Request(nil), s.requests...)
+}
+
+// Cancels returns the run id of every POST …/runs/{run_id}/cancel received,
+// in order, whether the run exists or not.
+func (s *Server) Cancels() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]string(nil), s.cancels...)
 }
 
 // RunRequests returns the raw bodies of every run start the server received

@@ -251,7 +251,7 @@ func (s *Server) handleGetState(w http.ResponseWriter, r *http.Request) {
 func (s *Server) handleCancelRun(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.recordLocked(r, nil)
+	s.cancels = append(s.cancels, r.PathValue("rid"))
 	rn, ok := s.runs[r.PathValue("rid")]
 	if !ok || rn.threadID != r.PathValue("tid") {
 		s.fail(w, errorf(http.StatusNotFound, CodeRunNotFound, "Run with ID %s not found", r.PathValue("rid")))
