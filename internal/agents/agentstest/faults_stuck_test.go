@@ -109,3 +109,77 @@ func TestStallStreamsAfter(t *testing.T) {
 		t.Errorf("Next after Close = nil; want an end")
 	}
 }
+
+// A run start whose events are withheld answers 200 text/event-stream and
+// then sends nothing (or only keep-alives), while the run itself goes on.
+func TestWithholdRunStartEvents(t *testing.T) {
+	for _, keepAlives := range []bool{false, true} {
+		s := NewServer(WithSurface(ManagedDocumented))
+		t.Cleanup(s.Close)
+		s.AddAgent("agent-1", Scripted(Text("a")))
+		c, err := agents.New(s.URL, "test-key")
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+		defer cancel()
+		if _, err := c.CreateThread(ctx, &agents.CreateThreadRequest{AgentID: "agent-1", ThreadID: threadA, IfExists: agents.IfExistsDoNothing}); err != nil {
+			t.Fatalf("CreateThread: %v", err)
+		}
+		s.WithholdRunStartEvents(keepAlives)
+		st, err := c.StreamRun(ctx, threadA, &agents.RunRequest{
+			Agent:        "agent-1",
+			Input:        &agents.Input{Messages: []agents.Message{{Role: agents.RoleUser, Content: "hi"}}},
+			StreamMode:   []string{"values"},
+			OnDisconnect: agents.OnDisconnectContinue,
+		})
+		if err != nil {
+			t.Fatalf("keep-alives %v: StreamRun: %v", keepAlives, err)
+		}
+		next := make(chan error, 1)
+		go func() { _, err := st.Next(); next <- err }()
+		select {
+		case err := <-next:
+			t.Fatalf("keep-alives %v: Next returned %v; want it to block", keepAlives, err)
+		case <-time.After(3 * heartbeatIdle):
+		}
+		if got := st.BytesRead() > 0; got != keepAlives {
+			t.Errorf("keep-alives %v: %d bytes read", keepAlives, st.BytesRead())
+		}
+		st.Close()
+		<-next
+		if err := s.WaitIdle(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if runs := s.Runs(); len(runs) != 1 || runs[0].Status != agents.RunSuccess {
+			t.Errorf("keep-alives %v: runs %+v; want one that finished", keepAlives, runs)
+		}
+	}
+}
+
+// A held POST /threads answers nothing until released; a client that gives
+// up meanwhile creates no thread.
+func TestHoldThreadCreates(t *testing.T) {
+	s := NewServer()
+	t.Cleanup(s.Close)
+	s.AddAgent("agent-1", Echo())
+	c, err := agents.New(s.URL, "test-key", agents.WithRetry(1, 0, 0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	release := make(chan struct{})
+	s.HoldThreadCreates(release)
+	req := &agents.CreateThreadRequest{AgentID: "agent-1", ThreadID: threadA, IfExists: agents.IfExistsDoNothing}
+	ctx, cancel := context.WithTimeout(t.Context(), 3*heartbeatIdle)
+	defer cancel()
+	if _, err := c.CreateThread(ctx, req); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("held CreateThread = %v; want the client's deadline", err)
+	}
+	if _, err := c.GetThread(t.Context(), threadA); agents.ErrorStatus(err) != http.StatusNotFound {
+		t.Errorf("GetThread after a given-up create = %v; want 404", err)
+	}
+	close(release)
+	if _, err := c.CreateThread(t.Context(), req); err != nil {
+		t.Errorf("released CreateThread: %v", err)
+	}
+}

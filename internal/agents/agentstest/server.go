@@ -66,9 +66,13 @@ type Server struct {
 	failStatus  int
 	latency     time.Duration
 	down        bool
-	// dropStartAnswers and stallAfter are the knobs of faults_stuck.go.
-	dropStartAnswers int
-	stallAfter       int
+	// dropStartAnswers, stallAfter, holdThreadCreates and withholdStart*
+	// are the knobs of faults_stuck.go.
+	dropStartAnswers        int
+	stallAfter              int
+	holdThreadCreates       <-chan struct{}
+	withholdStart           bool
+	withholdStartKeepsAlive bool
 }
 
 type agentDef struct {

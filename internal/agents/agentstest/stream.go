@@ -122,6 +122,9 @@ func (s *Server) handleStreamRun(w http.ResponseWriter, r *http.Request) {
 		// it there); the documented Managed API promises no header.
 		w.Header().Set("Content-Location", "/threads/"+rn.threadID+"/runs/"+rn.id)
 	}
+	if s.withholdStartEvents(w, r, rn) {
+		return
+	}
 	s.serveEvents(w, r, rn, 0, rn.req.onDisconnect == "cancel")
 }
 

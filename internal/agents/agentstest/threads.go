@@ -25,7 +25,11 @@ func (s *Server) handleCreateThread(w http.ResponseWriter, r *http.Request) {
 	body, err := io.ReadAll(io.LimitReader(r.Body, 1<<20))
 	s.mu.Lock()
 	s.recordLocked(r, body)
+	hold := s.holdThreadCreates
 	s.mu.Unlock()
+	if hold != nil && !s.heldUntil(r, hold) {
+		return // the client left: nothing created
+	}
 	var f map[string]json.RawMessage
 	dec := json.NewDecoder(bytes.NewReader(body))
 	if err != nil || dec.Decode(&f) != nil || f == nil || dec.More() {
