@@ -141,7 +141,10 @@ func (c *Client) runBody(req *RunRequest) ([]byte, error) {
 // StreamRun starts a run on thread threadID and streams its events, with
 // POST /threads/{id}/runs/stream (documented on the Managed Deep Agents API
 // and on every Agent Server). The run id comes from the Content-Location
-// header or, without one, from the stream's first (metadata) event.
+// header; without one (the documented Managed surface sends none) RunID is
+// empty until PeekRunID reads the stream's first (metadata) event. That
+// read is left to the caller, which can bound it: a runtime may answer 200
+// and then stay silent.
 //
 // Like CreateThreadRun it is not retried once the request was written; a
 // lost answer wraps ErrOutcomeUnknown. Closing the stream does not cancel
@@ -164,13 +167,11 @@ func (c *Client) StreamRun(ctx context.Context, threadID string, req *RunRequest
 		return nil, err
 	}
 	if err := checkEventStream(resp, "stream run"); err != nil {
-		return nil, err
+		// A 2xx: the run may well have started.
+		return nil, fmt.Errorf("%w: %w", ErrOutcomeUnknown, err)
 	}
 	s := newStream(resp.Body, c.maxEventBytes, "")
 	s.runID = RunIDFromContentLocation(resp.Header.Get("Content-Location"))
-	if s.runID == "" {
-		s.peekRunID()
-	}
 	return s, nil
 }
 

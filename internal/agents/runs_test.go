@@ -77,8 +77,11 @@ func TestStreamRunTakesRunIDFromMetadataEvent(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	if s.RunID() != "run-7" {
-		t.Errorf("run id %q, want run-7 from the metadata event", s.RunID())
+	if s.RunID() != "" {
+		t.Errorf("run id %q before the first event was read; want none", s.RunID())
+	}
+	if id := s.PeekRunID(); id != "run-7" || s.RunID() != "run-7" {
+		t.Errorf("run id %q (RunID %q), want run-7 from the metadata event", id, s.RunID())
 	}
 	var modes []string
 	for {
@@ -93,6 +96,24 @@ func TestStreamRunTakesRunIDFromMetadataEvent(t *testing.T) {
 	}
 	if (*bodies)[0]["assistant_id"] != "agent" {
 		t.Errorf("body %v", (*bodies)[0])
+	}
+}
+
+// A run start answered 2xx started the run, whatever the body: a body
+// that is not an event stream must not read as "not started", or the
+// caller would start the run again.
+func TestStreamRunNotAnEventStreamMayHaveStarted(t *testing.T) {
+	srv, _ := recordingServer(t, func(w http.ResponseWriter, r *http.Request, _ map[string]any) {
+		w.Header().Set("Content-Type", "application/json")
+		io.WriteString(w, `{"run_id":"run-7"}`)
+	})
+	c, err := New(srv.URL, "", WithDialect(AgentServer))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = c.StreamRun(context.Background(), "t-1", &RunRequest{Agent: "agent", Input: &Input{Messages: []Message{{Role: RoleUser, Content: "x"}}}})
+	if !errors.Is(err, ErrOutcomeUnknown) || !errors.Is(err, ErrNotEventStream) {
+		t.Errorf("err = %v; want ErrOutcomeUnknown and ErrNotEventStream", err)
 	}
 }
 

@@ -113,7 +113,7 @@ type Stream struct {
 	runID   string
 	lastID  string
 	ended   bool   // the runtime sent `end`
-	peeked  *Event // read ahead by peekRunID, returned by the next Next
+	peeked  *Event // read ahead by PeekRunID, returned by the next Next
 	peekErr error
 	done    bool
 	closed  atomic.Bool // set by Close, possibly from another goroutine
@@ -162,17 +162,23 @@ func (s *Stream) Next() (Event, error) {
 	return toEvent(ev), nil
 }
 
-// peekRunID reads the first event ahead and takes the run id from it when it
-// is the metadata event ({"run_id": …}); Next returns it all the same.
-func (s *Stream) peekRunID() {
+// PeekRunID reads the first event ahead and takes the run id from it when it
+// is the metadata event ({"run_id": …}); Next returns that event (or the
+// read error) all the same. It returns RunID, and reads nothing when the id
+// is known already. It blocks until the event arrives: Close the stream
+// from another goroutine to stop it.
+func (s *Stream) PeekRunID() string {
+	if s.runID != "" || s.peeked != nil || s.peekErr != nil {
+		return s.runID
+	}
 	ev, err := s.Next()
 	if err != nil {
 		s.peekErr = err
-		return
+		return ""
 	}
 	s.peeked = &ev
 	if ev.Mode != "metadata" {
-		return
+		return ""
 	}
 	var m struct {
 		RunID string `json:"run_id"`
@@ -180,6 +186,7 @@ func (s *Stream) peekRunID() {
 	if json.Unmarshal(ev.Data, &m) == nil {
 		s.runID = m.RunID
 	}
+	return s.runID
 }
 
 // LastEventID is the id of the last event received, to resume with; before
@@ -187,7 +194,8 @@ func (s *Stream) peekRunID() {
 func (s *Stream) LastEventID() string { return s.lastID }
 
 // RunID is the run the stream belongs to: from the Content-Location header
-// when the runtime sent one, else the id it was joined with.
+// when the runtime sent one, else the id it was joined with or the one
+// PeekRunID read.
 func (s *Stream) RunID() string { return s.runID }
 
 // Ended reports whether the runtime closed the stream with an `end` event,

@@ -100,15 +100,13 @@ func cannotPostText(code string) string {
 }
 
 // failureText turns an error from the agent runtime into a message a Slack
-// user can act on. It never includes secrets; the runtime's detail is kept
-// because it says what was wrong with the request.
+// user can act on. It never includes secrets or the runtime's address (a
+// transport error names its URL; the log has it); the runtime's detail is
+// kept because it says what was wrong with the request.
 func failureText(err error) string {
-	if errors.Is(err, agents.ErrOutcomeUnknown) {
-		return "The connection to the agent runtime dropped while starting the run, so I can't tell whether it started. I did not retry, to avoid running it twice: check back in a moment or ask again."
-	}
 	var apiErr *agents.Error
 	if !errors.As(err, &apiErr) {
-		return "I couldn't reach the agent runtime (" + shortErr(err) + "). Please try again in a moment."
+		return "I couldn't reach the agent runtime. Please try again in a few minutes."
 	}
 	detail := apiErr.Detail
 	if detail == "" {

@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"net/url"
 	"strings"
 	"testing"
 
@@ -45,12 +47,17 @@ func TestFailureText(t *testing.T) {
 		{&agents.Error{StatusCode: 502, Detail: "upstream"}, "failed upstream"},
 		{&agents.Error{StatusCode: 503}, "unavailable"},
 		{&agents.Error{StatusCode: 500}, "(500)"},
-		{fmt.Errorf("start: %w", agents.ErrOutcomeUnknown), "can't tell whether it started"},
 		{errors.New("dial tcp: connection refused"), "couldn't reach the agent runtime"},
+		{fmt.Errorf("agents: create thread: %w", &url.Error{Op: "Post", URL: "http://10.0.0.7:8123/threads", Err: io.EOF}), "couldn't reach the agent runtime"},
 	}
 	for _, tc := range tests {
-		if got := failureText(tc.err); !strings.Contains(got, tc.want) {
+		got := failureText(tc.err)
+		if !strings.Contains(got, tc.want) {
 			t.Errorf("failureText(%v) = %q, want it to contain %q", tc.err, got, tc.want)
+		}
+		// The runtime's address is no business of a Slack user.
+		if strings.Contains(got, "http") || strings.Contains(got, "10.0.0.7") {
+			t.Errorf("failureText(%v) = %q shows the runtime's address", tc.err, got)
 		}
 	}
 }

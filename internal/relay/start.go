@@ -24,40 +24,58 @@ type startedRun struct {
 	stream *agents.Stream
 }
 
+// prepareRun does what comes before a run start, all of it safe to
+// repeat: for a new prompt, it makes sure of the conversation's thread with
+// POST /threads {thread_id (our UUIDv5), if_exists: do_nothing, metadata[,
+// agent_id, options]} and reports whether the run must instead create the
+// thread through the seed route (a Managed Deep Agents API whose POST
+// /threads does not take our thread_id, an earlier revision).
+func (r *Relay) prepareRun(ctx context.Context, conv threadmap.Conversation, p payload) (seed bool, err error) {
+	if p.Resume != nil {
+		return false, nil
+	}
+	return r.needsSeed(ctx, conv)
+}
+
 // startRun starts the run of a prompt or resume job the best way the
-// runtime allows:
+// runtime allows (see prepareRun for seed):
 //
-//   - The thread is made sure of with POST /threads {thread_id (our
-//     UUIDv5), if_exists: do_nothing, metadata[, agent_id, options]}, then
-//     the run streams through POST /threads/{id}/runs/stream with
+//   - The run streams through POST /threads/{id}/runs/stream with
 //     on_disconnect "continue": live on every surface, and a connection the
 //     bot loses does not cancel the run.
-//   - On a Managed Deep Agents API whose POST /threads does not take our
-//     thread_id (an earlier revision), a conversation's first run falls
-//     back to the seed POST /threads/runs, a background run, which is
-//     followed by a join, the completion webhook or the thread's values,
-//     whichever the runtime has.
-func (r *Relay) startRun(ctx context.Context, log *slog.Logger, conv threadmap.Conversation, job threadmap.Job, p payload) (startedRun, error) {
+//   - With seed, a conversation's first run goes through the seed POST
+//     /threads/runs, a background run, which is followed by a join, the
+//     completion webhook or the thread's values, whichever the runtime has.
+//
+// A stream whose run id the runtime did not name in Content-Location tells
+// it in its first (metadata) event. That read is watched like every stream
+// read: when the runtime stays silent for StreamIdleTimeout the stream is
+// dropped and the run, whose id is then unknown, is followed through the
+// webhook and the thread.
+func (r *Relay) startRun(ctx context.Context, log *slog.Logger, conv threadmap.Conversation, job threadmap.Job, p payload, seed bool) (startedRun, error) {
 	rt := r.cfg.Agents
-	if p.Resume == nil {
-		seed, err := r.needsSeed(ctx, conv)
+	if seed {
+		log.Info("starting with the seed POST /threads/runs: this runtime does not create threads with our thread_id")
+		run, err := rt.CreateThreadRun(ctx, r.seedRequest(conv, job, p))
 		if err != nil {
 			return startedRun{}, err
 		}
-		if seed {
-			log.Info("starting with the seed POST /threads/runs: this runtime does not create threads with our thread_id")
-			run, err := rt.CreateThreadRun(ctx, r.seedRequest(conv, job, p))
-			if err != nil {
-				return startedRun{}, err
-			}
-			return startedRun{runID: run.RunID}, nil
-		}
+		return startedRun{runID: run.RunID}, nil
 	}
 	stream, err := rt.StreamRun(ctx, conv.ThreadID, r.streamRequest(conv, job, p))
 	if err != nil {
 		return startedRun{}, err
 	}
 	id := stream.RunID()
+	if id == "" {
+		stopWatch := r.watchStream(stream)
+		id = stream.PeekRunID()
+		if stopWatch() {
+			log.Warn("run stream silent from its start; following the run through the webhook and the thread", "idle_timeout", r.cfg.StreamIdleTimeout)
+			stream.Close()
+			return startedRun{runID: unknownRunID}, nil
+		}
+	}
 	if id == "" {
 		id = unknownRunID
 	}

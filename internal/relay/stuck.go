@@ -54,13 +54,19 @@ var permanentSlackErrors = map[string]bool{
 }
 
 // isPermanent reports whether err ends a job at once: the Slack errors
-// above (and every "cannot post in this channel" answer), or a runtime 4xx
-// other than 408, 409 and 429, which say "try again".
+// above (and every "cannot post in this channel" answer), a runtime 4xx
+// other than 408, 409 and 429, which say "try again", or the runtime's 502
+// upstream_auth_failed (its upstream rejected the request, e.g. the agent
+// was deleted: agent-runtime-api.md §ErrorResponse), which its client does
+// not retry either.
 func isPermanent(err error) bool {
 	if err == nil {
 		return false
 	}
 	if errors.Is(err, errPermanent) || slackpost.IsNotInChannel(err) || permanentSlackErrors[slackpost.SlackErrorCode(err)] {
+		return true
+	}
+	if apiErr := (*agents.Error)(nil); errors.As(err, &apiErr) && apiErr.StatusCode == http.StatusBadGateway && apiErr.Code == "upstream_auth_failed" {
 		return true
 	}
 	switch status := agents.ErrorStatus(err); {

@@ -203,7 +203,21 @@ func (r *Relay) workRun(ctx context.Context, log *slog.Logger, job threadmap.Job
 			orphan = true
 		}
 	}
-	if job.RunID == "" && !orphan {
+	// The run is followed for at most MaxRunAge from its start, the start
+	// itself included (a runtime that answers a run start and then stays
+	// silent must not hold the worker); then the user is told and the
+	// conversation moves on.
+	needStart := job.RunID == "" && !orphan
+	if needStart {
+		p.RunStartedAt = r.cfg.Now().UTC()
+	}
+	started := p.RunStartedAt
+	if started.IsZero() {
+		started = r.cfg.Now()
+	}
+	fctx, fcancel := context.WithDeadline(ctx, started.Add(r.cfg.MaxRunAge))
+	defer fcancel()
+	if needStart {
 		if job.ReplyTS == "" {
 			if p.Queued {
 				r.unreact(job.Key.ChannelID, p.MessageTS, reactQueued)
@@ -219,24 +233,32 @@ func (r *Relay) workRun(ctx context.Context, log *slog.Logger, job threadmap.Job
 			}
 			return fmt.Errorf("post live reply: %w", err)
 		}
-		job.ReplyTS, job.State = ts, threadmap.JobStarting
-		p.RunStartedAt = r.cfg.Now().UTC()
+		// Nothing is sent to the runtime yet: the job is "accepted" until
+		// the run start itself goes out.
+		job.ReplyTS, job.State = ts, threadmap.JobAccepted
 		job.Payload = p.encode()
 		if err := r.saveDone(ctx, &job); err != nil {
 			return err
 		}
-		run, err := r.startRun(ctx, log, conv, job, p)
+		seed, err := r.prepareRun(fctx, conv, p)
+		if err != nil {
+			return r.runNotStarted(ctx, log, &job, p, live, err)
+		}
+		job.State = threadmap.JobStarting
+		if err := r.save(ctx, &job); err != nil {
+			return err
+		}
+		run, err := r.startRun(fctx, log, conv, job, p, seed)
 		if err == nil && run.runID == "" {
 			err = fmt.Errorf("run start answered without a run id: %w", agents.ErrOutcomeUnknown)
 		}
 		if err != nil {
-			if errors.Is(err, agents.ErrOutcomeUnknown) || ctx.Err() != nil {
+			if errors.Is(err, agents.ErrOutcomeUnknown) {
 				// The request may have reached the runtime: the job stays
 				// "starting" and the next attempt looks for the run.
 				return fmt.Errorf("run start without an answer: %w: %w", errRuntime, err)
 			}
-			log.Warn("run start failed", "err", err, "status", agents.ErrorStatus(err))
-			return r.finishFailed(ctx, &job, p, live, failureText(err))
+			return r.runNotStarted(ctx, log, &job, p, live, err)
 		}
 		stream = run.stream
 		if stream != nil {
@@ -261,14 +283,6 @@ func (r *Relay) workRun(ctx context.Context, log *slog.Logger, job threadmap.Job
 	r.metrics.RunsInFlight(1)
 	defer r.metrics.RunsInFlight(-1)
 
-	// The run is followed for at most MaxRunAge from its start; then the
-	// user is told and the conversation moves on.
-	started := p.RunStartedAt
-	if started.IsZero() {
-		started = r.cfg.Now()
-	}
-	fctx, fcancel := context.WithDeadline(ctx, started.Add(r.cfg.MaxRunAge))
-	defer fcancel()
 	var out outcome
 	if orphan {
 		log.Warn("taking over a run start whose run id is unknown; following its thread")
@@ -319,6 +333,30 @@ func (r *Relay) workRun(ctx context.Context, log *slog.Logger, job threadmap.Job
 	log.Info("answer delivered", "parts", job.Delivered)
 	r.afterRun(job, p, reactDone)
 	return nil
+}
+
+// runNotStarted handles a run start that provably did not happen (the
+// request was never sent, or the runtime refused it): the job goes back to
+// "accepted" so that its next attempt starts the run, after the usual
+// backoff. A permanent error, or the last attempt, ends it with a note.
+func (r *Relay) runNotStarted(ctx context.Context, log *slog.Logger, job *threadmap.Job, p payload, live *slackpost.Live, err error) error {
+	job.State = threadmap.JobAccepted
+	if serr := r.saveDone(ctx, job); serr != nil {
+		return serr
+	}
+	if ctx.Err() == nil && (isPermanent(err) || job.Attempts >= maxAttempts) {
+		reason := gaveUpPermanent
+		if !isPermanent(err) {
+			reason = gaveUpAttempts
+		}
+		log.Warn("run start failed; giving up", "err", err, "status", agents.ErrorStatus(err), "reason", reason)
+		if ferr := r.finishFailed(ctx, job, p, live, failureText(err)); ferr != nil {
+			return ferr
+		}
+		r.metrics.JobGaveUp(reason, "thread")
+		return nil
+	}
+	return fmt.Errorf("run not started: %w: %w", errRuntime, err)
 }
 
 // unprovableStartText is the failure note when an earlier run start may
