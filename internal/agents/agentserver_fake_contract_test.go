@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/deepagents-slack/slackbot/internal/agents/agentstest"
 )
@@ -33,6 +34,14 @@ func scriptedModel() agentstest.Script {
 		}
 		prompt := turn.Text()
 		words := strings.ToLower(prompt)
+		// "slow" streams every chunk 150 ms apart, as the JS model does, so a
+		// run lasts long enough to be attached to or cancelled while busy.
+		text := func(s string) agentstest.Step {
+			if !strings.Contains(words, "slow") {
+				return agentstest.Text(chunks(s)...)
+			}
+			return agentstest.Text(chunks(s)...).Paced(150 * time.Millisecond)
+		}
 		switch {
 		case strings.Contains(words, "fail"):
 			return []agentstest.Step{agentstest.Fail("scripted model failure: the prompt asked the agent to fail")}
@@ -62,9 +71,9 @@ func scriptedModel() agentstest.Script {
 				fmt.Fprintf(&b, "## Section %d\n\nParagraph %d of the long answer, with **bold**, _italics_ and `code`.\n\n- point %d.a\n- point %d.b\n\n", i, i, i, i)
 			}
 			b.WriteString("The end.")
-			return []agentstest.Step{agentstest.Text(chunks(b.String())...)}
+			return []agentstest.Step{text(b.String())}
 		}
-		return []agentstest.Step{agentstest.Text(chunks("**Short answer.** You said: " + prompt)...)}
+		return []agentstest.Step{text("**Short answer.** You said: " + prompt)}
 	}
 }
 

@@ -160,7 +160,13 @@ func (x *executor) text(f *frame, t *TextStep) outcome {
 	if t.Blocks {
 		send([]map[string]any{{"type": "thinking", "thinking": t.Thinking, "index": 0}})
 	}
-	for _, c := range t.Chunks {
+	for i, c := range t.Chunks {
+		if i > 0 && t.Pace > 0 {
+			select {
+			case <-x.rn.ctx.Done():
+			case <-time.After(t.Pace):
+			}
+		}
 		if x.rn.ctx.Err() != nil {
 			return outcomeCancelled
 		}

@@ -95,6 +95,8 @@ type TextStep struct {
 	// block then a text block), as Anthropic models produce.
 	Blocks   bool
 	Thinking string
+	// Pace is the pause before each chunk after the first (a slow model).
+	Pace time.Duration
 }
 
 // TodosStep is a write_todos tool call and its result.
@@ -156,6 +158,16 @@ func (s Step) Blocks(thinking ...string) Step {
 		t.Thinking = strings.Join(thinking, "")
 	}
 	return Step{Text: &t}
+}
+
+// Paced streams a Text step's chunks d apart, like a slow model.
+func (s Step) Paced(d time.Duration) Step {
+	if s.Text != nil {
+		t := *s.Text
+		t.Pace = d
+		s.Text = &t
+	}
+	return s
 }
 
 // Returns sets the result of a Tool step. Other steps are returned unchanged.
