@@ -39,10 +39,18 @@ const (
 	messageBlockFmt  = "message-%d"
 )
 
-// cardID is derived from the job and its run, so a worker that takes over a
-// paused job finds the card its predecessor posted instead of posting another.
-func cardID(job threadmap.Job) string {
-	sum := sha256.Sum256([]byte(job.ID + "\x00" + job.RunID))
+// cardID is derived from the job, its run and the card the run's resume
+// answered (p.CardID), so a worker that takes over a paused job finds the
+// card its predecessor posted instead of posting another, and each new
+// interrupt of the job gets a card of its own even where the runtime does
+// not name its runs (every run id "-"): never one already decided, whose
+// decisions would be applied to an action nobody saw.
+func cardID(job threadmap.Job, p payload) string {
+	key := job.ID + "\x00" + job.RunID
+	if p.CardID != "" {
+		key += "\x00" + p.CardID
+	}
+	sum := sha256.Sum256([]byte(key))
 	return "card-" + hex.EncodeToString(sum[:12])
 }
 
@@ -65,7 +73,7 @@ func (r *Relay) pause(ctx context.Context, log *slog.Logger, job *threadmap.Job,
 		return fmt.Errorf("show pause: %w", err)
 	}
 
-	id := cardID(*job)
+	id := cardID(*job, p)
 	card, err := r.cfg.Store.Card(ctx, id)
 	if errors.Is(err, threadmap.ErrNotFound) {
 		raw, merr := json.Marshal(ic)

@@ -45,7 +45,9 @@ func (s *Server) play(th *thread, rn *run) outcome {
 	x.root = &frame{messages: &th.messages, todos: &th.todos}
 
 	s.mu.Lock()
-	s.emitLocked(rn, "metadata", "", map[string]any{"run_id": rn.id, "attempt": 1})
+	if !s.noRunMetadata {
+		s.emitLocked(rn, "metadata", "", map[string]any{"run_id": rn.id, "attempt": 1})
+	}
 	if s.failSubgraphs && rn.req.subgraphs && slices.Contains(rn.req.streamMode, "values") {
 		th.turns++
 		s.emitLocked(rn, "error", "", map[string]any{"error": "TypeError", "message": subgraphFailure})

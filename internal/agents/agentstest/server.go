@@ -42,6 +42,7 @@ type Server struct {
 	ignoreThreadID bool // POST /threads of the earlier spec revision
 	failSubgraphs  bool // runs asking for stream_subgraphs fail like langgraph-api 2.0.0
 	detailErrors   bool // Agent Server errors as {"detail": …} (Python server)
+	noRunMetadata  bool // streams do not start with the metadata event
 	webhooks       bool
 	style          agentStyle
 	webhookClient  *http.Client

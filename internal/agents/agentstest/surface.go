@@ -67,6 +67,13 @@ func FailSubgraphStreams() Option {
 	return serverOption(func(s *Server) { s.failSubgraphs = true })
 }
 
+// WithoutRunIDInStream makes streams start without the metadata event
+// ({"run_id": …}) that names the run: that event is the Agent Server's
+// (agent-runtime-api.md §3, from its source), which the documented Managed
+// API does not promise. With ManagedDocumented (no Content-Location either)
+// a streamed run's id then stays unknown to the client.
+func WithoutRunIDInStream() Option { return serverOption(func(s *Server) { s.noRunMetadata = true }) }
+
 // WithDetailErrors makes an AgentServer answer errors as {"detail": …}, as
 // the Python Agent Server does, instead of the JS server's plain text.
 func WithDetailErrors() Option { return serverOption(func(s *Server) { s.detailErrors = true }) }
