@@ -3,9 +3,39 @@ package main
 import (
 	"testing"
 
+	"github.com/deepagents-slack/slackbot/internal/agents"
 	"github.com/deepagents-slack/slackbot/internal/agents/agentstest"
 	"github.com/deepagents-slack/slackbot/internal/slackpost/slackfake"
 )
+
+// TestResumedRunIgnoresPausedRunWebhook: on the documented surface with
+// PUBLIC_URL, the paused run's completion webhook (its values still hold
+// the interrupt) arrives unclaimed; the user approves and the resumed run's
+// stream drops, so only the webhook can tell its end. The resume keeps the
+// job and its webhook URL, but the paused run's webhook must not count for
+// the resumed run: no second card for the write already approved, and the
+// answer arrives.
+func TestResumedRunIgnoresPausedRunWebhook(t *testing.T) {
+	e := newSurfaceEnv(t, surfaceCase{surface: agentstest.ManagedDocumented, publicURL: true}, rememberTea())
+	root, card := e.startForCard(userAnna, chGeneral, "remember that we drink tea")
+	// The first run is over and its webhook delivered: it waits in the bot.
+	if err := e.Runtime.WaitIdle(e.ctx()); err != nil {
+		t.Fatal(err)
+	}
+	e.Runtime.CutStreamsAfter(1)
+	e.clickCard(userAnna, chGeneral, card, "approve")
+	e.waitSlack("the resumed job to finish or pause", func(f *slackfake.Server) bool {
+		_, paused := cardIn(f, chGeneral, root)
+		return paused || e.ThreadDone(chGeneral, root)
+	})
+	if runs := e.Runtime.Runs(); len(runs) != 2 || runs[1].Status != agents.RunSuccess {
+		t.Fatalf("runs %+v, want the paused run and its successful resume", runs)
+	}
+	if again, ok := cardIn(e.Slack, chGeneral, root); ok {
+		t.Errorf("a second approval card (%s) for the write already approved:\n%s", approvalCardID(again), e.Slack.Transcript(chGeneral))
+	}
+	e.answeredOnce(chGeneral, root, "Saved to memory: the team drinks tea.")
+}
 
 // TestSecondInterruptGetsItsOwnCard: a runtime that never names its runs
 // (no Content-Location, no metadata event). The run pauses, is approved,

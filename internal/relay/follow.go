@@ -36,6 +36,8 @@ const webhookGrace = 30 * time.Second
 // the completion webhook and the thread. It never asks the runtime to
 // cancel: a dropped connection is ours, not the run's.
 func (r *Relay) follow(ctx context.Context, log *slog.Logger, job threadmap.Job, live *slackpost.Live, first *agents.Stream) (outcome, error) {
+	// A webhook that came while the stream told the run is not needed.
+	defer r.webhooks.unsubscribe(webhookKey(job))
 	tracker := &agents.Tracker{}
 	lastID := ""
 	failures := 0
@@ -141,8 +143,8 @@ func (r *Relay) readStream(stream *agents.Stream, tracker *agents.Tracker, live 
 // (whose body carries the final values) or the thread leaving "busy",
 // polled with backoff.
 func (r *Relay) awaitRun(ctx context.Context, log *slog.Logger, job threadmap.Job, live *slackpost.Live, seen agents.RunView) (outcome, error) {
-	hook := r.webhooks.subscribe(job.ID)
-	defer r.webhooks.unsubscribe(job.ID)
+	key := webhookKey(job)
+	defer r.webhooks.unsubscribe(key)
 	pr := progressOf(seen)
 	if pr.Activity == "" {
 		pr.Activity = "The agent is working…"
@@ -150,8 +152,9 @@ func (r *Relay) awaitRun(ctx context.Context, log *slog.Logger, job threadmap.Jo
 	live.Update(pr)
 	delay := time.Second
 	for {
-		if p := r.webhooks.payload(job.ID); p != nil {
-			return r.outcomeOfWebhook(log, job, seen, p), nil
+		hook := r.webhooks.subscribe(key)
+		if p := r.runWebhook(log, job, key); p != nil {
+			return outcomeOfWebhook(seen, p), nil
 		}
 		th, err := r.cfg.Agents.GetThread(ctx, job.ThreadID)
 		switch {
@@ -184,15 +187,23 @@ func (r *Relay) settle(ctx context.Context, log *slog.Logger, job threadmap.Job,
 		return outcomeOf(seen, th.Status, values, interruptsOf(th), threadError(th)), nil
 	}
 	if r.cfg.WebhookURL != "" {
+		key := webhookKey(job)
+		defer r.webhooks.unsubscribe(key)
 		t := time.NewTimer(webhookGrace)
 		defer t.Stop()
-		select {
-		case <-r.webhooks.subscribe(job.ID):
-			return r.outcomeOfWebhook(log, job, seen, r.webhooks.payload(job.ID)), nil
-		case <-t.C:
-			log.Warn("no completion webhook came for a run the bot cannot read otherwise")
-		case <-ctx.Done():
-			return outcome{}, ctx.Err()
+	wait:
+		for {
+			select {
+			case <-r.webhooks.subscribe(key):
+				if p := r.runWebhook(log, job, key); p != nil {
+					return outcomeOfWebhook(seen, p), nil
+				}
+			case <-t.C:
+				log.Warn("no completion webhook came for a run the bot cannot read otherwise")
+				break wait
+			case <-ctx.Done():
+				return outcome{}, ctx.Err()
+			}
 		}
 	}
 	log.Warn("cannot read the run's result on this runtime", "thread_status", th.Status)
@@ -234,11 +245,21 @@ func (r *Relay) threadValues(ctx context.Context, th *agents.Thread) (json.RawMe
 	return v, true
 }
 
-// outcomeOfWebhook decides the outcome from a completion webhook's body.
-func (r *Relay) outcomeOfWebhook(log *slog.Logger, job threadmap.Job, seen agents.RunView, p *webhookPayload) outcome {
-	if p.RunID != "" && job.RunID != "" && job.RunID != unknownRunID && p.RunID != job.RunID {
-		log.Warn("completion webhook names another run", "webhook_run_id", p.RunID)
+// runWebhook returns the completion webhook of the run job follows, once
+// it came. One that names another run (a URL names one run start, so it
+// should never happen) is dropped and the wait goes on.
+func (r *Relay) runWebhook(log *slog.Logger, job threadmap.Job, key string) *webhookResult {
+	p := r.webhooks.payload(key)
+	if p != nil && p.RunID != "" && job.RunID != "" && job.RunID != unknownRunID && p.RunID != job.RunID {
+		log.Warn("completion webhook names another run; ignored", "webhook_run_id", p.RunID)
+		r.webhooks.reopen(key)
+		return nil
 	}
+	return p
+}
+
+// outcomeOfWebhook decides the outcome from a completion webhook.
+func outcomeOfWebhook(seen agents.RunView, p *webhookResult) outcome {
 	status := ""
 	switch p.Status {
 	case agents.RunError, agents.RunTimeout:
@@ -246,15 +267,11 @@ func (r *Relay) outcomeOfWebhook(log *slog.Logger, job threadmap.Job, seen agent
 	case agents.RunInterrupted:
 		status = agents.ThreadInterrupted
 	}
-	msg := ""
-	if len(p.Error) > 0 && string(p.Error) != "null" {
-		var s string
-		if json.Unmarshal(p.Error, &s) != nil {
-			s = string(p.Error)
-		}
-		msg = s
+	out := outcomeOf(seen, status, nil, p.Interrupts, p.Error)
+	if out.failure == "" && out.interrupt == nil && p.Answer != "" {
+		out.answer = p.Answer
 	}
-	return outcomeOf(seen, status, p.Values, nil, msg)
+	return out
 }
 
 // outcomeOf decides how a run ended from what its stream showed (view)

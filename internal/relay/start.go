@@ -150,7 +150,7 @@ func (r *Relay) streamRequest(conv threadmap.Conversation, job threadmap.Job, p 
 		StreamSubgraphs:   r.cfg.StreamSubgraphs,
 		StreamResumable:   true,
 		OnDisconnect:      agents.OnDisconnectContinue,
-		Webhook:           r.webhookFor(job.ID),
+		Webhook:           r.webhookFor(webhookKey(job)),
 	}
 	if p.Resume != nil {
 		req.Command = &agents.Command{Resume: p.Resume}
@@ -193,7 +193,7 @@ func (r *Relay) seedRequest(conv threadmap.Conversation, job threadmap.Job, p pa
 		StreamMode:        streamModes,
 		StreamSubgraphs:   r.cfg.StreamSubgraphs,
 		StreamResumable:   true,
-		Webhook:           r.webhookFor(job.ID),
+		Webhook:           r.webhookFor(webhookKey(job)),
 	}
 	if p.Resume != nil {
 		req.Command = &agents.Command{Resume: p.Resume}
@@ -220,7 +220,7 @@ func (r *Relay) runMetadata(conv threadmap.Conversation, p payload) map[string]a
 // webhookFor is the completion webhook a run carries: only when the bot
 // has a public URL and may need it, i.e. the runtime was not seen to offer
 // both a run join and thread values.
-func (r *Relay) webhookFor(jobID string) string {
+func (r *Relay) webhookFor(key string) string {
 	if r.cfg.WebhookURL == "" {
 		return ""
 	}
@@ -228,7 +228,7 @@ func (r *Relay) webhookFor(jobID string) string {
 	if c.JoinStream == agents.Yes && c.ThreadState == agents.Yes {
 		return ""
 	}
-	return r.webhookURL(jobID)
+	return r.webhookURL(key)
 }
 
 // canFollowBackgroundRuns reports whether a run the bot is not streaming
