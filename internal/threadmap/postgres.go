@@ -165,9 +165,9 @@ func (s *PostgresStore) Conversation(ctx context.Context, k Key) (Conversation, 
 	var c Conversation
 	err := s.queryRow(ctx, func(r pgx.Row) error {
 		return r.Scan(&c.Key.TeamID, &c.Key.ChannelID, &c.Key.RootTS, &c.ThreadID, &c.AgentID,
-			&c.Options.TestRun, &c.Options.SkipMemoryWriteProtection, &c.StartedBy, &c.CreatedAt)
+			&c.Options.TestRun, &c.Options.SkipMemoryWriteProtection, &c.StartedBy, &c.CreatedAt, &c.MentionsOnly)
 	}, `SELECT team_id, channel_id, root_ts, thread_id, agent_id, test_run, skip_memory_write_protection,
-			started_by, created_at
+			started_by, created_at, mentions_only
 		FROM conversations WHERE team_id = $1 AND channel_id = $2 AND root_ts = $3`,
 		k.TeamID, k.ChannelID, k.RootTS)
 	if err != nil {
@@ -183,11 +183,11 @@ func (s *PostgresStore) Conversation(ctx context.Context, k Key) (Conversation, 
 func (s *PostgresStore) BindConversation(ctx context.Context, c Conversation) (Conversation, error) {
 	c = prepareConversation(c, s.clock())
 	_, err := s.exec(ctx, `INSERT INTO conversations (team_id, channel_id, root_ts, thread_id, agent_id,
-			test_run, skip_memory_write_protection, started_by, created_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+			test_run, skip_memory_write_protection, started_by, created_at, mentions_only)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
 		ON CONFLICT (team_id, channel_id, root_ts) DO NOTHING`,
 		c.Key.TeamID, c.Key.ChannelID, c.Key.RootTS, c.ThreadID, c.AgentID,
-		c.Options.TestRun, c.Options.SkipMemoryWriteProtection, c.StartedBy, c.CreatedAt)
+		c.Options.TestRun, c.Options.SkipMemoryWriteProtection, c.StartedBy, c.CreatedAt, c.MentionsOnly)
 	if err != nil {
 		return Conversation{}, fmt.Errorf("threadmap: bind conversation: %w", err)
 	}
@@ -300,11 +300,11 @@ func (s *PostgresStore) writeRecords(ctx context.Context, group []*pendingRecord
 	for _, p := range convs {
 		c := p.rec.Conversation
 		b.Queue(`INSERT INTO conversations (team_id, channel_id, root_ts, thread_id, agent_id,
-				test_run, skip_memory_write_protection, started_by, created_at)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+				test_run, skip_memory_write_protection, started_by, created_at, mentions_only)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
 			ON CONFLICT (team_id, channel_id, root_ts) DO NOTHING`,
 			c.Key.TeamID, c.Key.ChannelID, c.Key.RootTS, c.ThreadID, c.AgentID,
-			c.Options.TestRun, c.Options.SkipMemoryWriteProtection, c.StartedBy, c.CreatedAt)
+			c.Options.TestRun, c.Options.SkipMemoryWriteProtection, c.StartedBy, c.CreatedAt, c.MentionsOnly)
 	}
 	for _, p := range group {
 		j := p.rec.Job

@@ -202,7 +202,7 @@ func (s *SQLiteStore) Conversation(ctx context.Context, k Key) (Conversation, er
 	var c Conversation
 	var created int64
 	err := s.selectConversation.QueryRowContext(ctx, k.TeamID, k.ChannelID, k.RootTS).Scan(&c.Key.TeamID, &c.Key.ChannelID, &c.Key.RootTS, &c.ThreadID, &c.AgentID,
-		&c.Options.TestRun, &c.Options.SkipMemoryWriteProtection, &c.StartedBy, &created)
+		&c.Options.TestRun, &c.Options.SkipMemoryWriteProtection, &c.StartedBy, &created, &c.MentionsOnly)
 	if err != nil {
 		return Conversation{}, sqliteErr("conversation", err)
 	}
@@ -216,11 +216,11 @@ func (s *SQLiteStore) Conversation(ctx context.Context, k Key) (Conversation, er
 func (s *SQLiteStore) BindConversation(ctx context.Context, c Conversation) (Conversation, error) {
 	c = prepareConversation(c, s.clock())
 	_, err := s.write.ExecContext(ctx, `INSERT INTO conversations (team_id, channel_id, root_ts, thread_id, agent_id,
-			test_run, skip_memory_write_protection, started_by, created_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+			test_run, skip_memory_write_protection, started_by, created_at, mentions_only)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (team_id, channel_id, root_ts) DO NOTHING`,
 		c.Key.TeamID, c.Key.ChannelID, c.Key.RootTS, c.ThreadID, c.AgentID,
-		c.Options.TestRun, c.Options.SkipMemoryWriteProtection, c.StartedBy, c.CreatedAt.UnixMicro())
+		c.Options.TestRun, c.Options.SkipMemoryWriteProtection, c.StartedBy, c.CreatedAt.UnixMicro(), c.MentionsOnly)
 	if err != nil {
 		return Conversation{}, fmt.Errorf("threadmap: bind conversation: %w", err)
 	}
@@ -307,7 +307,7 @@ func (s *SQLiteStore) prepareStatements(ctx context.Context) error {
 		return err
 	}
 	s.selectConversation, err = s.read.PrepareContext(ctx, `SELECT team_id, channel_id, root_ts, thread_id,
-			agent_id, test_run, skip_memory_write_protection, started_by, created_at
+			agent_id, test_run, skip_memory_write_protection, started_by, created_at, mentions_only
 		FROM conversations WHERE team_id = ? AND channel_id = ? AND root_ts = ?`)
 	return err
 }

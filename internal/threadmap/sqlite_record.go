@@ -25,8 +25,8 @@ type sqliteTable struct {
 var (
 	sqliteConversations = sqliteTable{
 		insert: `INSERT INTO conversations (team_id, channel_id, root_ts, thread_id, agent_id, test_run,
-			skip_memory_write_protection, started_by, created_at) VALUES `,
-		row:  `(?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			skip_memory_write_protection, started_by, created_at, mentions_only) VALUES `,
+		row:  `(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		tail: ` ON CONFLICT (team_id, channel_id, root_ts) DO NOTHING`,
 	}
 	// RETURNING names only the rows inserted, not those DO NOTHING skipped
@@ -151,7 +151,7 @@ func (s *SQLiteStore) insertRecords(ctx context.Context, tx *sql.Tx, group []*pe
 	err := s.insertRows(ctx, tx, &sqliteConversations, convs, func(p *pendingRecord) []any {
 		c := p.rec.Conversation
 		return []any{c.Key.TeamID, c.Key.ChannelID, c.Key.RootTS, c.ThreadID, c.AgentID,
-			c.Options.TestRun, c.Options.SkipMemoryWriteProtection, c.StartedBy, c.CreatedAt.UnixMicro()}
+			c.Options.TestRun, c.Options.SkipMemoryWriteProtection, c.StartedBy, c.CreatedAt.UnixMicro(), c.MentionsOnly}
 	}, nil)
 	if err != nil {
 		return fmt.Errorf("bind conversation: %w", err)

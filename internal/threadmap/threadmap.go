@@ -53,6 +53,9 @@ type Conversation struct {
 	Options   Options
 	StartedBy string // Slack user id
 	CreatedAt time.Time
+	// MentionsOnly marks a conversation the bot joined in someone else's
+	// thread: only messages that mention the bot continue it.
+	MentionsOnly bool
 }
 
 // Job states.

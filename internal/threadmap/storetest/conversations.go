@@ -103,8 +103,17 @@ func testConversations(t *testing.T, s threadmap.Store, clk *Clock) {
 
 	// Another thread of the same channel is a separate conversation.
 	other, err := s.BindConversation(ctx, threadmap.Conversation{Key: key("1700000000.000200"), AgentID: "agent-b"})
-	if err != nil || other.AgentID != "agent-b" || other.ThreadID == want.ThreadID {
+	if err != nil || other.AgentID != "agent-b" || other.ThreadID == want.ThreadID || other.MentionsOnly {
 		t.Fatalf("BindConversation(other thread) = %+v, %v; want its own binding", other, err)
+	}
+
+	// A conversation joined in someone else's thread keeps that mark.
+	joined, err := s.BindConversation(ctx, threadmap.Conversation{Key: key("1700000000.000300"), AgentID: "agent-a", MentionsOnly: true})
+	if err != nil || !joined.MentionsOnly {
+		t.Fatalf("BindConversation(joined thread) = %+v, %v; want MentionsOnly", joined, err)
+	}
+	if got, err := s.Conversation(ctx, joined.Key); err != nil || !got.MentionsOnly {
+		t.Fatalf("Conversation(joined thread) = %+v, %v; want MentionsOnly", got, err)
 	}
 }
 
