@@ -38,6 +38,8 @@ type config struct {
 	streamExpiry int     // appends a stream survives; negative means streams never expire
 	tierScale    float64 // multiplies the rate tiers' allowances; 0 turns them off
 	statusTTL    time.Duration
+	// missingScopes are scopes the app was installed without (WithoutScope).
+	missingScopes map[string]bool
 }
 
 // assistantStatus is a thread's AI-app status and when it was set.
@@ -105,6 +107,8 @@ type Server struct {
 	opened     []View
 	broadcasts []string     // "method: token" for every live broadcast Slack would have sent
 	uploads    *uploadState // see files.go
+	files      map[string]*storedFile
+	downloads  int
 }
 
 type rateLimit struct {
@@ -145,11 +149,14 @@ func New(opts ...Option) *Server {
 		statuses:   map[threadKey]assistantStatus{},
 		titles:     map[threadKey]string{},
 		names:      map[string]string{},
+		files:      map[string]*storedFile{},
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("/api/{method}", s.handleAPI)
 	mux.HandleFunc("POST /response/{id}", s.handleResponseURL)
 	mux.HandleFunc("POST /upload/{id}", s.handleUpload)
+	mux.HandleFunc("GET /files-pri/{file}/download/{name}", s.handleFileDownload)
+	mux.HandleFunc("GET /files-pri/{file}/{name}", s.handleFileDownload)
 	s.http = httptest.NewServer(mux)
 	return s
 }
@@ -317,6 +324,7 @@ var handlers = map[string]handler{
 	"reactions.add":                         (*Server).addReaction,
 	"reactions.remove":                      (*Server).removeReaction,
 	"conversations.info":                    (*Server).conversationInfo,
+	"conversations.replies":                 (*Server).replies,
 	"views.open":                            (*Server).openView,
 	"assistant.threads.setStatus":           (*Server).setStatus,
 	"assistant.threads.setSuggestedPrompts": (*Server).setSuggestedPrompts,

@@ -110,6 +110,7 @@ type message struct {
 	reactions []string
 	plan      string
 	tasks     []Task
+	files     []string // ids of shared files (file_share)
 }
 
 func (m *message) snapshot() Message {

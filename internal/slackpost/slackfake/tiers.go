@@ -31,6 +31,10 @@ var methodTiers = map[string]int{
 	"chat.appendStream":  tier4,
 	"chat.startStream":   tier2,
 	"chat.stopStream":    tier2,
+	// Tier 3 (docs.slack.dev/reference/methods/conversations.replies); apps
+	// distributed outside the Marketplace get 1/min and 15 messages a page
+	// since 2025 (docs.slack.dev/changelog/2025/05/29/rate-limit-changes-for-non-marketplace-apps).
+	"conversations.replies": tier3,
 }
 
 // chat.postMessage is limited per channel: "generally allows posting one
