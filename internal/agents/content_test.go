@@ -102,3 +102,48 @@ func TestDecodeMessageToolCalls(t *testing.T) {
 		t.Errorf("tool call = %+v", c)
 	}
 }
+
+func TestMessageJSON(t *testing.T) {
+	tests := []struct {
+		name    string
+		msg     Message
+		want    string
+		wantErr bool
+	}{
+		{name: "string", msg: Message{Role: RoleUser, Content: "hi"}, want: `{"role":"user","content":"hi"}`},
+		{
+			name: "blocks",
+			msg:  Message{Role: RoleUser, Blocks: []ContentBlock{TextBlock("look"), ImageBlock("image/png", []byte{1, 2})}},
+			want: `{"role":"user","content":[{"type":"text","text":"look"},{"type":"image","source_type":"base64","data":"AQI=","mime_type":"image/png"}]}`,
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			b, err := json.Marshal(tc.msg)
+			if err != nil || string(b) != tc.want {
+				t.Fatalf("Marshal = %s, %v; want %s", b, err, tc.want)
+			}
+			var back Message
+			if err := json.Unmarshal(b, &back); err != nil {
+				t.Fatalf("Unmarshal: %v", err)
+			}
+			if back.Content != tc.msg.Content && back.Content != blocksText(tc.msg.Blocks) {
+				t.Errorf("Content = %q", back.Content)
+			}
+		})
+	}
+	for _, bad := range []string{
+		`{"role":"user"}`,
+		`{"role":"user","content":7}`,
+		`{"role":"user","content":[{"type":"image_url","image_url":{"url":"data:image/png;base64,AQI="}}]}`,
+		`{"role":"user","content":[{"type":"image","source_type":"base64","data":"not base64!","mime_type":"image/png"}]}`,
+		`{"role":"user","content":[{"type":"image","source_type":"base64","data":"AQI=","mime_type":"text/plain"}]}`,
+		`{"role":"user","content":[{"type":"image","source_type":"url","data":"AQI=","mime_type":"image/png"}]}`,
+		`{"role":"user","content":[{"text":"no type"}]}`,
+	} {
+		var m Message
+		if err := json.Unmarshal([]byte(bad), &m); err == nil {
+			t.Errorf("Unmarshal(%s) accepted it; want an error", bad)
+		}
+	}
+}

@@ -54,10 +54,13 @@ type ThreadSpec struct {
 	Options  *ThreadOptions    `json:"options,omitempty"`
 }
 
-// Message is one chat message of run input.
+// Message is one chat message of run input. Its content is Content, a
+// string, unless Blocks is set: then it is that list of content blocks
+// (text and images), and Content is only the text of its text blocks.
 type Message struct {
-	Role    string `json:"role"`
-	Content string `json:"content"`
+	Role    string
+	Content string
+	Blocks  []ContentBlock
 }
 
 // Input is the graph input of a deep agent run.

@@ -377,6 +377,10 @@ func inputMessage(m agents.Message) map[string]any {
 		agents.RoleUser: "human", agents.RoleAssistant: "ai", agents.RoleSystem: "system", agents.RoleTool: "tool",
 	}[m.Role]
 	msg := humanMessage(m.Content)
+	if len(m.Blocks) > 0 {
+		// The runtime keeps a multimodal message's blocks in its state.
+		msg["content"] = m.Blocks
+	}
 	msg["type"] = typ
 	if typ == "ai" {
 		msg["tool_calls"] = []any{}

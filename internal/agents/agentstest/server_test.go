@@ -82,6 +82,12 @@ func TestCreateRunValidation(t *testing.T) {
 		{"empty messages", with("input", map[string]any{"messages": []any{}}), 422, CodeValidation},
 		{"bad role", with("input", map[string]any{"messages": []any{map[string]any{"role": "human", "content": "x"}}}), 422, CodeValidation},
 		{"content not string", with("input", map[string]any{"messages": []any{map[string]any{"role": "user", "content": []any{}}}}), 422, CodeValidation},
+		{"content openai image_url", with("input", map[string]any{"messages": []any{map[string]any{"role": "user", "content": []any{
+			map[string]any{"type": "image_url", "image_url": map[string]any{"url": "data:image/png;base64,AQI="}},
+		}}}}), 422, CodeValidation},
+		{"content image not base64", with("input", map[string]any{"messages": []any{map[string]any{"role": "user", "content": []any{
+			map[string]any{"type": "image", "source_type": "base64", "data": "%%%", "mime_type": "image/png"},
+		}}}}), 422, CodeValidation},
 		{"metadata not object", with("metadata", "x"), 422, CodeValidation},
 		{"multitask bad", with("multitask_strategy", "queue"), 422, CodeValidation},
 		{"stream_mode bad", with("stream_mode", []string{"values", "tokens"}), 422, CodeValidation},
@@ -114,6 +120,14 @@ func TestCreateRunValidation(t *testing.T) {
 	// A lone stream_mode string is accepted, as the runtime does.
 	if resp := do(t, http.MethodPost, s.URL+"/threads/runs", "test-key", with("stream_mode", "values")); resp.Status != 200 {
 		t.Fatalf("stream_mode string: %d %s", resp.Status, resp.Body)
+	}
+	// LangChain standard content blocks reach the agent's turn.
+	image := with("input", map[string]any{"messages": []any{map[string]any{"role": "user", "content": []any{
+		map[string]any{"type": "text", "text": "what is this?"},
+		map[string]any{"type": "image", "source_type": "base64", "data": "AQI=", "mime_type": "image/png"},
+	}}}})
+	if resp := do(t, http.MethodPost, s.URL+"/threads/runs", "test-key", image); resp.Status != 200 {
+		t.Fatalf("image block: %d %s", resp.Status, resp.Body)
 	}
 }
 

@@ -273,9 +273,15 @@ func parseMessage(it map[string]json.RawMessage) (agents.Message, string) {
 	if err := json.Unmarshal(it["role"], &m.Role); err != nil || !slices.Contains(validRoles, m.Role) {
 		return m, "role must be one of " + strings.Join(validRoles, ", ")
 	}
-	if err := json.Unmarshal(it["content"], &m.Content); err != nil {
-		return m, "content must be a string"
+	// content is a string or a list of LangChain standard content blocks
+	// (text; image with source_type base64, data and an image/* mime_type):
+	// what langchain-core turns into any chat model's input.
+	body, _ := json.Marshal(map[string]json.RawMessage{"role": it["role"], "content": it["content"]})
+	var full agents.Message
+	if err := json.Unmarshal(body, &full); err != nil {
+		return m, err.Error()
 	}
+	m.Content, m.Blocks = full.Content, full.Blocks
 	return m, ""
 }
 
