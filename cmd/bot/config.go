@@ -58,6 +58,9 @@ type env struct {
 	StreamIdleTimeout  string `envconfig:"STREAM_IDLE_TIMEOUT" default:"2m" desc:"silence (no event, no keep-alive) after which a run stream is dropped and rejoined"`
 	OutputFiles        string `envconfig:"OUTPUT_FILES" default:"/outputs/" desc:"the agent's files under this folder are shared in the thread with the answer (at most 5, 5 MB each; never /memories/); off to share none"`
 	MaxRunAge          string `envconfig:"MAX_RUN_AGE" default:"2h" desc:"how long a run is followed before the user is told and the bot moves on"`
+	ThreadContextChars string `envconfig:"THREAD_CONTEXT_CHARS" default:"24000" desc:"characters of a thread's earlier messages a run starts with when the bot is mentioned mid-thread (oldest left out first)"`
+	FileMaxBytes       string `envconfig:"FILE_MAX_BYTES" default:"5242880" desc:"largest file shared with a prompt that is passed to the agent (bytes)"`
+	MessageFilesBytes  string `envconfig:"MESSAGE_FILES_MAX_BYTES" default:"10485760" desc:"all files of one message passed to the agent (bytes)"`
 }
 
 // Config is the validated configuration of the service.
@@ -96,6 +99,10 @@ type Config struct {
 	MaxRunAge         time.Duration
 	// OutputPrefix is OUTPUT_FILES as a folder path ("" when off).
 	OutputPrefix string
+	// What a run's input may carry from Slack.
+	ThreadContextChars int
+	FileMaxBytes       int64
+	MessageFilesBytes  int64
 
 	// retryBase shortens the backoff between a job's attempts in tests.
 	retryBase time.Duration
@@ -246,6 +253,9 @@ func loadConfig(getenv func(string) string) (Config, error) {
 		"a duration between 1s and 24h (e.g. 2m)")
 	c.MaxRunAge = parseDuration(bad, "MAX_RUN_AGE", raw.MaxRunAge, time.Minute, 30*24*time.Hour,
 		"a duration between 1m and 720h (e.g. 2h)")
+	c.ThreadContextChars = int(parseInt(bad, "THREAD_CONTEXT_CHARS", raw.ThreadContextChars, 1000, 1_000_000))
+	c.FileMaxBytes = parseInt(bad, "FILE_MAX_BYTES", raw.FileMaxBytes, 1<<10, 100<<20)
+	c.MessageFilesBytes = parseInt(bad, "MESSAGE_FILES_MAX_BYTES", raw.MessageFilesBytes, 1<<10, 500<<20)
 	if c.MetricsAddr = strings.TrimSpace(raw.MetricsAddr); c.MetricsAddr != "" {
 		if _, port, err := net.SplitHostPort(c.MetricsAddr); err != nil || port == "" {
 			bad("METRICS_ADDR %q must be host:port (e.g. 127.0.0.1:9090 or :9090)", c.MetricsAddr)
@@ -318,6 +328,16 @@ func parseDuration(bad func(string, ...any), name, v string, lo, hi time.Duratio
 		return 0
 	}
 	return d
+}
+
+// parseInt reads a whole number between lo and hi.
+func parseInt(bad func(string, ...any), name, v string, lo, hi int64) int64 {
+	n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+	if err != nil || n < lo || n > hi {
+		bad("%s %q is not a whole number between %d and %d", name, v, lo, hi)
+		return 0
+	}
+	return n
 }
 
 func parseBool(bad func(string, ...any), name, v string) bool {

@@ -241,15 +241,18 @@ func TestThreadFollowUps(t *testing.T) {
 		t.Errorf("a job was recorded for a thread the bot does not own")
 	}
 	// Mentioned in that thread, the bot joins it: the conversation is rooted
-	// at the thread, and later plain replies there continue it.
+	// at the thread, and later mentions there continue it (plain replies
+	// stay between people: see TestMentionMidThread).
 	joined := e.mention(userAnna, chGeneral, "summarize this thread", otherRoot)
 	e.deliver("Ev-joined", AsMention(joined), 0)
 	e.waitReplies(chGeneral, otherRoot, 1)
-	e.deliver("Ev-joined-follow", e.UserSays(userBen, chGeneral, "channel", "thanks, and the action items?", otherRoot), 0)
+	e.deliver("Ev-joined-follow", AsMention(e.mention(userBen, chGeneral, "thanks, and the action items?", otherRoot)), 0)
 	e.waitReplies(chGeneral, otherRoot, 2)
 
 	bodies := e.runBodies()
-	if got := prompts(bodies); !slices.Equal(got, []string{"first question", "and a follow-up", "summarize this thread", "thanks, and the action items?"}) {
+	got := prompts(bodies)
+	if len(got) != 4 || got[0] != "first question" || got[1] != "and a follow-up" ||
+		!strings.HasSuffix(got[2], "\nsummarize this thread") || got[3] != "thanks, and the action items?" {
 		t.Fatalf("prompts = %q", got)
 	}
 	want := []string{threadIDFor(chGeneral, root), threadIDFor(chGeneral, root), threadIDFor(chGeneral, otherRoot), threadIDFor(chGeneral, otherRoot)}

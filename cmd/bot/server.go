@@ -100,12 +100,15 @@ func newService(ctx context.Context, cfg Config, log *slog.Logger) (*service, er
 		WebhookURL:    cfg.PublicURL,
 		WebhookSecret: cfg.WebhookSecret(),
 
-		StreamSubgraphs:   cfg.StreamSubgraphs,
-		RetryBase:         cfg.retryBase,
-		PollInterval:      cfg.pollInterval,
-		StreamIdleTimeout: cfg.StreamIdleTimeout,
-		MaxRunAge:         cfg.MaxRunAge,
-		Retention:         cfg.Retention,
+		StreamSubgraphs:    cfg.StreamSubgraphs,
+		RetryBase:          cfg.retryBase,
+		PollInterval:       cfg.pollInterval,
+		StreamIdleTimeout:  cfg.StreamIdleTimeout,
+		MaxRunAge:          cfg.MaxRunAge,
+		ThreadContextChars: cfg.ThreadContextChars,
+		FileMaxBytes:       cfg.FileMaxBytes,
+		MessageFilesBytes:  cfg.MessageFilesBytes,
+		Retention:          cfg.Retention,
 	})
 	if err != nil {
 		return fail(err)

@@ -101,6 +101,15 @@ func (r *Relay) Message(ctx context.Context, m slackhandler.Message) error {
 		log.Debug("message ignored: not for the bot")
 		return nil
 	}
+	if owned && conv.MentionsOnly && !m.Mention {
+		// A thread the bot joined belongs to its people: only a mention
+		// asks the bot something.
+		log.Debug("message ignored: a thread the bot joined, without a mention")
+		return nil
+	}
+	// Mentioned inside a thread the bot did not start: the first run reads
+	// what was said before.
+	joined := !owned && !topLevel
 	if !owned && !im && !r.cfg.Policy.Allows(m.ChannelID) {
 		return r.refuseOnce(ctx, m)
 	}
@@ -128,6 +137,8 @@ func (r *Relay) Message(ctx context.Context, m slackhandler.Message) error {
 			Options:   r.cfg.Policy.OptionsFor(m.ChannelID, false),
 			StartedBy: m.UserID,
 			CreatedAt: r.cfg.Now().UTC(),
+			// In a DM every message is for the bot.
+			MentionsOnly: joined && !im,
 		}
 		bind = &conv
 	}
@@ -138,12 +149,13 @@ func (r *Relay) Message(ctx context.Context, m slackhandler.Message) error {
 		Kind:     kindPrompt,
 		State:    threadmap.JobAccepted,
 		Payload: payload{
-			UserID:      m.UserID,
-			Text:        prompt,
-			UserTeam:    m.UserTeam,
-			MessageTS:   m.TS,
-			ChannelType: m.ChannelType,
-			Queued:      queued && r.cfg.Reactions,
+			UserID:        m.UserID,
+			Text:          prompt,
+			UserTeam:      m.UserTeam,
+			MessageTS:     m.TS,
+			ChannelType:   m.ChannelType,
+			Queued:        queued && r.cfg.Reactions,
+			ThreadContext: joined,
 		}.encode(),
 	}
 	// One write, durable before the ack: the conversation (if new), the job

@@ -17,19 +17,23 @@ const (
 
 // payload is what a job carries from the Slack delivery to the worker.
 type payload struct {
-	UserID      string         `json:"user_id"`
-	UserTeam    string         `json:"user_team,omitempty"`  // the user's own workspace (Slack Connect)
-	Text        string         `json:"text,omitempty"`       // for the agent: plain text
-	Echo        string         `json:"echo,omitempty"`       // a slash command's text as Slack sent it, to quote back
-	MessageTS   string         `json:"message_ts,omitempty"` // the user's message, for reactions
-	ChannelType string         `json:"channel_type,omitempty"`
-	Queued      bool           `json:"queued,omitempty"` // shown as queued (reactQueued) until picked up
-	ResponseURL string         `json:"response_url,omitempty"`
-	TestRun     bool           `json:"test_run,omitempty"`
-	Resume      *agents.Resume `json:"resume,omitempty"`
-	CardID      string         `json:"card_id,omitempty"`
-	DecidedBy   string         `json:"decided_by,omitempty"`
-	RunBy       string         `json:"run_by,omitempty"` // who started the run a resume continues
+	UserID      string `json:"user_id"`
+	UserTeam    string `json:"user_team,omitempty"`  // the user's own workspace (Slack Connect)
+	Text        string `json:"text,omitempty"`       // for the agent: plain text
+	Echo        string `json:"echo,omitempty"`       // a slash command's text as Slack sent it, to quote back
+	MessageTS   string `json:"message_ts,omitempty"` // the user's message, for reactions
+	ChannelType string `json:"channel_type,omitempty"`
+	// ThreadContext: the bot was mentioned in someone else's thread; the
+	// run starts with the thread's earlier messages.
+	ThreadContext bool           `json:"thread_context,omitempty"`
+	Files         []SharedFile   `json:"files,omitempty"`  // shared with the message, downloaded by the worker
+	Queued        bool           `json:"queued,omitempty"` // shown as queued (reactQueued) until picked up
+	ResponseURL   string         `json:"response_url,omitempty"`
+	TestRun       bool           `json:"test_run,omitempty"`
+	Resume        *agents.Resume `json:"resume,omitempty"`
+	CardID        string         `json:"card_id,omitempty"`
+	DecidedBy     string         `json:"decided_by,omitempty"`
+	RunBy         string         `json:"run_by,omitempty"` // who started the run a resume continues
 	// Report keeps the final answer in the job (Answer) for whoever
 	// requested the run outside Slack and waits for it (test runs).
 	Report bool   `json:"report,omitempty"`

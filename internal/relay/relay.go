@@ -68,6 +68,14 @@ type Config struct {
 	OutputPrefix   string
 	OutputMaxFiles int
 	OutputMaxBytes int
+	// ThreadContextChars bounds the earlier thread messages a run starts
+	// with when the bot is mentioned in someone else's thread; the oldest
+	// are left out first.
+	ThreadContextChars int
+	// FileMaxBytes bounds one file shared with a prompt; MessageFilesBytes
+	// all files of one message. Larger files are named, not passed.
+	FileMaxBytes      int64
+	MessageFilesBytes int64
 	// SuggestedPrompts are offered when a user opens the bot as an AI app.
 	SuggestedPrompts []slackpost.Prompt
 	Now              func() time.Time
@@ -130,6 +138,15 @@ func New(cfg Config) (*Relay, error) {
 	}
 	if cfg.OutputMaxBytes <= 0 {
 		cfg.OutputMaxBytes = DefaultOutputMaxBytes
+	}
+	if cfg.ThreadContextChars <= 0 {
+		cfg.ThreadContextChars = DefaultThreadContextChars
+	}
+	if cfg.FileMaxBytes <= 0 {
+		cfg.FileMaxBytes = DefaultFileMaxBytes
+	}
+	if cfg.MessageFilesBytes <= 0 {
+		cfg.MessageFilesBytes = DefaultMessageFilesBytes
 	}
 	if len(cfg.SuggestedPrompts) == 0 {
 		cfg.SuggestedPrompts = defaultPrompts

@@ -47,22 +47,24 @@ func (r *Relay) prepareRun(ctx context.Context, conv threadmap.Conversation, p p
 //     /threads/runs, a background run, which is followed by a join, the
 //     completion webhook or the thread's values, whichever the runtime has.
 //
+// input is the run's input (nil for a resume).
+//
 // A stream whose run id the runtime did not name in Content-Location tells
 // it in its first (metadata) event. That read is watched like every stream
 // read: when the runtime stays silent for StreamIdleTimeout the stream is
 // dropped and the run, whose id is then unknown, is followed through the
 // webhook and the thread.
-func (r *Relay) startRun(ctx context.Context, log *slog.Logger, conv threadmap.Conversation, job threadmap.Job, p payload, seed bool) (startedRun, error) {
+func (r *Relay) startRun(ctx context.Context, log *slog.Logger, conv threadmap.Conversation, job threadmap.Job, p payload, seed bool, input *agents.Input) (startedRun, error) {
 	rt := r.cfg.Agents
 	if seed {
 		log.Info("starting with the seed POST /threads/runs: this runtime does not create threads with our thread_id")
-		run, err := rt.CreateThreadRun(ctx, r.seedRequest(conv, job, p))
+		run, err := rt.CreateThreadRun(ctx, r.seedRequest(conv, job, p, input))
 		if err != nil {
 			return startedRun{}, err
 		}
 		return startedRun{runID: run.RunID}, nil
 	}
-	stream, err := rt.StreamRun(ctx, conv.ThreadID, r.streamRequest(conv, job, p))
+	stream, err := rt.StreamRun(ctx, conv.ThreadID, r.streamRequest(conv, job, p, input))
 	if err != nil {
 		return startedRun{}, err
 	}
@@ -141,7 +143,7 @@ func (r *Relay) threadRequest(conv threadmap.Conversation) *agents.CreateThreadR
 var streamModes = []string{"values", "messages-tuple", "updates"}
 
 // streamRequest is the POST /threads/{id}/runs/stream body of a job.
-func (r *Relay) streamRequest(conv threadmap.Conversation, job threadmap.Job, p payload) *agents.RunRequest {
+func (r *Relay) streamRequest(conv threadmap.Conversation, job threadmap.Job, p payload, input *agents.Input) *agents.RunRequest {
 	req := &agents.RunRequest{
 		Agent:             conv.AgentID,
 		Metadata:          r.runMetadata(conv, p),
@@ -155,7 +157,7 @@ func (r *Relay) streamRequest(conv threadmap.Conversation, job threadmap.Job, p 
 	if p.Resume != nil {
 		req.Command = &agents.Command{Resume: p.Resume}
 	} else {
-		req.Input = &agents.Input{Messages: []agents.Message{{Role: agents.RoleUser, Content: p.Text}}}
+		req.Input = input
 	}
 	if r.cfg.Agents.Dialect() == agents.AgentServer {
 		req.Metadata["test_run"] = conv.Options.TestRun
@@ -173,7 +175,7 @@ func (r *Relay) streamRequest(conv threadmap.Conversation, job threadmap.Job, p 
 }
 
 // seedRequest builds the POST /threads/runs body for a job (Managed only).
-func (r *Relay) seedRequest(conv threadmap.Conversation, job threadmap.Job, p payload) *agents.CreateRunRequest {
+func (r *Relay) seedRequest(conv threadmap.Conversation, job threadmap.Job, p payload, input *agents.Input) *agents.CreateRunRequest {
 	th := r.threadRequest(conv)
 	meta := map[string]string{}
 	for k, v := range th.Metadata {
@@ -198,7 +200,7 @@ func (r *Relay) seedRequest(conv threadmap.Conversation, job threadmap.Job, p pa
 	if p.Resume != nil {
 		req.Command = &agents.Command{Resume: p.Resume}
 	} else {
-		req.Input = &agents.Input{Messages: []agents.Message{{Role: agents.RoleUser, Content: p.Text}}}
+		req.Input = input
 	}
 	return req
 }

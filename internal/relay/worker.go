@@ -248,7 +248,11 @@ func (r *Relay) workRun(ctx context.Context, log *slog.Logger, job threadmap.Job
 		if err := r.save(ctx, &job); err != nil {
 			return err
 		}
-		run, err := r.startRun(fctx, log, conv, job, p, seed)
+		var input *agents.Input
+		if p.Resume == nil {
+			input = r.runInput(fctx, log, job, p)
+		}
+		run, err := r.startRun(fctx, log, conv, job, p, seed, input)
 		if err == nil && run.runID == "" {
 			err = fmt.Errorf("run start answered without a run id: %w", agents.ErrOutcomeUnknown)
 		}
