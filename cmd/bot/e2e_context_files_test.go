@@ -1,0 +1,119 @@
+package main
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/deepagents-slack/slackbot/internal/agents/agentstest"
+)
+
+// inputOf is the first input message of the i-th run the runtime accepted,
+// as the fake runtime parsed it.
+func (e *testEnv) inputOf(i int) (text string, images int) {
+	e.t.Helper()
+	runs := e.Runtime.Runs()
+	if len(runs) <= i || len(runs[i].Input) == 0 {
+		e.t.Fatalf("run %d has no input (%d runs)", i, len(runs))
+	}
+	m := runs[i].Input[0]
+	for _, b := range m.Blocks {
+		if b.Type == "image" {
+			images++
+		}
+	}
+	return m.Content, images
+}
+
+// TestMentionMidThread: mentioned in the middle of people's thread, the
+// bot's first run reads what was said before (authors, texts, files named,
+// not what came after); a later plain reply there starts nothing; a later
+// mention continues the conversation without the thread again.
+func TestMentionMidThread(t *testing.T) {
+	e := newTestEnv(t, agentstest.Echo(), nil, nil)
+	root := e.UserSays(userBen, chGeneral, "channel", "deploy failed at 3am &amp; paged twice", "")
+	e.deliver("Ev-root", root, 0)
+	rootTS := root["ts"].(string)
+	log := e.Slack.AddFile("oom.log", "text/plain", []byte("killed process 42"))
+	e.Slack.UserFileShare(chGeneral, userOmar, "logs attached", rootTS, log)
+	e.deliver("Ev-reply", e.UserSays(userAnna, chGeneral, "channel", "looks like <@"+userOmar+"> found an OOM", rootTS), 0)
+
+	ask := AsMention(e.mention(userAnna, chGeneral, "summarize this thread", rootTS))
+	e.deliver("Ev-ask", ask, 0)
+	e.waitReplies(chGeneral, rootTS, 1)
+
+	text, _ := e.inputOf(0)
+	wantInOrder := []string{
+		"@" + userBen + ": deploy failed at 3am & paged twice",
+		"@" + userOmar + ": logs attached [files: oom.log (text/plain, 17 bytes)]",
+		"@" + userAnna + ": looks like @" + userOmar + " found an OOM",
+		"summarize this thread",
+	}
+	at := 0
+	for _, w := range wantInOrder {
+		i := strings.Index(text[at:], w)
+		if i < 0 {
+			t.Fatalf("run input lacks %q after position %d:\n%s", w, at, text)
+		}
+		at += i + len(w)
+	}
+	if strings.Count(text, "summarize this thread") != 1 || strings.Contains(text, "shortened") {
+		t.Errorf("run input repeats the prompt or says it was shortened:\n%s", text)
+	}
+
+	// People keep talking: not for the bot.
+	chatter := e.UserSays(userBen, chGeneral, "channel", "thanks, I'll restart it", rootTS)
+	e.deliver("Ev-chatter", chatter, 0)
+	if e.hasJob(chGeneral, chatter["ts"].(string)) {
+		t.Fatalf("an unmentioned reply in a thread the bot joined was recorded as work")
+	}
+	// A later mention continues the same conversation, without the thread.
+	e.deliver("Ev-again", AsMention(e.mention(userBen, chGeneral, "did it work?", rootTS)), 0)
+	e.waitReplies(chGeneral, rootTS, 2)
+	if n := len(e.Runtime.Runs()); n != 2 {
+		t.Fatalf("%d runs; want 2 (the two mentions, not the plain reply)", n)
+	}
+	if again, _ := e.inputOf(1); again != "did it work?" {
+		t.Errorf("second mention's input = %q; want just its text", again)
+	}
+	if ids := e.runThreadIDs(); ids[0] != ids[1] || ids[0] != threadIDFor(chGeneral, rootTS) {
+		t.Errorf("run thread ids = %v; want both on the Slack thread's", ids)
+	}
+	if n := len(e.Slack.CallsTo("conversations.replies")); n != 1 {
+		t.Errorf("%d conversations.replies calls; want 1 (first run only)", n)
+	}
+
+	// In a thread the bot started, plain replies still continue it.
+	own := e.converse("Ev-own", userAnna, chGeneral, "top-level question")
+	e.deliver("Ev-own-follow", e.UserSays(userBen, chGeneral, "channel", "and a follow-up", own), 0)
+	e.waitReplies(chGeneral, own, 2)
+	if n := len(e.Runtime.Runs()); n != 4 {
+		t.Errorf("%d runs; want 4", n)
+	}
+}
+
+// TestMentionMidThreadBudget: a long thread is cut to the budget, oldest
+// messages first, and the input says so; it is read page by page.
+func TestMentionMidThreadBudget(t *testing.T) {
+	e := newTestEnv(t, agentstest.Echo(), func(c *Config) { c.ThreadContextChars = 2000 }, nil)
+	rootTS := e.Slack.UserMessage(chGeneral, userBen, "incident 0", "")
+	for i := 1; i <= 450; i++ {
+		e.Slack.UserMessage(chGeneral, userBen, fmt.Sprintf("update %03d: still looking", i), rootTS)
+	}
+	e.deliver("Ev-ask", AsMention(e.mention(userAnna, chGeneral, "where are we?", rootTS)), 0)
+	e.waitReplies(chGeneral, rootTS, 1)
+
+	text, _ := e.inputOf(0)
+	if n := len(e.Slack.CallsTo("conversations.replies")); n < 3 {
+		t.Errorf("%d conversations.replies calls; want the thread read page by page", n)
+	}
+	if !strings.Contains(text, "update 450: still looking") || strings.Contains(text, "incident 0") || strings.Contains(text, "update 001") {
+		t.Errorf("run input keeps the wrong end of the thread:\n%s", text)
+	}
+	if !strings.Contains(text, "shortened to fit: the ") || !strings.HasSuffix(text, "where are we?") {
+		t.Errorf("run input does not say it was shortened, or does not end with the prompt:\n%s", text)
+	}
+	if len(text) > 2000+500 {
+		t.Errorf("run input is %d characters; want about the 2000 budget", len(text))
+	}
+}
