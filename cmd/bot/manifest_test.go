@@ -55,9 +55,14 @@ func TestManifestScopes(t *testing.T) {
 		}
 	}
 	for scope, why := range map[string]string{
-		"chat:write":      "replies, feedback buttons and Stop",
-		"files:write":     "output files (files.getUploadURLExternal, files.completeUploadExternal)",
-		"assistant:write": "AI app prompts and thread titles",
+		"chat:write":       "replies, feedback buttons and Stop",
+		"files:write":      "output files (files.getUploadURLExternal, files.completeUploadExternal)",
+		"assistant:write":  "AI app prompts and thread titles",
+		"files:read":       "files users share with a prompt (url_private_download)",
+		"channels:history": "conversations.replies in public channels (thread context)",
+		"groups:history":   "conversations.replies in private channels",
+		"im:history":       "conversations.replies in DMs",
+		"mpim:history":     "conversations.replies in group DMs",
 	} {
 		if !granted[scope] {
 			t.Errorf("manifest.yml lacks %s, needed for %s", scope, why)
