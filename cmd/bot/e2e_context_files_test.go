@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/deepagents-slack/slackbot/internal/agents/agentstest"
+	"github.com/deepagents-slack/slackbot/internal/slackpost/slackfake"
 )
 
 // inputOf is the first input message of the i-th run the runtime accepted,
@@ -115,5 +116,18 @@ func TestMentionMidThreadBudget(t *testing.T) {
 	}
 	if len(text) > 2000+500 {
 		t.Errorf("run input is %d characters; want about the 2000 budget", len(text))
+	}
+}
+
+// TestMentionMidThreadUnreadable: a thread the bot cannot read (here the app
+// lacks channels:history) does not stop the run; the input says so.
+func TestMentionMidThreadUnreadable(t *testing.T) {
+	e := newTestEnv(t, agentstest.Echo(), nil, nil, slackfake.WithoutScope("channels:history"))
+	rootTS := e.Slack.UserMessage(chGeneral, userBen, "deploy failed", "")
+	e.deliver("Ev-ask", AsMention(e.mention(userAnna, chGeneral, "what happened?", rootTS)), 0)
+	e.waitReplies(chGeneral, rootTS, 1)
+	text, _ := e.inputOf(0)
+	if !strings.Contains(text, "its earlier messages could not be read") || !strings.HasSuffix(text, "what happened?") || strings.Contains(text, "deploy failed") {
+		t.Errorf("run input = %q", text)
 	}
 }
