@@ -17,15 +17,15 @@ func testRecord(t *testing.T, s threadmap.Store, clk *Clock) {
 		t.Fatal("Record(empty) succeeded; want an error")
 	}
 	k := key(threadA)
-	conv := threadmap.Conversation{Key: k, AgentID: "agent-1", StartedBy: "U1"}
+	conv := threadmap.Conversation{Key: k, AgentID: "agent-1", StartedBy: "U1", MentionsOnly: true}
 	job := newJob("msg:C0001:"+threadA, threadA)
 	got, err := s.Record(ctx, threadmap.Record{Conversation: &conv, Job: &job, DeliveryID: "event:Ev1"})
 	if err != nil || got != (threadmap.Recorded{JobAdded: true, DeliveryClaimed: true}) {
 		t.Fatalf("Record = %+v, %v; want job added and delivery claimed", got, err)
 	}
 	c, err := s.Conversation(ctx, k)
-	if err != nil || c.AgentID != "agent-1" || c.ThreadID != threadmap.ThreadID(k) || !c.CreatedAt.Equal(stamp(clk)) {
-		t.Fatalf("Conversation after Record = %+v, %v; want agent-1, derived thread id, created now", c, err)
+	if err != nil || c.AgentID != "agent-1" || c.ThreadID != threadmap.ThreadID(k) || !c.CreatedAt.Equal(stamp(clk)) || !c.MentionsOnly {
+		t.Fatalf("Conversation after Record = %+v, %v; want agent-1, derived thread id, created now, mentions only", c, err)
 	}
 	j := mustJob(t, s, job.ID)
 	if j.ThreadID != threadmap.ThreadID(k) || j.State != threadmap.JobAccepted || string(j.Payload) != string(job.Payload) {
