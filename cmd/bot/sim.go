@@ -208,12 +208,31 @@ func (s *sim) UserSays(user, channel, channelType, text, threadTS string) map[st
 	return ev
 }
 
+// UserShares puts a user's message with files (from Slack.AddFile) into the
+// fake Slack and returns the file_share "message" event Slack delivers for it.
+func (s *sim) UserShares(user, channel, channelType, text, threadTS string, files ...slackfake.File) map[string]any {
+	ts := s.Slack.UserFileShare(channel, user, text, threadTS, files...)
+	list := make([]map[string]any, 0, len(files))
+	for _, f := range files {
+		list = append(list, map[string]any{
+			"id": f.ID, "name": f.Name, "title": f.Title, "mimetype": f.Mimetype, "filetype": f.Filetype,
+			"size": f.Size, "url_private": f.URLPrivate, "url_private_download": f.URLPrivateDownload, "mode": "hosted",
+		})
+	}
+	ev := map[string]any{"type": "message", "subtype": "file_share", "channel": channel, "channel_type": channelType,
+		"user": user, "text": text, "ts": ts, "event_ts": ts, "files": list, "upload": false}
+	if threadTS != "" {
+		ev["thread_ts"] = threadTS
+	}
+	return ev
+}
+
 // AsMention turns a message event into the app_mention event Slack sends
 // alongside it.
 func AsMention(msg map[string]any) map[string]any {
 	m := map[string]any{}
 	for k, v := range msg {
-		if k != "channel_type" {
+		if k != "channel_type" && k != "subtype" {
 			m[k] = v
 		}
 	}

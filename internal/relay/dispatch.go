@@ -1,7 +1,6 @@
 package relay
 
 import (
-	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -113,8 +112,8 @@ func (r *Relay) Message(ctx context.Context, m slackhandler.Message) error {
 	if !owned && !im && !r.cfg.Policy.Allows(m.ChannelID) {
 		return r.refuseOnce(ctx, m)
 	}
-	prompt := promptText(m)
-	if prompt == "" {
+	prompt := readableForAgent(m.Text)
+	if prompt == "" && len(m.Files) == 0 {
 		return r.hintOnce(ctx, m)
 	}
 
@@ -156,6 +155,7 @@ func (r *Relay) Message(ctx context.Context, m slackhandler.Message) error {
 			ChannelType:   m.ChannelType,
 			Queued:        queued && r.cfg.Reactions,
 			ThreadContext: joined,
+			Files:         sharedFiles(m.Files),
 		}.encode(),
 	}
 	// One write, durable before the ack: the conversation (if new), the job
@@ -269,29 +269,6 @@ func splitFirstWord(s string) (word, rest string) {
 		return s, ""
 	}
 	return s[:i], strings.TrimSpace(s[i+1:])
-}
-
-// promptText is what the agent reads of a user's message: its text made
-// readable, and the files shared with it named (the agent cannot open them
-// yet, but it should know they are there).
-func promptText(m slackhandler.Message) string {
-	text := readableForAgent(m.Text)
-	if len(m.Files) == 0 {
-		return text
-	}
-	names := make([]string, 0, len(m.Files))
-	for _, f := range m.Files {
-		name := cmp.Or(f.Name, f.Title, "unnamed file")
-		if f.Title != "" && f.Title != f.Name {
-			name += " (" + f.Title + ")"
-		}
-		if f.Mimetype != "" {
-			name += ", " + f.Mimetype
-		}
-		names = append(names, name)
-	}
-	note := "[The user attached " + strings.Join(names, "; ") + ". File contents are not available to you.]"
-	return strings.TrimSpace(text + "\n\n" + note)
 }
 
 var slackToken = regexp.MustCompile(`<([@#!]?)([^<>|]+)(?:\|([^<>]*))?>`)

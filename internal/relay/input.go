@@ -11,6 +11,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/deepagents-slack/slackbot/internal/agents"
+	"github.com/deepagents-slack/slackbot/internal/slackhandler"
 	"github.com/deepagents-slack/slackbot/internal/slackpost"
 	"github.com/deepagents-slack/slackbot/internal/threadmap"
 )
@@ -42,6 +43,18 @@ func (f SharedFile) slack() slackpost.File {
 		ID: f.ID, Name: f.Name, Title: f.Title, Mimetype: f.Mimetype, Filetype: f.Filetype,
 		Size: f.Size, URLPrivateDownload: f.URLPrivateDownload, URLPrivate: f.URLPrivate,
 	}
+}
+
+// sharedFiles are the files of a Slack message, as a job keeps them.
+func sharedFiles(in []slackhandler.File) []SharedFile {
+	var out []SharedFile
+	for _, f := range in {
+		out = append(out, SharedFile{
+			ID: f.ID, Name: f.Name, Title: f.Title, Mimetype: f.Mimetype, Filetype: f.Filetype,
+			Size: f.Size, URLPrivateDownload: f.URLPrivateDownload, URLPrivate: f.URLPrivate,
+		})
+	}
+	return out
 }
 
 func sharedFile(f slackpost.File) SharedFile {

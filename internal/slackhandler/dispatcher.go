@@ -43,14 +43,19 @@ type Message struct {
 	Mention     bool   // the bot was mentioned (app_mention, or its <@id> in the text)
 	RetryNum    int    // X-Slack-Retry-Num, 0 for a first delivery
 	RetryReason string // X-Slack-Retry-Reason
-	Files       []File // files shared with the message (subtype file_share)
+	Files       []File // files shared with the message (subtype file_share, or on a mention)
 }
 
-// File is a file shared with a message.
+// File is a file shared with a message, as the event describes it.
 type File struct {
-	Name     string `json:"name"`
-	Title    string `json:"title"`
-	Mimetype string `json:"mimetype"`
+	ID                 string `json:"id"`
+	Name               string `json:"name"`
+	Title              string `json:"title"`
+	Mimetype           string `json:"mimetype"`
+	Filetype           string `json:"filetype"`
+	Size               int64  `json:"size"`
+	URLPrivate         string `json:"url_private"`
+	URLPrivateDownload string `json:"url_private_download"`
 }
 
 // AssistantThread is a Slack AI app thread the user just opened.

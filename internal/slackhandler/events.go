@@ -283,7 +283,10 @@ func fieldsOfMessage(e *slackevents.MessageEvent) messageFields {
 func files(in []slack.File) []File {
 	var out []File
 	for _, f := range in {
-		out = append(out, File{Name: f.Name, Title: f.Title, Mimetype: f.Mimetype})
+		out = append(out, File{
+			ID: f.ID, Name: f.Name, Title: f.Title, Mimetype: f.Mimetype, Filetype: f.Filetype, Size: int64(f.Size),
+			URLPrivate: f.URLPrivate, URLPrivateDownload: f.URLPrivateDownload,
+		})
 	}
 	return out
 }

@@ -133,13 +133,29 @@ func TestEventsDispatch(t *testing.T) {
 			body: callback(`{"type":"message","subtype":"file_share","user":"U1","text":"what is in this?","ts":"17.5","thread_ts":"1.0","channel":"C1","channel_type":"channel","event_ts":"17.5",` +
 				`"files":[{"id":"F1","name":"report.pdf","title":"Q3 report","mimetype":"application/pdf"}],"upload":false}`),
 			want: []Message{{EventID: "Ev1", TeamID: "T1", ChannelID: "C1", ChannelType: "channel", UserID: "U1",
-				Text: "what is in this?", TS: "17.5", ThreadTS: "1.0", Files: []File{{Name: "report.pdf", Title: "Q3 report", Mimetype: "application/pdf"}}}},
+				Text: "what is in this?", TS: "17.5", ThreadTS: "1.0", Files: []File{{ID: "F1", Name: "report.pdf", Title: "Q3 report", Mimetype: "application/pdf"}}}},
 		},
 		{
 			name: "Slack Connect user's team",
 			body: callback(`{"type":"app_mention","user":"UEXT","user_team":"T2","text":"<@UBOT> hi","ts":"17.7","channel":"C1","event_ts":"17.7"}`),
 			want: []Message{{EventID: "Ev1", TeamID: "T1", ChannelID: "C1", ChannelType: "channel", UserID: "UEXT", UserTeam: "T2",
 				Text: "hi", TS: "17.7", Mention: true}},
+		},
+		{
+			name: "file_share in a thread",
+			body: callback(`{"type":"message","subtype":"file_share","user":"U1","text":"see log","ts":"22.0","thread_ts":"1.0","channel":"C1","channel_type":"channel","event_ts":"22.0",` +
+				`"files":[{"id":"F1","name":"a.log","title":"a.log","mimetype":"text/plain","filetype":"text","size":12,"url_private":"https://files.slack.com/files-pri/T1-F1/a.log","url_private_download":"https://files.slack.com/files-pri/T1-F1/download/a.log"}]}`),
+			want: []Message{{EventID: "Ev1", TeamID: "T1", ChannelID: "C1", ChannelType: "channel", UserID: "U1",
+				Text: "see log", TS: "22.0", ThreadTS: "1.0", Files: []File{{ID: "F1", Name: "a.log", Title: "a.log", Mimetype: "text/plain", Filetype: "text", Size: 12,
+					URLPrivate: "https://files.slack.com/files-pri/T1-F1/a.log", URLPrivateDownload: "https://files.slack.com/files-pri/T1-F1/download/a.log"}}}},
+		},
+		{
+			name: "app_mention with a file",
+			body: callback(`{"type":"app_mention","user":"U1","text":"<@UBOT> look","ts":"23.0","channel":"C1","event_ts":"23.0",` +
+				`"files":[{"id":"F2","name":"s.png","mimetype":"image/png","filetype":"png","size":99,"url_private_download":"https://files.slack.com/files-pri/T1-F2/download/s.png"}]}`),
+			want: []Message{{EventID: "Ev1", TeamID: "T1", ChannelID: "C1", ChannelType: "channel", UserID: "U1",
+				Text: "look", TS: "23.0", Mention: true, Files: []File{{ID: "F2", Name: "s.png", Mimetype: "image/png", Filetype: "png", Size: 99,
+					URLPrivateDownload: "https://files.slack.com/files-pri/T1-F2/download/s.png"}}}},
 		},
 		{
 			name: "hidden message without subtype",
