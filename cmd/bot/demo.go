@@ -70,6 +70,8 @@ func demoScript() agentstest.Script {
 			return []agentstest.Step{agentstest.Text("Collecting incident reports… "), agentstest.Pause(10 * time.Minute), agentstest.Text("(never reached)")}
 		case strings.Contains(text, "crash"):
 			return []agentstest.Step{agentstest.Text("Let me look at "), agentstest.Fail("tool `logs_search` failed: upstream timeout after 30s")}
+		case strings.Contains(t.Text(), "[File ") || len(t.Input) > 0 && len(t.Input[0].Blocks) > 0:
+			return []agentstest.Step{agentstest.Text(demoFilesAnswer(t))}
 		case t.Index > 0:
 			return []agentstest.Step{agentstest.Text("Following up on ", "our thread: ", "*"+strings.TrimSpace(t.Text())+"* — ", "yes, the plan still holds.")}
 		}
@@ -91,6 +93,27 @@ func demoScript() agentstest.Script {
 				"```go\nfmt.Println(\"hello\")\n```\n"),
 		}
 	}
+}
+
+// demoPNG is a 1×1 PNG: the screenshot a user shares in the demo.
+var demoPNG = []byte("\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x06\x00\x00\x00\x1f\x15\xc4\x89" +
+	"\x00\x00\x00\rIDATx\x9cc\xf8\x0f\x00\x01\x01\x01\x00\x18\xdd\x8d\xb4\x00\x00\x00\x00IEND\xaeB`\x82")
+
+// demoFilesAnswer is the demo agent's answer to a message with files: it
+// says what reached it, as a real agent would read it.
+func demoFilesAnswer(t agentstest.Turn) string {
+	images := 0
+	for _, b := range t.Input[0].Blocks {
+		if b.Type == "image" {
+			images++
+		}
+	}
+	text := t.Text()
+	logLine := ""
+	if i := strings.Index(text, "ERROR "); i >= 0 {
+		logLine = strings.SplitN(text[i:], "\n", 2)[0]
+	}
+	return fmt.Sprintf("I got %d image(s) and your log. The log says `%s`: the API container ran out of memory. Raise its limit above 512Mi or find the leak.", images, logLine)
 }
 
 // demo runs the service against simulated Slack and agent runtime and
@@ -209,6 +232,12 @@ func demo(ctx context.Context, stdout io.Writer, args []string) error {
 		}},
 		{"13. ben starts a long job by mistake; anna's Stop is refused (not her run), ben's Stop stops it", func() error {
 			return demoStop(ctx, s, p)
+		}},
+		{"14. ben @mentions the bot in #general with a screenshot and a log file attached (files in)", func() error {
+			shot := s.Slack.AddFile("error-dialog.png", "image/png", demoPNG)
+			log := s.Slack.AddFile("api-7.log", "text/plain", []byte("12:03:55 ERROR OOMKilled: container api exceeded 512Mi\n"))
+			ev := s.UserShares(demoBen, demoGeneral, "channel", "<@"+s.Slack.BotUserID()+"> what is going on here?", "", shot, log)
+			return s.deliverAndWait(ctx, "Ev-files", AsMention(ev), demoGeneral, 1)
 		}},
 	}
 	for _, st := range steps {

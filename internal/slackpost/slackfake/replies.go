@@ -186,6 +186,7 @@ func (s *Server) UserFileShare(channel, user, text, threadTS string, files ...Fi
 	m := &message{channel: channel, ts: s.newTS(), threadTS: threadTS, user: user, text: text}
 	for _, f := range files {
 		m.files = append(m.files, f.ID)
+		m.fileNames = append(m.fileNames, f.Name)
 	}
 	s.channel(channel).msgs = append(s.channel(channel).msgs, m)
 	s.notify()

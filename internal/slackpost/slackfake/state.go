@@ -39,6 +39,7 @@ type Message struct {
 	// showed (tasks by id, latest state, in the order first seen).
 	Plan  string
 	Tasks []Task
+	Files []string // names of the files shared with it
 }
 
 // View is a modal the bot opened with views.open.
@@ -111,6 +112,7 @@ type message struct {
 	plan      string
 	tasks     []Task
 	files     []string // ids of shared files (file_share)
+	fileNames []string
 }
 
 func (m *message) snapshot() Message {

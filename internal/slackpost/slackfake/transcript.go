@@ -79,6 +79,9 @@ func (t *transcript) message(m Message, first, more string) {
 	for _, l := range lines[1:] {
 		fmt.Fprintf(&t.b, "%s%s\n", more, l)
 	}
+	if len(m.Files) > 0 {
+		fmt.Fprintf(&t.b, "%s[file: %s]\n", more, strings.Join(m.Files, "] [file: "))
+	}
 	if len(m.Buttons) > 0 {
 		fmt.Fprintf(&t.b, "%s[%s]\n", more, strings.Join(m.Buttons, "] ["))
 	}
