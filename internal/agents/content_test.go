@@ -147,3 +147,35 @@ func TestMessageJSON(t *testing.T) {
 		}
 	}
 }
+
+// FuzzMessageJSON: whatever input message decodes passes its checks and
+// survives a round trip unchanged.
+func FuzzMessageJSON(f *testing.F) {
+	f.Add(`{"role":"user","content":"hi"}`)
+	f.Add(`{"role":"user","content":[{"type":"text","text":"a"},{"type":"image","source_type":"base64","data":"AQI=","mime_type":"image/png"}]}`)
+	f.Add(`{"role":"user","content":[{"type":"image_url","image_url":{"url":"x"}}]}`)
+	f.Add(`{"role":"user","content":null}`)
+	f.Fuzz(func(t *testing.T, in string) {
+		var m Message
+		if json.Unmarshal([]byte(in), &m) != nil {
+			return
+		}
+		for _, b := range m.Blocks {
+			if err := b.Check(); err != nil {
+				t.Fatalf("decoded a block that fails Check: %+v: %v", b, err)
+			}
+		}
+		out, err := json.Marshal(m)
+		if err != nil {
+			t.Fatalf("Marshal(%+v): %v", m, err)
+		}
+		var back Message
+		if err := json.Unmarshal(out, &back); err != nil {
+			t.Fatalf("re-decoding %s: %v", out, err)
+		}
+		again, _ := json.Marshal(back)
+		if string(again) != string(out) {
+			t.Fatalf("round trip changed the message: %s -> %s", out, again)
+		}
+	})
+}
