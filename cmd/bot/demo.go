@@ -113,7 +113,11 @@ func demoFilesAnswer(t agentstest.Turn) string {
 	if i := strings.Index(text, "ERROR "); i >= 0 {
 		logLine = strings.SplitN(text[i:], "\n", 2)[0]
 	}
-	return fmt.Sprintf("I got %d image(s) and your log. The log says `%s`: the API container ran out of memory. Raise its limit above 512Mi or find the leak.", images, logLine)
+	seen := fmt.Sprintf("I looked at your %d image(s) and your log", images)
+	if images == 0 && strings.Contains(text, "an image, not passed to you") {
+		seen = "This runtime passes me text only, so I know your screenshot by name; I read your log"
+	}
+	return fmt.Sprintf("%s. It says `%s`: the API container ran out of memory. Raise its limit above 512Mi or find the leak.", seen, logLine)
 }
 
 // demo runs the service against simulated Slack and agent runtime and

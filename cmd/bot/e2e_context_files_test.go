@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/deepagents-slack/slackbot/internal/agents"
 	"github.com/deepagents-slack/slackbot/internal/agents/agentstest"
 	"github.com/deepagents-slack/slackbot/internal/slackpost/slackfake"
 )
@@ -135,51 +136,69 @@ func TestMentionMidThreadUnreadable(t *testing.T) {
 }
 
 // TestFilesReachTheAgent: a screenshot and a log file shared with a
-// mention reach the agent's input as an image block and as text; a PDF is
-// named; a follow-up's file_share in the bot's thread is read too.
+// mention reach the agent's input: on an Agent Server the image as an image
+// content block, on the Managed API (whose messages are text) named; the
+// log as text; a PDF is named. A file shared into the bot's thread is a
+// follow-up.
 func TestFilesReachTheAgent(t *testing.T) {
-	e := newTestEnv(t, agentstest.Echo(), nil, nil)
-	png := append([]byte("\x89PNG\r\n\x1a\n"), bytes.Repeat([]byte{7}, 64)...)
-	shot := e.Slack.AddFile("screenshot.png", "image/png", png)
-	log := e.Slack.AddFile("deploy.log", "text/plain", []byte("ERROR: OOMKilled in pod api-7\n"))
-	pdf := e.Slack.AddFile("runbook.pdf", "application/pdf", []byte("%PDF-1.7"))
-	ev := e.UserShares(userAnna, chGeneral, "channel", "<@"+e.Slack.BotUserID()+"> why did this fail?", "", shot, log, pdf)
-	e.deliver("Ev-files", AsMention(ev), 0)
-	e.deliver("Ev-files-msg", ev, 0) // the message twin: one run
-	root := ev["ts"].(string)
-	e.waitReplies(chGeneral, root, 1)
-
-	text, images := e.inputOf(0)
-	for _, want := range []string{
-		"why did this fail?",
-		"screenshot.png (image/png, 72 bytes): attached as an image",
-		"[File deploy.log:]\nERROR: OOMKilled in pod api-7",
-		"runbook.pdf (application/pdf, 8 bytes): this file type is not passed to you",
+	for _, sc := range []struct {
+		name      string
+		surface   agentstest.Surface
+		runtime   agents.Dialect
+		images    int
+		downloads int
+		named     string
+	}{
+		{"agent server", agentstest.AgentServer, agents.AgentServer, 1, 2, "screenshot.png (image/png, 72 bytes): attached as an image"},
+		{"managed", agentstest.ManagedProxy, agents.Managed, 0, 1, "screenshot.png (image/png, 72 bytes): an image, not passed to you (this agent runtime takes text only)"},
 	} {
-		if !strings.Contains(text, want) {
-			t.Errorf("run input lacks %q:\n%s", want, text)
-		}
-	}
-	runs := e.Runtime.Runs()
-	if images != 1 || len(runs) != 1 {
-		t.Fatalf("%d image blocks in %d runs; want 1 in 1", images, len(runs))
-	}
-	img := runs[0].Input[0].Blocks[1]
-	if got, err := base64.StdEncoding.DecodeString(img.Data); err != nil || !bytes.Equal(got, png) || img.MimeType != "image/png" || img.SourceType != "base64" {
-		t.Errorf("image block = %s/%s %d bytes, %v; want the PNG as base64", img.SourceType, img.MimeType, len(got), err)
-	}
-	if n := e.Slack.Downloads(); n != 2 {
-		t.Errorf("%d downloads; want 2 (the PDF is not fetched)", n)
-	}
+		t.Run(sc.name, func(t *testing.T) {
+			e := newTestEnv(t, agentstest.Echo(), func(c *Config) { c.Runtime = sc.runtime }, []agentstest.Option{agentstest.WithSurface(sc.surface)})
+			png := append([]byte("\x89PNG\r\n\x1a\n"), bytes.Repeat([]byte{7}, 64)...)
+			shot := e.Slack.AddFile("screenshot.png", "image/png", png)
+			log := e.Slack.AddFile("deploy.log", "text/plain", []byte("ERROR: OOMKilled in pod api-7\n"))
+			pdf := e.Slack.AddFile("runbook.pdf", "application/pdf", []byte("%PDF-1.7"))
+			ev := e.UserShares(userAnna, chGeneral, "channel", "<@"+e.Slack.BotUserID()+"> why did this fail?", "", shot, log, pdf)
+			e.deliver("Ev-files", AsMention(ev), 0)
+			e.deliver("Ev-files-msg", ev, 0) // the message twin: one run
+			root := ev["ts"].(string)
+			e.waitReplies(chGeneral, root, 1)
 
-	// A file shared into the bot's thread without words is a follow-up.
-	csv := e.Slack.AddFile("errors.csv", "text/csv", []byte("pod,count\napi-7,12\n"))
-	e.deliver("Ev-csv", e.UserShares(userAnna, chGeneral, "channel", "", root, csv), 0)
-	e.waitReplies(chGeneral, root, 2)
-	if text, _ := e.inputOf(1); !strings.Contains(text, "[File errors.csv:]\npod,count\napi-7,12") {
-		t.Errorf("follow-up input = %q", text)
-	}
-	if failed := failedCalls(e.Slack); len(failed) > 0 {
-		t.Errorf("Slack refused calls: %v", failed)
+			text, images := e.inputOf(0)
+			for _, want := range []string{
+				"why did this fail?",
+				sc.named,
+				"[File deploy.log:]\nERROR: OOMKilled in pod api-7",
+				"runbook.pdf (application/pdf, 8 bytes): this file type is not passed to you",
+			} {
+				if !strings.Contains(text, want) {
+					t.Errorf("run input lacks %q:\n%s", want, text)
+				}
+			}
+			runs := e.Runtime.Runs()
+			if images != sc.images || len(runs) != 1 {
+				t.Fatalf("%d image blocks in %d runs; want %d in 1", images, len(runs), sc.images)
+			}
+			if sc.images > 0 {
+				img := runs[0].Input[0].Blocks[1]
+				if got, err := base64.StdEncoding.DecodeString(img.Data); err != nil || !bytes.Equal(got, png) || img.MimeType != "image/png" || img.SourceType != "base64" {
+					t.Errorf("image block = %s/%s %d bytes, %v; want the PNG as base64", img.SourceType, img.MimeType, len(got), err)
+				}
+			}
+			if n := e.Slack.Downloads(); n != sc.downloads {
+				t.Errorf("%d downloads; want %d (nothing that is not passed is fetched)", n, sc.downloads)
+			}
+
+			// A file shared into the bot's thread without words is a follow-up.
+			csv := e.Slack.AddFile("errors.csv", "text/csv", []byte("pod,count\napi-7,12\n"))
+			e.deliver("Ev-csv", e.UserShares(userAnna, chGeneral, "channel", "", root, csv), 0)
+			e.waitReplies(chGeneral, root, 2)
+			if text, _ := e.inputOf(1); !strings.Contains(text, "[File errors.csv:]\npod,count\napi-7,12") {
+				t.Errorf("follow-up input = %q", text)
+			}
+			if failed := failedCalls(e.Slack); len(failed) > 0 {
+				t.Errorf("Slack refused calls: %v", failed)
+			}
+		})
 	}
 }

@@ -22,8 +22,10 @@ const (
 	DefaultFileMaxBytes       = 5 << 20  // one shared file (Anthropic's image limit is 5 MB)
 	DefaultMessageFilesBytes  = 10 << 20 // all files of one message
 	textFileMaxChars          = 100_000  // a text file's content in the input
-	imageMimeTypesAccepted    = "image/png image/jpeg image/gif image/webp"
 )
+
+// imageMimeTypes are the image types chat models commonly accept.
+var imageMimeTypes = []string{"image/png", "image/jpeg", "image/gif", "image/webp"}
 
 // SharedFile is a file shared with a user's message, as the job keeps it
 // until the worker downloads it.
@@ -73,7 +75,7 @@ func (r *Relay) runInput(ctx context.Context, log *slog.Logger, job threadmap.Jo
 		text.WriteString(r.threadContext(ctx, log, job.Key, p.MessageTS))
 	}
 	text.WriteString(p.Text)
-	files := r.fileParts(ctx, log, p.Files)
+	files := r.fileParts(ctx, log, p.Files, r.acceptsImages())
 	if files.text != "" {
 		text.WriteString("\n\n")
 		text.WriteString(files.text)
@@ -167,6 +169,15 @@ func tsBefore(a, b string) bool {
 	return af < bf
 }
 
+// acceptsImages reports whether the runtime takes image content blocks. An
+// Agent Server (LangGraph) takes LangChain content blocks in input
+// messages; the Managed Deep Agents API's published Message is {role,
+// content: string} (reference/openapi/managed-deep-agents-openapi.json), so
+// there images are named instead.
+func (r *Relay) acceptsImages() bool {
+	return r.cfg.Agents != nil && r.cfg.Agents.Dialect() == agents.AgentServer
+}
+
 // fileInput is what a message's files add to the run input.
 type fileInput struct {
 	text   string                // text files' contents and the other files named
@@ -176,15 +187,19 @@ type fileInput struct {
 // fileParts downloads the files of a message within the limits and turns
 // them into input: images as image blocks, text files as text, others named
 // with their type and size. A file that is not passed is named with the reason.
-func (r *Relay) fileParts(ctx context.Context, log *slog.Logger, files []SharedFile) fileInput {
+func (r *Relay) fileParts(ctx context.Context, log *slog.Logger, files []SharedFile, images bool) fileInput {
 	var in fileInput
 	var notes []string
 	var texts []string
 	left := r.cfg.MessageFilesBytes
 	for _, f := range files {
 		kind := fileKind(f)
-		if kind == "" {
+		switch {
+		case kind == "":
 			notes = append(notes, describeFile(f)+": this file type is not passed to you")
+			continue
+		case kind == "image" && !images:
+			notes = append(notes, describeFile(f)+": an image, not passed to you (this agent runtime takes text only)")
 			continue
 		}
 		if f.Size > r.cfg.FileMaxBytes {
@@ -257,7 +272,7 @@ var textFiletypes = []string{
 func fileKind(f SharedFile) string {
 	mt, _, _ := mime.ParseMediaType(f.Mimetype)
 	switch {
-	case slices.Contains(strings.Fields(imageMimeTypesAccepted), mt):
+	case slices.Contains(imageMimeTypes, mt):
 		return "image"
 	case strings.HasPrefix(mt, "text/"), slices.Contains(textMimeTypes, mt), slices.Contains(textFiletypes, f.Filetype):
 		return "text"

@@ -51,7 +51,7 @@ func TestFileParts(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			before := fake.Downloads()
-			in := r.fileParts(context.Background(), slog.New(slog.DiscardHandler), tc.files)
+			in := r.fileParts(context.Background(), slog.New(slog.DiscardHandler), tc.files, true)
 			for _, w := range tc.wantText {
 				if !strings.Contains(in.text, w) {
 					t.Errorf("text lacks %q:\n%s", w, in.text)
@@ -72,13 +72,22 @@ func TestFileParts(t *testing.T) {
 	}
 }
 
-// TestRunInputBlocks: a message with an image is sent as a block list
-// whose first block is the text; without images it stays a string.
+// TestRunInputBlocks: to an Agent Server a message with an image is sent
+// as a block list whose first block is the text; without images it stays a
+// string. To the Managed API (content: string) the image is named.
 func TestRunInputBlocks(t *testing.T) {
 	fake := slackfake.New()
 	defer fake.Close()
+	runtime := func(d agents.Dialect) *agents.Client {
+		c, err := agents.New("http://127.0.0.1:9", "k", agents.WithDialect(d))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
 	r := &Relay{cfg: Config{
 		Slack:        slackpost.New(slack.New("xoxb-test", slack.OptionAPIURL(fake.APIURL()))),
+		Agents:       runtime(agents.AgentServer),
 		FileMaxBytes: 1 << 20, MessageFilesBytes: 1 << 20,
 	}}
 	f := fake.AddFile("a.png", "image/png", []byte("png bytes"))
@@ -91,5 +100,10 @@ func TestRunInputBlocks(t *testing.T) {
 	plain := r.runInput(context.Background(), slog.New(slog.DiscardHandler), threadmap.Job{}, payload{Text: "hi"})
 	if m := plain.Messages[0]; m.Content != "hi" || m.Blocks != nil {
 		t.Fatalf("plain input = %+v", m)
+	}
+	r.cfg.Agents = runtime(agents.Managed)
+	managed := r.runInput(context.Background(), slog.New(slog.DiscardHandler), threadmap.Job{}, p).Messages[0]
+	if managed.Blocks != nil || !strings.Contains(managed.Content, "a.png (image/png, 9 bytes): an image, not passed to you (this agent runtime takes text only)") {
+		t.Fatalf("managed input = %+v", managed)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"strings"
 	"testing"
 
 	"github.com/deepagents-slack/slackbot/internal/agents"
@@ -121,13 +122,42 @@ func TestCreateRunValidation(t *testing.T) {
 	if resp := do(t, http.MethodPost, s.URL+"/threads/runs", "test-key", with("stream_mode", "values")); resp.Status != 200 {
 		t.Fatalf("stream_mode string: %d %s", resp.Status, resp.Body)
 	}
-	// LangChain standard content blocks reach the agent's turn.
+	// Content blocks are not the Managed API's Message (content: string).
 	image := with("input", map[string]any{"messages": []any{map[string]any{"role": "user", "content": []any{
 		map[string]any{"type": "text", "text": "what is this?"},
 		map[string]any{"type": "image", "source_type": "base64", "data": "AQI=", "mime_type": "image/png"},
 	}}}})
-	if resp := do(t, http.MethodPost, s.URL+"/threads/runs", "test-key", image); resp.Status != 200 {
-		t.Fatalf("image block: %d %s", resp.Status, resp.Body)
+	if resp := do(t, http.MethodPost, s.URL+"/threads/runs", "test-key", image); resp.Status != 400 || !strings.Contains(string(resp.Body), "must be a string") {
+		t.Fatalf("image block on the Managed API: %d %s; want 400", resp.Status, resp.Body)
+	}
+}
+
+// TestContentBlocksOnAgentServer: an Agent Server takes LangChain standard
+// content blocks and the agent's turn sees them.
+func TestContentBlocksOnAgentServer(t *testing.T) {
+	s := NewServer(WithSurface(AgentServer))
+	defer s.Close()
+	s.AddAgent("a1", Echo())
+	c, err := agents.New(s.URL, "test-key", agents.WithDialect(agents.AgentServer), agents.WithRetry(1, 0, 0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := t.Context()
+	if _, err := c.CreateThread(ctx, &agents.CreateThreadRequest{AgentID: "a1", ThreadID: threadA, IfExists: agents.IfExistsDoNothing}); err != nil {
+		t.Fatalf("CreateThread: %v", err)
+	}
+	msg := agents.Message{Role: agents.RoleUser, Blocks: []agents.ContentBlock{agents.TextBlock("what is this?"), agents.ImageBlock("image/png", []byte{1, 2})}}
+	st, err := c.StreamRun(ctx, threadA, &agents.RunRequest{Agent: "a1", Input: &agents.Input{Messages: []agents.Message{msg}}, StreamMode: []string{"values"}})
+	if err != nil {
+		t.Fatalf("StreamRun with an image block: %v", err)
+	}
+	st.Close()
+	runs := s.Runs()
+	if len(runs) != 1 || len(runs[0].Input) != 1 {
+		t.Fatalf("runs = %+v", runs)
+	}
+	if got := runs[0].Input[0]; got.Content != "what is this?" || len(got.Blocks) != 2 || got.Blocks[1].MimeType != "image/png" || got.Blocks[1].Data != "AQI=" {
+		t.Fatalf("run input = %+v", got)
 	}
 }
 

@@ -105,6 +105,18 @@ func (s *Server) parseRunRequest(body []byte, route runRoute) (*runRequest, *api
 	if err := req.parseKwargs(fields); err != nil {
 		return nil, err
 	}
+	if s.surface.managed() {
+		for i, m := range req.input {
+			if len(m.Blocks) > 0 {
+				// The Managed Deep Agents API's Message is {role, content:
+				// string} (../reference/openapi/managed-deep-agents-openapi.json,
+				// components.schemas.Message); content blocks are an Agent
+				// Server (LangGraph) input.
+				return nil, errorf(http.StatusBadRequest, CodeInvalidField,
+					"Send 'input.messages[%d].content' as a string: 'content' must be a string", i)
+			}
+		}
+	}
 	if route == routeStream && s.surface.managed() && len(req.input) == 0 {
 		// StreamRunRequest requires messages, minItems 1 (the newer spec
 		// input.messages); resumes too ("resume runs still need a non-empty
