@@ -304,7 +304,14 @@ func describeFile(f SharedFile) string {
 	if kind == "" {
 		kind = "unknown type"
 	}
-	return fmt.Sprintf("%s (%s, %s)", displayName(f), kind, humanBytes(f.Size))
+	name := displayName(f)
+	if f.Title != "" && f.Title != f.Name {
+		name += " \"" + f.Title + "\""
+	}
+	if f.Size <= 0 {
+		return fmt.Sprintf("%s (%s)", name, kind)
+	}
+	return fmt.Sprintf("%s (%s, %s)", name, kind, humanBytes(f.Size))
 }
 
 func humanBytes(n int64) string {
