@@ -26,7 +26,8 @@ func TestMessagesOnceDroppedReachTheAgent(t *testing.T) {
 				ev["files"] = []map[string]any{{"id": "F0001", "name": "q3.pdf", "title": "Q3 report", "mimetype": "application/pdf"}}
 				return ev
 			},
-			prompt: "what does this say?\n\n[The user attached q3.pdf (Q3 report), application/pdf. File contents are not available to you.]",
+			// A type the agent is not given is named (TestFilesReachTheAgent has the rest).
+			prompt: "what does this say?\n\n[Files shared with this message: q3.pdf \"Q3 report\" (application/pdf): this file type is not passed to you]",
 		},
 		{
 			name: "thread_broadcast follow-up",
