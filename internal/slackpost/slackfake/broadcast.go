@@ -71,7 +71,7 @@ func (s *Server) Broadcasts() []string {
 	return slices.Clone(s.broadcasts)
 }
 
-// Reset forgets every call, message, ephemeral, view and broadcast, keeping
+// Reset forgets every call, message, ephemeral, view, broadcast and file, keeping
 // the configuration and rate-limit state: long fuzz runs reuse one server.
 func (s *Server) Reset() {
 	s.mu.Lock()
@@ -80,5 +80,6 @@ func (s *Server) Reset() {
 	s.channels = map[string]*channelState{}
 	s.statuses = map[threadKey]assistantStatus{}
 	s.titles = map[threadKey]string{}
+	s.files, s.downloads = map[string]*storedFile{}, 0
 	s.notify()
 }
