@@ -137,6 +137,7 @@ func (m *message) snapshot() Message {
 		Streaming: m.streaming,
 		Reactions: slices.Clone(m.reactions),
 		Buttons:   slices.Clone(m.blocks.buttons),
+		Files:     slices.Clone(m.fileNames),
 		Plan:      m.plan,
 		Tasks:     slices.Clone(m.tasks),
 	}
