@@ -134,9 +134,20 @@ func TestMetricsAndLogsAfterTraffic(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	code, exposition := httpGet(t, s.URL+"/metrics")
-	if code != 200 {
-		t.Fatalf("/metrics: %d", code)
+	// The fake records the 429 before the bot's client has counted it: read
+	// /metrics until the count is there (bounded by ctx).
+	var exposition string
+	err = s.WaitFor(ctx, func(*slackfake.Server) bool {
+		code, body := httpGet(t, s.URL+"/metrics")
+		if code != 200 {
+			t.Fatalf("/metrics: %d", code)
+		}
+		exposition = body
+		got, err := metricValue(body, "slackbot_slack_api_errors_total", `method="reactions.remove"`, `error="ratelimited"`)
+		return err == nil && got >= 1
+	})
+	if err != nil {
+		t.Fatalf("the 429 never reached /metrics: %v", err)
 	}
 	atLeast := []struct {
 		name   string
