@@ -58,11 +58,17 @@ type groupCommit struct {
 	// write writes every Record of group in one transaction and fills in
 	// their results; on error nothing of the group was written.
 	write func(ctx context.Context, group []*pendingRecord) error
+	// timeout bounds each transaction: groupTimeout outside tests.
+	timeout time.Duration
 
-	queue    chan *pendingRecord
-	stop     chan struct{}
-	stopOnce sync.Once
-	wg       sync.WaitGroup
+	queue chan *pendingRecord
+	stop  chan struct{}
+	// closing is read-held by every caller while it enqueues and
+	// write-held by close while it marks the store closed, so no Record
+	// enters the queue once the writers may have drained it and returned.
+	closing sync.RWMutex
+	closed  bool
+	wg      sync.WaitGroup
 }
 
 // newGroupCommit starts writers goroutines that each commit one group at a
@@ -70,7 +76,7 @@ type groupCommit struct {
 // transactions can run side by side (PostgreSQL), so one group's round trips
 // and commit overlap another's.
 func newGroupCommit(writers int, write func(ctx context.Context, group []*pendingRecord) error) *groupCommit {
-	g := &groupCommit{write: write, queue: make(chan *pendingRecord, maxGroup), stop: make(chan struct{})}
+	g := &groupCommit{write: write, timeout: groupTimeout, queue: make(chan *pendingRecord, maxGroup), stop: make(chan struct{})}
 	for range max(writers, 1) {
 		g.wg.Add(1)
 		go g.loop()
@@ -84,12 +90,8 @@ func (g *groupCommit) record(ctx context.Context, rec Record) (Recorded, error) 
 		return Recorded{}, errEmptyRecord
 	}
 	p := &pendingRecord{ctx: ctx, rec: rec, done: make(chan struct{})}
-	select {
-	case g.queue <- p:
-	case <-g.stop:
-		return Recorded{}, ErrClosed
-	case <-ctx.Done():
-		return Recorded{}, ctx.Err()
+	if err := g.enqueue(ctx, p); err != nil {
+		return Recorded{}, err
 	}
 	select {
 	case <-p.done:
@@ -101,10 +103,35 @@ func (g *groupCommit) record(ctx context.Context, rec Record) (Recorded, error) 
 	}
 }
 
+// enqueue hands p to the writers unless the store is closed. A full queue
+// only waits for the writers, which never take closing, so close cannot be
+// kept waiting past the time they need to make room.
+func (g *groupCommit) enqueue(ctx context.Context, p *pendingRecord) error {
+	g.closing.RLock()
+	defer g.closing.RUnlock()
+	if g.closed {
+		return ErrClosed
+	}
+	select {
+	case g.queue <- p:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
 // close stops taking Records, finishes the ones queued and returns when the
 // last group is committed.
 func (g *groupCommit) close() {
-	g.stopOnce.Do(func() { close(g.stop) })
+	g.closing.Lock()
+	first := !g.closed
+	g.closed = true
+	g.closing.Unlock()
+	// Every Record enqueued so far is in the queue now, and no other one
+	// will be: the writers' drain after stop answers them all.
+	if first {
+		close(g.stop)
+	}
 	g.wg.Wait()
 }
 
@@ -158,13 +185,13 @@ func (g *groupCommit) commit(group []*pendingRecord) {
 	if len(live) == 0 {
 		return
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), groupTimeout)
-	defer cancel()
-	err := g.write(ctx, live)
+	err := g.writeWithTimeout(live)
 	if err != nil && len(live) > 1 {
 		for _, p := range live {
 			p.res = Recorded{}
-			p.err = g.write(ctx, []*pendingRecord{p})
+			// Its own timeout: the failed group may have used up most of
+			// the group's.
+			p.err = g.writeWithTimeout([]*pendingRecord{p})
 			if p.err != nil {
 				p.res = Recorded{}
 				p.err = fmt.Errorf("threadmap: record: %w", p.err)
@@ -179,6 +206,13 @@ func (g *groupCommit) commit(group []*pendingRecord) {
 		}
 		close(p.done)
 	}
+}
+
+// writeWithTimeout writes group in one transaction bounded by g.timeout.
+func (g *groupCommit) writeWithTimeout(group []*pendingRecord) error {
+	ctx, cancel := context.WithTimeout(context.Background(), g.timeout)
+	defer cancel()
+	return g.write(ctx, group)
 }
 
 // prepareRecord fills in what a caller may leave out, as the single-part
