@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"log/slog"
 	"net/http"
 	"os/exec"
 	"path/filepath"
@@ -358,5 +359,75 @@ func TestTestRunProcess(t *testing.T) {
 	code, out, errOut := runBin("break")
 	if code != 1 || out != "" || !strings.Contains(errOut, "bot: test run error: The run failed: the new version crashed") {
 		t.Fatalf("failure: exit %d, stdout %q, stderr %q", code, out, errOut)
+	}
+}
+
+// Shutdown while POST /ops/test-runs waits for a run: the caller is
+// answered 504 "interrupted", the run's lease is released at once for
+// another replica, and the service stops cleanly instead of waiting out
+// its shutdown timeout with the store closed under the handler.
+func TestOpsTestRunShutdown(t *testing.T) {
+	const token = "ops-token-0123456789abcdef"
+	runtime := agentstest.NewServer()
+	t.Cleanup(runtime.Close)
+	runtime.AddAgent(agentMain, func(agentstest.Turn) []agentstest.Step {
+		return []agentstest.Step{agentstest.Pause(time.Minute), agentstest.Text("late")}
+	})
+	dir := t.TempDir()
+	s, err := startSim(context.Background(), dir, slog.New(slog.DiscardHandler), runtime, func(c *Config) {
+		c.Policy.DefaultAgent = agentMain
+		c.OpsAPIToken = token
+		c.LeaseTTL = time.Hour // a lease left behind would still hold the job
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	type answer struct {
+		code int
+		out  testRunOutput
+		err  error
+	}
+	answered := make(chan answer, 1)
+	go func() {
+		req, _ := http.NewRequest(http.MethodPost, s.URL+"/ops/test-runs",
+			strings.NewReader(`{"channel":"`+chOpsTest+`","prompt":"take your time","timeout":"10m"}`))
+		req.Header.Set("Authorization", "Bearer "+token)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			answered <- answer{err: err}
+			return
+		}
+		defer resp.Body.Close()
+		var a answer
+		a.code, a.err = resp.StatusCode, json.NewDecoder(resp.Body).Decode(&a.out)
+		answered <- a
+	}()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	for runtime.RunsStarted() == 0 {
+		select {
+		case <-ctx.Done():
+			t.Fatal("the test run's run never started")
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+
+	if err := s.Close(); err != nil {
+		t.Errorf("service stopped with: %v", err)
+	}
+	a := <-answered
+	if a.err != nil || a.code != http.StatusGatewayTimeout || a.out.Status != "interrupted" || a.out.ThreadID == "" {
+		t.Errorf("answer: %d %+v %v, want 504 with status interrupted", a.code, a.out, a.err)
+	}
+
+	store, err := threadmap.Open(ctx, filepath.Join(dir, "bot.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	job, err := store.LeaseNextJob(ctx, "next-replica", time.Minute)
+	if err != nil || !strings.HasPrefix(job.ID, "testrun:") {
+		t.Fatalf("another replica cannot take the test run over: %+v %v", job, err)
 	}
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/json"
@@ -57,7 +58,8 @@ type opsTestRun struct {
 
 // serveTestRun posts a test run and answers when it has ended: 200 with
 // status "success", 502 "error" (the run failed), 409 "paused" (it waits
-// for an approval), 504 "timeout"; the body is `bot test-run --json`'s.
+// for an approval), 504 "timeout" or "interrupted" (the service is
+// shutting down); the body is `bot test-run --json`'s.
 func (s *service) serveTestRun(w http.ResponseWriter, r *http.Request) {
 	var body opsTestRun
 	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxOpsBody))
@@ -83,7 +85,14 @@ func (s *service) serveTestRun(w http.ResponseWriter, r *http.Request) {
 	// comes when the run ends.
 	_ = http.NewResponseController(w).SetWriteDeadline(time.Now().Add(req.Timeout + 30*time.Second))
 
-	out, err := s.testRun(r.Context(), req, "`POST /ops/test-runs`")
+	// Shutdown stops the wait: the run's lease is released for another
+	// replica and the caller is told, instead of being cut off when the
+	// shutdown timeout ends.
+	ctx, cancel := context.WithCancel(r.Context())
+	defer cancel()
+	stop := context.AfterFunc(s.shuttingDown, cancel)
+	defer stop()
+	out, err := s.testRun(ctx, req, "`POST /ops/test-runs`")
 	switch {
 	case errors.Is(err, relay.ErrChannelNotAllowed):
 		writeOpsError(w, http.StatusForbidden, err.Error())
@@ -102,7 +111,7 @@ func (s *service) serveTestRun(w http.ResponseWriter, r *http.Request) {
 		status = http.StatusBadGateway
 	case relay.TestRunPaused:
 		status = http.StatusConflict
-	case relay.TestRunTimeout:
+	case relay.TestRunTimeout, relay.TestRunInterrupted:
 		status = http.StatusGatewayTimeout
 	}
 	writeOpsJSON(w, status, out)

@@ -43,6 +43,11 @@ type service struct {
 	// public routes (which then have no /metrics).
 	metricsLn      net.Listener
 	metricsHandler http.Handler
+	// shuttingDown ends when run begins to shut down. Requests that wait
+	// long (POST /ops/test-runs) watch it, since http.Server.Shutdown
+	// waits for active requests without cancelling their contexts.
+	shuttingDown      context.Context
+	startShuttingDown context.CancelFunc
 }
 
 // newService wires every package from cfg. The caller closes s.store.
@@ -131,6 +136,7 @@ func newService(ctx context.Context, cfg Config, log *slog.Logger) (*service, er
 		Metrics:      m,
 	}
 	svc := &service{log: log, store: store, relay: rl, auth: auth}
+	svc.shuttingDown, svc.startShuttingDown = context.WithCancel(context.Background())
 	r := mux.NewRouter()
 	if cfg.SocketMode() {
 		// No /slack/* routes and no completion webhook: nothing reaches
@@ -268,6 +274,7 @@ func (s *service) run(ctx context.Context, ln net.Listener) error {
 	case err = <-serveErr:
 	case <-ctx.Done():
 		s.log.Info("shutting down: finishing in-flight requests")
+		s.startShuttingDown()
 		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownTimeout)
 		err = srv.Shutdown(sctx)
 		cancel()

@@ -49,7 +49,7 @@ func (r testRunRequest) validate() error {
 // testRunOutput is what `bot test-run --json` prints and POST
 // /ops/test-runs answers.
 type testRunOutput struct {
-	Status    string `json:"status"` // success, error, paused or timeout
+	Status    string `json:"status"` // success, error, paused, timeout or interrupted
 	ThreadID  string `json:"thread_id"`
 	RunID     string `json:"run_id"`
 	Answer    string `json:"answer"`

@@ -46,7 +46,10 @@ const (
 	TestRunSuccess = "success" // the answer was delivered
 	TestRunError   = "error"   // the run failed; the failure note was delivered
 	TestRunPaused  = "paused"  // the run waits for a decision on an approval card
-	TestRunTimeout = "timeout" // the caller stopped waiting; the run goes on
+	TestRunTimeout = "timeout" // the caller's time ran out; the run goes on
+	// TestRunInterrupted: the caller stopped waiting before its time ran
+	// out (e.g. the service shuts down); the run goes on.
+	TestRunInterrupted = "interrupted"
 )
 
 // TestRunResult is how a test run ended, as far as its caller waited.
@@ -134,7 +137,8 @@ const testRunPoll = 200 * time.Millisecond
 // no running service; when a replica of the service leased it first, it
 // waits for that replica and takes the job over if that replica's lease
 // expires. When ctx ends first the lease is released, the result says
-// "timeout", and any replica finishes the run in the thread.
+// "timeout" (ctx's deadline passed) or "interrupted" (ctx was cancelled),
+// and any replica finishes the run in the thread.
 func (r *Relay) FollowTestRun(ctx context.Context, t TestRunTicket) (TestRunResult, error) {
 	leaser, canLease := r.cfg.Store.(threadmap.JobLeaser)
 	tick := time.NewTicker(testRunPoll)
@@ -174,11 +178,11 @@ func (r *Relay) FollowTestRun(ctx context.Context, t TestRunTicket) (TestRunResu
 // timedOut reports a test run its caller stopped waiting for, with the run
 // id if one was started.
 func (r *Relay) timedOut(waited context.Context, t TestRunTicket) TestRunResult {
-	why := "timed out waiting for the run to end"
+	status, why := TestRunTimeout, "timed out waiting for the run to end"
 	if !errors.Is(waited.Err(), context.DeadlineExceeded) {
-		why = "stopped waiting for the run to end (interrupted)"
+		status, why = TestRunInterrupted, "stopped waiting for the run to end (interrupted)"
 	}
-	res := TestRunResult{TestRunTicket: t, Status: TestRunTimeout,
+	res := TestRunResult{TestRunTicket: t, Status: status,
 		Error: why + "; it goes on, and a running service (or the next one to start) posts its answer in the thread"}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
