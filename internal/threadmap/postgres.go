@@ -359,13 +359,26 @@ func (s *PostgresStore) UnfinishedJobs(ctx context.Context, threadID string) (in
 	return n, nil
 }
 
-// LeaseNextJob leases the next job that may be worked; see Store. SKIP
-// LOCKED lets concurrent workers pass over a job another one is leasing
-// right now instead of queueing behind it; the job's thread stays blocked
-// for them all the same, since the locked job is still its oldest open one.
+// LeaseNextJob leases the next job that may be worked; see Store.
 func (s *PostgresStore) LeaseNextJob(ctx context.Context, owner string, ttl time.Duration) (Job, error) {
+	return s.lease(ctx, "", owner, ttl)
+}
+
+// lease leases the oldest job that may be worked now or, with an id, that
+// job only if it may (LeaseJob): one statement, so both follow the same
+// rules, on the database's clock. SKIP LOCKED lets concurrent workers pass
+// over a job another one is leasing right now instead of queueing behind
+// it; the job's thread stays blocked for them all the same, since the
+// locked job is still its oldest open one.
+func (s *PostgresStore) lease(ctx context.Context, id, owner string, ttl time.Duration) (Job, error) {
 	if owner == "" {
 		return Job{}, errEmptyOwner
+	}
+	args := []any{newLeaseOwner(owner), s.leaseNow(), micros(ttl), s.clock()}
+	byID := ""
+	if id != "" {
+		byID = "j.id = $5 AND "
+		args = append(args, id)
 	}
 	var j Job
 	err := s.queryRow(ctx, func(r pgx.Row) (err error) {
@@ -374,7 +387,7 @@ func (s *PostgresStore) LeaseNextJob(ctx context.Context, owner string, ttl time
 	}, `WITH clock AS (SELECT COALESCE($2::timestamptz, now()) AS now),
 		next AS (
 			SELECT j.seq FROM jobs j, clock
-			WHERE j.state NOT IN ('done', 'failed') AND j.state <> 'paused'
+			WHERE `+byID+`j.state NOT IN ('done', 'failed') AND j.state <> 'paused'
 			  AND (j.lease_until IS NULL OR j.lease_until <= clock.now)
 			  AND NOT EXISTS (
 				SELECT 1 FROM jobs o
@@ -385,13 +398,17 @@ func (s *PostgresStore) LeaseNextJob(ctx context.Context, owner string, ttl time
 		UPDATE jobs SET lease_owner = $1, lease_until = clock.now + $3::bigint * interval '1 microsecond',
 			attempts = jobs.attempts + 1, updated_at = $4
 		FROM next, clock WHERE jobs.seq = next.seq
-		RETURNING `+prefixed("jobs.", jobColumns),
-		newLeaseOwner(owner), s.leaseNow(), micros(ttl), s.clock())
-	if errors.Is(err, pgx.ErrNoRows) {
+		RETURNING `+prefixed("jobs.", jobColumns), args...)
+	switch {
+	case errors.Is(err, pgx.ErrNoRows) && id != "":
+		if _, err := s.Job(ctx, id); err != nil {
+			return Job{}, err // ErrNotFound: no such job
+		}
 		return Job{}, ErrNoJob
-	}
-	if err != nil {
-		return Job{}, fmt.Errorf("threadmap: lease next job: %w", err)
+	case errors.Is(err, pgx.ErrNoRows):
+		return Job{}, ErrNoJob
+	case err != nil:
+		return Job{}, fmt.Errorf("threadmap: lease job: %w", err)
 	}
 	return j, nil
 }

@@ -337,35 +337,52 @@ func (s *SQLiteStore) UnfinishedJobs(ctx context.Context, threadID string) (int,
 	return n, nil
 }
 
-// LeaseNextJob leases the next job that may be worked; see Store. The
-// state tests repeat the partial indexes' predicate word for word so SQLite
-// uses them. Lease times come from this process's clock, which is the
-// database's clock too: every process sharing a SQLite file runs on one
-// machine.
+// LeaseNextJob leases the next job that may be worked; see Store.
 func (s *SQLiteStore) LeaseNextJob(ctx context.Context, owner string, ttl time.Duration) (Job, error) {
+	return s.lease(ctx, "", owner, ttl)
+}
+
+// lease leases the oldest job that may be worked now or, with an id, that
+// job only if it may (LeaseJob): one statement, so both follow the same
+// rules. The state tests repeat the partial indexes' predicate word for
+// word so SQLite uses them. Lease times come from this process's clock,
+// which is the database's clock too: every process sharing a SQLite file
+// runs on one machine.
+func (s *SQLiteStore) lease(ctx context.Context, id, owner string, ttl time.Duration) (Job, error) {
 	if owner == "" {
 		return Job{}, errEmptyOwner
 	}
 	owner = newLeaseOwner(owner)
 	now := s.clock()
+	args := []any{owner, now.Add(ttl).UnixMicro(), now.UnixMicro()}
+	byID := ""
+	if id != "" {
+		byID = "j.id = ? AND "
+		args = append(args, id)
+	}
+	args = append(args, now.UnixMicro())
 	j, err := scanSQLiteJob(s.write.QueryRowContext(ctx, `UPDATE jobs
 		SET lease_owner = ?, lease_until = ?, attempts = attempts + 1, updated_at = ?
 		WHERE seq = (
 			SELECT j.seq FROM jobs j
-			WHERE j.state NOT IN ('done', 'failed') AND j.state <> 'paused'
+			WHERE `+byID+`j.state NOT IN ('done', 'failed') AND j.state <> 'paused'
 			  AND (j.lease_until IS NULL OR j.lease_until <= ?)
 			  AND NOT EXISTS (
 				SELECT 1 FROM jobs o
 				WHERE o.thread_id = j.thread_id AND o.state NOT IN ('done', 'failed') AND o.seq < j.seq)
 			ORDER BY j.seq
 			LIMIT 1)
-		RETURNING `+jobColumns,
-		owner, now.Add(ttl).UnixMicro(), now.UnixMicro(), now.UnixMicro()))
-	if errors.Is(err, sql.ErrNoRows) {
+		RETURNING `+jobColumns, args...))
+	switch {
+	case errors.Is(err, sql.ErrNoRows) && id != "":
+		if _, err := s.Job(ctx, id); err != nil {
+			return Job{}, err // ErrNotFound: no such job
+		}
 		return Job{}, ErrNoJob
-	}
-	if err != nil {
-		return Job{}, fmt.Errorf("threadmap: lease next job: %w", err)
+	case errors.Is(err, sql.ErrNoRows):
+		return Job{}, ErrNoJob
+	case err != nil:
+		return Job{}, fmt.Errorf("threadmap: lease job: %w", err)
 	}
 	return j, nil
 }
