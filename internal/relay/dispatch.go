@@ -299,3 +299,31 @@ func readableForAgent(s string) string {
 	})
 	return slacktext.Unescape(strings.TrimSpace(s))
 }
+
+// startConversation records, in one write, a conversation in the thread of
+// a root message the bot posted (a slash command's, a test run's) and the
+// prompt job that opens it, so no crash can leave the thread bound with no
+// job to answer it. A repeat writes nothing new: a retried job's ids are the
+// same, and the first binding of the thread wins.
+func (r *Relay) startConversation(ctx context.Context, key threadmap.Key, agent, jobID string, p payload) (threadID string, err error) {
+	conv := threadmap.Conversation{
+		Key:       key,
+		ThreadID:  threadmap.ThreadID(key),
+		AgentID:   agent,
+		Options:   r.cfg.Policy.OptionsFor(key.ChannelID, p.TestRun),
+		StartedBy: p.UserID,
+		CreatedAt: r.cfg.Now().UTC(),
+	}
+	job := threadmap.Job{
+		ID:       jobID,
+		Key:      key,
+		ThreadID: conv.ThreadID,
+		Kind:     kindPrompt,
+		State:    threadmap.JobAccepted,
+		Payload:  p.encode(),
+	}
+	if _, err := r.cfg.Store.Record(ctx, threadmap.Record{Conversation: &conv, Job: &job}); err != nil {
+		return "", fmt.Errorf("record conversation and prompt: %w", err)
+	}
+	return conv.ThreadID, nil
+}

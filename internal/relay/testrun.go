@@ -88,31 +88,14 @@ func (r *Relay) StartTestRun(ctx context.Context, tr TestRun) (TestRunTicket, er
 	if agent == "" {
 		agent = r.cfg.Policy.AgentFor(tr.ChannelID)
 	}
-	conv, err := r.cfg.Store.BindConversation(ctx, threadmap.Conversation{
-		Key:       key,
-		ThreadID:  threadmap.ThreadID(key),
-		AgentID:   agent,
-		Options:   r.cfg.Policy.OptionsFor(tr.ChannelID, true),
-		StartedBy: tr.StartedBy,
-		CreatedAt: r.cfg.Now().UTC(),
-	})
+	jobID := "testrun:" + uuid.NewString()
+	threadID, err := r.startConversation(ctx, key, agent, jobID, payload{UserID: tr.StartedBy, Text: tr.Text, TestRun: true, Report: true})
 	if err != nil {
-		return TestRunTicket{}, r.abandonTestRun(key, fmt.Errorf("bind conversation: %w", err))
+		return TestRunTicket{}, r.abandonTestRun(key, err)
 	}
-	job := threadmap.Job{
-		ID:       "testrun:" + uuid.NewString(),
-		Key:      key,
-		ThreadID: conv.ThreadID,
-		Kind:     kindPrompt,
-		State:    threadmap.JobAccepted,
-		Payload:  payload{UserID: tr.StartedBy, Text: tr.Text, TestRun: true, Report: true}.encode(),
-	}
-	if _, err := r.cfg.Store.AddJob(ctx, job); err != nil {
-		return TestRunTicket{}, r.abandonTestRun(key, fmt.Errorf("record test run: %w", err))
-	}
-	r.log.Info("test run accepted", "job", job.ID, "channel", tr.ChannelID, "thread_id", conv.ThreadID, "agent", agent, "origin", tr.Origin)
+	r.log.Info("test run accepted", "job", jobID, "channel", tr.ChannelID, "thread_id", threadID, "agent", agent, "origin", tr.Origin)
 	r.notify()
-	return TestRunTicket{JobID: job.ID, ThreadID: conv.ThreadID, ChannelID: tr.ChannelID, RootTS: ts}, nil
+	return TestRunTicket{JobID: jobID, ThreadID: threadID, ChannelID: tr.ChannelID, RootTS: ts}, nil
 }
 
 // abandonTestRun says in the thread of a posted root message that the test

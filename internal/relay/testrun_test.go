@@ -140,8 +140,8 @@ func TestStartTestRunRefusals(t *testing.T) {
 
 type failingAdds struct{ threadmap.Store }
 
-func (failingAdds) AddJob(context.Context, threadmap.Job) (bool, error) {
-	return false, errors.New("disk full")
+func (failingAdds) Record(context.Context, threadmap.Record) (threadmap.Recorded, error) {
+	return threadmap.Recorded{}, errors.New("disk full")
 }
 
 // A test run whose root message is posted but whose job cannot be

@@ -122,34 +122,17 @@ func (r *Relay) workCommand(ctx context.Context, log *slog.Logger, job threadmap
 		}
 	}
 	key := threadmap.Key{TeamID: job.Key.TeamID, ChannelID: job.Key.ChannelID, RootTS: job.ReplyTS}
-	conv, err := r.cfg.Store.BindConversation(ctx, threadmap.Conversation{
-		Key:       key,
-		ThreadID:  threadmap.ThreadID(key),
-		AgentID:   r.cfg.Policy.AgentFor(key.ChannelID),
-		Options:   r.cfg.Policy.OptionsFor(key.ChannelID, p.TestRun),
-		StartedBy: p.UserID,
-		CreatedAt: r.cfg.Now().UTC(),
-	})
-	if err != nil {
-		return fmt.Errorf("bind conversation: %w", err)
-	}
 	next := p
 	next.MessageTS = ""
-	if _, err := r.cfg.Store.AddJob(ctx, threadmap.Job{
-		ID:       "run:" + job.ID,
-		Key:      key,
-		ThreadID: conv.ThreadID,
-		Kind:     kindPrompt,
-		State:    threadmap.JobAccepted,
-		Payload:  next.encode(),
-	}); err != nil {
-		return fmt.Errorf("record prompt: %w", err)
+	threadID, err := r.startConversation(ctx, key, r.cfg.Policy.AgentFor(key.ChannelID), "run:"+job.ID, next)
+	if err != nil {
+		return err
 	}
 	job.State = threadmap.JobDone
 	if err := r.save(ctx, &job); err != nil {
 		return err
 	}
-	log.Info("conversation started", "thread_id", conv.ThreadID, "root_ts", key.RootTS)
+	log.Info("conversation started", "thread_id", threadID, "root_ts", key.RootTS)
 	r.notify()
 	return nil
 }
