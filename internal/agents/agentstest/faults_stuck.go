@@ -84,11 +84,7 @@ func (s *Server) withholdStartEvents(w http.ResponseWriter, r *http.Request, rn 
 			s.mu.Unlock()
 		}
 	}()
-	rc := http.NewResponseController(w)
-	w.Header().Set("Content-Type", "text/event-stream")
-	w.Header().Set("Cache-Control", "no-store")
-	w.WriteHeader(http.StatusOK)
-	_ = rc.Flush()
+	rc := startEventStream(w)
 	tick := time.NewTicker(heartbeatIdle)
 	defer tick.Stop()
 	for {

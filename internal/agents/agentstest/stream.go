@@ -144,11 +144,7 @@ func (s *Server) serveEvents(w http.ResponseWriter, r *http.Request, rn *run, ne
 			s.mu.Unlock()
 		}
 	}()
-	rc := http.NewResponseController(w)
-	w.Header().Set("Content-Type", "text/event-stream")
-	w.Header().Set("Cache-Control", "no-store")
-	w.WriteHeader(http.StatusOK)
-	_ = rc.Flush()
+	rc := startEventStream(w)
 
 	ticker := time.NewTicker(heartbeatIdle)
 	defer ticker.Stop()
@@ -235,4 +231,15 @@ func (s *Server) handleGetRun(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, rn.recordLocked())
+}
+
+// startEventStream answers 200 text/event-stream and flushes the headers, as
+// every run stream of the runtime starts; the controller flushes later events.
+func startEventStream(w http.ResponseWriter) *http.ResponseController {
+	rc := http.NewResponseController(w)
+	w.Header().Set("Content-Type", "text/event-stream")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(http.StatusOK)
+	_ = rc.Flush()
+	return rc
 }
