@@ -129,6 +129,14 @@ type Stop struct {
 	StoppedAt time.Time
 }
 
+// AssistantContext is the channel a user has in view beside a Slack AI app
+// thread, as Slack last told it.
+type AssistantContext struct {
+	Key       Key       // the AI app thread: its DM channel and thread_ts
+	ChannelID string    // the channel in view
+	EventAt   time.Time // the event's event_ts: the newest event wins
+}
+
 // Store is the persistence behind the bot. Every method is safe for
 // concurrent use by several processes sharing one database.
 type Store interface {
@@ -206,4 +214,19 @@ type Store interface {
 	RecordStop(ctx context.Context, s Stop) (Stop, bool, error)
 	// StopOf returns the stop of a job, or ErrNotFound.
 	StopOf(ctx context.Context, jobID string) (Stop, error)
+	// WithdrawStop deletes the stop of s.JobID if it is s (same run and
+	// user): a stop whose cancel did not take must not be reported. It
+	// reports whether it deleted one.
+	WithdrawStop(ctx context.Context, s Stop) (bool, error)
+
+	// CurrentJob returns the job a thread is working on or waiting for:
+	// its oldest non-final job, or ErrNotFound.
+	CurrentJob(ctx context.Context, threadID string) (Job, error)
+
+	// SetAssistantContext stores c as its thread's context unless a context
+	// from a later event is stored (a late redelivery must not undo a newer
+	// change); it reports whether it stored c.
+	SetAssistantContext(ctx context.Context, c AssistantContext) (bool, error)
+	// AssistantContextOf returns the context of an AI app thread, or ErrNotFound.
+	AssistantContextOf(ctx context.Context, k Key) (AssistantContext, error)
 }

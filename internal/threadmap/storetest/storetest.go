@@ -55,6 +55,9 @@ func RunStoreSuite(t *testing.T, open Opener) {
 		{"ResumeJob", testResumeJob},
 		{"FeedbackOncePerUser", testFeedbackOncePerUser},
 		{"StopOnceConcurrent", testStopOnceConcurrent},
+		{"WithdrawStop", testWithdrawStop},
+		{"CurrentJob", testCurrentJob},
+		{"AssistantContext", testAssistantContext},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
