@@ -58,7 +58,8 @@ type File struct {
 	URLPrivateDownload string `json:"url_private_download"`
 }
 
-// AssistantThread is a Slack AI app thread the user just opened.
+// AssistantThread is a Slack AI app thread the user just opened, or whose
+// context (the channel the user has in view) changed.
 type AssistantThread struct {
 	EventID          string
 	TeamID           string
@@ -66,6 +67,20 @@ type AssistantThread struct {
 	ThreadTS         string
 	UserID           string
 	ContextChannelID string
+	EventTS          string // the event's event_ts: orders context changes
+}
+
+// SessionStop is a user pressing Slack's own Stop in an AI app thread
+// (the agent_session_stopped event).
+type SessionStop struct {
+	EventID   string
+	TeamID    string
+	ChannelID string
+	ThreadTS  string
+	UserID    string
+	// StreamingTS are the bot's streamed messages Slack halted.
+	StreamingTS []string
+	EventTS     string
 }
 
 // Action is a click on a Block Kit button of one of the bot's messages.
@@ -99,6 +114,8 @@ type Dispatcher interface {
 	Command(ctx context.Context, c Command) Reply
 	Message(ctx context.Context, m Message) error
 	AssistantThreadStarted(ctx context.Context, t AssistantThread) error
+	AssistantThreadContextChanged(ctx context.Context, t AssistantThread) error
+	AgentSessionStopped(ctx context.Context, s SessionStop) error
 	Action(ctx context.Context, a Action) error
 	// ViewSubmission returns per-block errors to show in the modal, or nil to close it.
 	ViewSubmission(ctx context.Context, v ViewSubmission) map[string]string

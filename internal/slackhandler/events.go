@@ -21,6 +21,7 @@ const (
 	eventMessage                = "message"
 	eventAssistantThreadStarted = "assistant_thread_started"
 	eventAssistantContext       = "assistant_thread_context_changed"
+	eventAgentSessionStopped    = "agent_session_stopped"
 )
 
 // envelope is the outer Events API body: enough to route it and to know the
@@ -148,6 +149,8 @@ func (h *Handler) serveCallback(w http.ResponseWriter, r *http.Request, body []b
 		data = &slackevents.AssistantThreadStartedEvent{}
 	case eventAssistantContext:
 		data = &slackevents.AssistantThreadContextChangedEvent{}
+	case eventAgentSessionStopped:
+		data = &slackevents.AgentSessionStoppedEvent{}
 	default:
 		log.Debug("ignoring event type")
 		ackEmpty(w)
@@ -158,6 +161,7 @@ func (h *Handler) serveCallback(w http.ResponseWriter, r *http.Request, body []b
 		msg    Message
 		reason string
 		thread AssistantThread
+		stop   SessionStop
 		isMsg  bool
 	)
 	if err := json.Unmarshal(env.Event, data); err != nil {
@@ -169,7 +173,7 @@ func (h *Handler) serveCallback(w http.ResponseWriter, r *http.Request, body []b
 		if h.Metrics != nil {
 			h.Metrics.EventDecodedByHand(inner.Type)
 		}
-		fields, t, m, ok := decodeByHand(env.Event, inner.Type)
+		fields, t, st, m, ok := decodeByHand(env.Event, inner.Type)
 		if !ok {
 			log.Error("event dropped: not even its basic fields could be read")
 			if h.Metrics != nil {
@@ -178,7 +182,7 @@ func (h *Handler) serveCallback(w http.ResponseWriter, r *http.Request, body []b
 			ackEmpty(w) // redelivering the same bytes cannot help
 			return
 		}
-		thread, isMsg = t, m
+		thread, stop, isMsg = t, st, m
 		if isMsg {
 			msg, reason = h.userMessage(fields, bots)
 		}
@@ -192,12 +196,17 @@ func (h *Handler) serveCallback(w http.ResponseWriter, r *http.Request, body []b
 			msg, reason = h.userMessage(fieldsOfMessage(e), bots)
 		case *slackevents.AssistantThreadStartedEvent:
 			thread = assistantThread(e.AssistantThread)
+			thread.EventTS = e.EventTimestamp
 		case *slackevents.AssistantThreadContextChangedEvent:
 			thread = assistantThread(e.AssistantThread)
+			thread.EventTS = e.EventTimestamp
+		case *slackevents.AgentSessionStoppedEvent:
+			stop = SessionStop{ChannelID: e.Channel, ThreadTS: e.ThreadTimestamp, UserID: e.User,
+				StreamingTS: e.StreamingMessageTimestamps, EventTS: e.EventTimestamp}
 		}
 	}
-	msg.EventID, thread.EventID = env.EventID, env.EventID
-	msg.TeamID, thread.TeamID = env.TeamID, env.TeamID
+	msg.EventID, thread.EventID, stop.EventID = env.EventID, env.EventID, env.EventID
+	msg.TeamID, thread.TeamID, stop.TeamID = env.TeamID, env.TeamID, env.TeamID
 
 	var work func(context.Context) error
 	switch {
@@ -208,6 +217,13 @@ func (h *Handler) serveCallback(w http.ResponseWriter, r *http.Request, body []b
 	case isMsg:
 		msg.RetryNum, msg.RetryReason = retryNum, retryReason
 		work = func(ctx context.Context) error { return h.Dispatcher.Message(ctx, msg) }
+	case inner.Type == eventAgentSessionStopped:
+		if stop.ChannelID == "" || stop.ThreadTS == "" || stop.UserID == "" {
+			log.Warn("agent_session_stopped without channel, thread or user")
+			ackEmpty(w)
+			return
+		}
+		work = func(ctx context.Context) error { return h.Dispatcher.AgentSessionStopped(ctx, stop) }
 	case thread.ChannelID == "" || thread.ThreadTS == "":
 		log.Warn("assistant thread event without channel or thread")
 		ackEmpty(w)
@@ -216,11 +232,10 @@ func (h *Handler) serveCallback(w http.ResponseWriter, r *http.Request, body []b
 		work = func(ctx context.Context) error { return h.Dispatcher.AssistantThreadStarted(ctx, thread) }
 	default:
 		// assistant_thread_context_changed: the user looked at another
-		// channel while the AI app pane stayed open. Nothing to run; the
-		// bot reads context per message.
+		// channel while the AI app pane stayed open. The thread's next runs
+		// carry it.
 		log.Debug("assistant thread context changed", slog.String("context_channel", thread.ContextChannelID))
-		ackEmpty(w)
-		return
+		work = func(ctx context.Context) error { return h.Dispatcher.AssistantThreadContextChanged(ctx, thread) }
 	}
 
 	err, answered := bounded(r, h.ackTimeout(), work)
@@ -297,13 +312,25 @@ func assistantThread(at slackevents.AssistantThread) AssistantThread {
 
 // decodeByHand reads the fields the bot needs from an inner event slack-go
 // could not decode. ok is false when even those cannot be read.
-func decodeByHand(event []byte, innerType string) (f messageFields, t AssistantThread, isMsg, ok bool) {
+func decodeByHand(event []byte, innerType string) (f messageFields, t AssistantThread, st SessionStop, isMsg, ok bool) {
 	switch innerType {
 	case eventAppMention, eventMessage:
 		if err := json.Unmarshal(event, &f); err != nil {
-			return f, t, true, false
+			return f, t, st, true, false
 		}
-		return f, t, true, true
+		return f, t, st, true, true
+	case eventAgentSessionStopped:
+		var ev struct {
+			Channel     string   `json:"channel"`
+			ThreadTS    string   `json:"thread_ts"`
+			User        string   `json:"user"`
+			StreamingTS []string `json:"streaming_message_ts"`
+			EventTS     string   `json:"event_ts"`
+		}
+		if err := json.Unmarshal(event, &ev); err != nil {
+			return f, t, st, false, false
+		}
+		return f, t, SessionStop{ChannelID: ev.Channel, ThreadTS: ev.ThreadTS, UserID: ev.User, StreamingTS: ev.StreamingTS, EventTS: ev.EventTS}, false, true
 	default:
 		var ev struct {
 			AssistantThread struct {
@@ -314,12 +341,14 @@ func decodeByHand(event []byte, innerType string) (f messageFields, t AssistantT
 					ChannelID string `json:"channel_id"`
 				} `json:"context"`
 			} `json:"assistant_thread"`
+			EventTS string `json:"event_ts"`
 		}
 		if err := json.Unmarshal(event, &ev); err != nil {
-			return f, t, false, false
+			return f, t, st, false, false
 		}
 		at := ev.AssistantThread
-		return f, AssistantThread{ChannelID: at.ChannelID, ThreadTS: at.ThreadTS, UserID: at.UserID, ContextChannelID: at.Context.ChannelID}, false, true
+		return f, AssistantThread{ChannelID: at.ChannelID, ThreadTS: at.ThreadTS, UserID: at.UserID,
+			ContextChannelID: at.Context.ChannelID, EventTS: ev.EventTS}, st, false, true
 	}
 }
 

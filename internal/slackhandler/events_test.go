@@ -227,9 +227,77 @@ func TestAssistantThreadStarted(t *testing.T) {
 	if rec := serve(newTestRouter(d, nil), eventRequest(body)); rec.Code != http.StatusOK {
 		t.Fatalf("status = %d", rec.Code)
 	}
-	want := []AssistantThread{{EventID: "Ev1", TeamID: "T1", ChannelID: "D1", ThreadTS: "1729999327.187299", UserID: "U1", ContextChannelID: "C7"}}
+	want := []AssistantThread{{EventID: "Ev1", TeamID: "T1", ChannelID: "D1", ThreadTS: "1729999327.187299", UserID: "U1",
+		ContextChannelID: "C7", EventTS: "1715873754.429808"}}
 	if !reflect.DeepEqual(d.threads, want) {
 		t.Errorf("got %+v, want %+v", d.threads, want)
+	}
+}
+
+// The AI app events of a thread's life after it started reach the
+// dispatcher with the fields the bot needs, decoded by slack-go's types or,
+// when those refuse the event, by hand; malformed ones are acked and
+// dropped (redelivering them cannot help).
+func TestAssistantSessionEvents(t *testing.T) {
+	const (
+		changed = `{"type":"assistant_thread_context_changed","assistant_thread":{"user_id":"U1","context":{"channel_id":"C9","team_id":"T1"%s},"channel_id":"D1","thread_ts":"1729999327.187299"},"event_ts":"1715873800.000100"}`
+		stopped = `{"type":"agent_session_stopped","channel":"D1","thread_ts":"1729999327.187299","user":"U1","streaming_message_ts":["1729999330.000200"],"event_ts":"1715873900.000300"%s}`
+	)
+	// slack-go cannot decode a number where its type has a string (a field
+	// the bot does not need): the handler reads the fields itself.
+	wantContext := []AssistantThread{{EventID: "Ev1", TeamID: "T1", ChannelID: "D1", ThreadTS: "1729999327.187299", UserID: "U1",
+		ContextChannelID: "C9", EventTS: "1715873800.000100"}}
+	wantStop := []SessionStop{{EventID: "Ev1", TeamID: "T1", ChannelID: "D1", ThreadTS: "1729999327.187299", UserID: "U1",
+		StreamingTS: []string{"1729999330.000200"}, EventTS: "1715873900.000300"}}
+	tests := []struct {
+		name         string
+		inner        string
+		wantContexts []AssistantThread
+		wantStops    []SessionStop
+	}{
+		{"context changed", fmt.Sprintf(changed, ""), wantContext, nil},
+		{"context changed, decoded by hand", fmt.Sprintf(changed, `,"enterprise_id":7`), wantContext, nil},
+		{"session stopped", fmt.Sprintf(stopped, ""), nil, wantStop},
+		{"session stopped without a thread", `{"type":"agent_session_stopped","channel":"D1","user":"U1","event_ts":"1.0"}`, nil, nil},
+		{"session stopped without a user", `{"type":"agent_session_stopped","channel":"D1","thread_ts":"1.0","event_ts":"1.0"}`, nil, nil},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			d := &fakeDispatcher{}
+			if rec := serve(newTestRouter(d, nil), eventRequest(callback(tc.inner))); rec.Code != http.StatusOK {
+				t.Fatalf("status = %d, want 200", rec.Code)
+			}
+			if !reflect.DeepEqual(d.contexts, tc.wantContexts) {
+				t.Errorf("context changes %+v, want %+v", d.contexts, tc.wantContexts)
+			}
+			if !reflect.DeepEqual(d.stops, tc.wantStops) {
+				t.Errorf("stops %+v, want %+v", d.stops, tc.wantStops)
+			}
+		})
+	}
+}
+
+// decodeByHand reads a session stop's fields like slack-go's type does
+// (that type refuses nothing today; a later slack-go may).
+func TestDecodeSessionStopByHand(t *testing.T) {
+	inner := `{"type":"agent_session_stopped","channel":"D1","thread_ts":"1.0","user":"U1","streaming_message_ts":["2.0","3.0"],"event_ts":"4.0","extra":{"x":1}}`
+	_, _, st, isMsg, ok := decodeByHand([]byte(inner), eventAgentSessionStopped)
+	want := SessionStop{ChannelID: "D1", ThreadTS: "1.0", UserID: "U1", StreamingTS: []string{"2.0", "3.0"}, EventTS: "4.0"}
+	if !ok || isMsg || !reflect.DeepEqual(st, want) {
+		t.Errorf("decodeByHand = %+v, msg %v, ok %v; want %+v", st, isMsg, ok, want)
+	}
+	if _, _, _, _, ok := decodeByHand([]byte(`{"type":"agent_session_stopped","user":5}`), eventAgentSessionStopped); ok {
+		t.Error("decodeByHand of a garbled stop: ok, want not")
+	}
+}
+
+// A session stop the dispatcher could not record is not acked, so Slack
+// delivers it again.
+func TestAgentSessionStoppedRetriedOnDispatchError(t *testing.T) {
+	d := &fakeDispatcher{err: errors.New("store down")}
+	body := callback(`{"type":"agent_session_stopped","channel":"D1","thread_ts":"1.0","user":"U1","event_ts":"2.0"}`)
+	if rec := serve(newTestRouter(d, nil), eventRequest(body)); rec.Code != http.StatusInternalServerError {
+		t.Errorf("status = %d, want 500", rec.Code)
 	}
 }
 

@@ -31,6 +31,8 @@ type fakeDispatcher struct {
 	commands   []Command
 	messages   []Message
 	threads    []AssistantThread
+	contexts   []AssistantThread
+	stops      []SessionStop
 	actions    []Action
 	views      []ViewSubmission
 	reply      Reply
@@ -71,6 +73,22 @@ func (f *fakeDispatcher) AssistantThreadStarted(_ context.Context, t AssistantTh
 	return f.err
 }
 
+func (f *fakeDispatcher) AssistantThreadContextChanged(_ context.Context, t AssistantThread) error {
+	f.wait()
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.contexts = append(f.contexts, t)
+	return f.err
+}
+
+func (f *fakeDispatcher) AgentSessionStopped(_ context.Context, s SessionStop) error {
+	f.wait()
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.stops = append(f.stops, s)
+	return f.err
+}
+
 func (f *fakeDispatcher) Action(_ context.Context, a Action) error {
 	f.wait()
 	f.mu.Lock()
@@ -91,7 +109,7 @@ func (f *fakeDispatcher) ViewSubmission(_ context.Context, v ViewSubmission) map
 func (f *fakeDispatcher) calls() int {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return len(f.commands) + len(f.messages) + len(f.threads) + len(f.actions) + len(f.views)
+	return len(f.commands) + len(f.messages) + len(f.threads) + len(f.contexts) + len(f.stops) + len(f.actions) + len(f.views)
 }
 
 func (f *fakeDispatcher) gotMessages() []Message {

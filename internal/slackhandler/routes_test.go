@@ -173,7 +173,11 @@ type noopDispatcher struct{}
 func (noopDispatcher) Command(context.Context, Command) Reply                        { return Reply{} }
 func (noopDispatcher) Message(context.Context, Message) error                        { return nil }
 func (noopDispatcher) AssistantThreadStarted(context.Context, AssistantThread) error { return nil }
-func (noopDispatcher) Action(context.Context, Action) error                          { return nil }
+func (noopDispatcher) AssistantThreadContextChanged(context.Context, AssistantThread) error {
+	return nil
+}
+func (noopDispatcher) AgentSessionStopped(context.Context, SessionStop) error { return nil }
+func (noopDispatcher) Action(context.Context, Action) error                   { return nil }
 func (noopDispatcher) ViewSubmission(context.Context, ViewSubmission) map[string]string {
 	return nil
 }
