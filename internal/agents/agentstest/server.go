@@ -72,6 +72,7 @@ type Server struct {
 	dropStartAnswers        int
 	stallAfter              int
 	holdThreadCreates       <-chan struct{}
+	holdCancels             <-chan struct{} // see HoldCancels
 	withholdStart           bool
 	withholdStartKeepsAlive bool
 }

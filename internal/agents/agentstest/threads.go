@@ -254,6 +254,12 @@ func (s *Server) handleGetState(w http.ResponseWriter, r *http.Request) {
 // handleCancelRun serves POST /threads/{tid}/runs/{rid}/cancel.
 func (s *Server) handleCancelRun(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
+	hold := s.holdCancels
+	s.mu.Unlock()
+	if hold != nil && !s.heldUntil(r, hold) {
+		return // the client left: nothing cancelled
+	}
+	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.cancels = append(s.cancels, r.PathValue("rid"))
 	rn, ok := s.runs[r.PathValue("rid")]
