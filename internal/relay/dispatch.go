@@ -214,8 +214,12 @@ func (r *Relay) hintOnce(ctx context.Context, m slackhandler.Message) error {
 	return nil
 }
 
-// AssistantThreadStarted offers suggested prompts in a new AI app thread.
+// AssistantThreadStarted remembers a new AI app thread's context channel
+// and offers suggested prompts in it.
 func (r *Relay) AssistantThreadStarted(ctx context.Context, t slackhandler.AssistantThread) error {
+	if err := r.rememberContext(ctx, t); err != nil {
+		return err
+	}
 	first, err := r.cfg.Store.ClaimDelivery(ctx, "event:"+t.EventID)
 	if err != nil {
 		return fmt.Errorf("record assistant thread: %w", err)

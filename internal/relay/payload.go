@@ -40,6 +40,11 @@ type payload struct {
 	Answer string `json:"answer,omitempty"`
 	// RunStartedAt is when the run start was first sent; MaxRunAge counts from it.
 	RunStartedAt time.Time `json:"run_started_at,omitzero"`
+
+	// contextChannel is the channel the user had in view beside an AI app
+	// thread, read from the store when the run starts (the latest one, not
+	// the one at acceptance); unexported, so it is never stored.
+	contextChannel string
 }
 
 // starter is who started the run this job serves.

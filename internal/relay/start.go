@@ -56,6 +56,7 @@ func (r *Relay) prepareRun(ctx context.Context, conv threadmap.Conversation, p p
 // webhook and the thread.
 func (r *Relay) startRun(ctx context.Context, log *slog.Logger, conv threadmap.Conversation, job threadmap.Job, p payload, seed bool, input *agents.Input) (startedRun, error) {
 	rt := r.cfg.Agents
+	p.contextChannel = r.contextChannel(ctx, log, conv.Key, p)
 	if seed {
 		log.Info("starting with the seed POST /threads/runs: this runtime does not create threads with our thread_id")
 		run, err := rt.CreateThreadRun(ctx, r.seedRequest(conv, job, p, input))
@@ -215,6 +216,9 @@ func (r *Relay) runMetadata(conv threadmap.Conversation, p payload) map[string]a
 	meta := map[string]any{"slack_user_id": p.UserID, "slack_message_ts": messageTS}
 	if p.Resume != nil {
 		meta["slack_card_id"] = p.CardID
+	}
+	if p.contextChannel != "" {
+		meta["slack_context_channel"] = p.contextChannel
 	}
 	return meta
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/slack-go/slack"
 
 	"github.com/deepagents-slack/slackbot/internal/agents"
+	"github.com/deepagents-slack/slackbot/internal/slackhandler"
 	"github.com/deepagents-slack/slackbot/internal/slackpost"
 	"github.com/deepagents-slack/slackbot/internal/threadmap"
 )
@@ -41,49 +42,101 @@ func (r *Relay) stopControls(jobID string) func() []slack.Block {
 // following the run then says who stopped it. It returns the refusal or
 // confirmation to tell the user ("" for none).
 func (r *Relay) stopJob(ctx context.Context, jobID, user, via string) (string, error) {
+	res, err := r.stop(ctx, jobID, user, via)
+	return res.text, err
+}
+
+// stopResult is what a stop attempt tells the user; again marks a stop the
+// same user had already made.
+type stopResult struct {
+	text  string
+	again bool
+}
+
+func (r *Relay) stop(ctx context.Context, jobID, user, via string) (stopResult, error) {
 	log := r.log.With("job", jobID, "user", user, "via", via)
 	job, err := r.cfg.Store.Job(ctx, jobID)
 	switch {
 	case errors.Is(err, threadmap.ErrNotFound):
-		return "This run is no longer known.", nil
+		return stopResult{text: "This run is no longer known."}, nil
 	case err != nil:
-		return "", fmt.Errorf("load job to stop: %w", err)
+		return stopResult{}, fmt.Errorf("load job to stop: %w", err)
 	case job.Final():
-		return "This run has already finished.", nil
+		return stopResult{text: alreadyFinishedText}, nil
 	case job.State == threadmap.JobPaused:
-		return "This run is waiting for an approval; reject the request to stop it.", nil
+		return stopResult{text: "This run is waiting for an approval; reject the request to stop it."}, nil
 	}
 	p, err := decodePayload(job.Payload)
 	if err != nil {
-		return "", err
+		return stopResult{}, err
 	}
 	if !r.cfg.Policy.MayDecide(user, p.UserID) {
 		log.Info("stop refused")
-		return "Only <@" + p.UserID + "> (who started this run), ops users or approvers can stop it.", nil
+		return stopResult{text: "Only <@" + p.UserID + "> (who started this run), ops users or approvers can stop it."}, nil
 	}
 	if job.RunID == "" || job.RunID == unknownRunID {
-		return "The run is still starting; try again in a moment.", nil
+		return stopResult{text: "The run is still starting; try again in a moment."}, nil
 	}
 	st, first, err := r.cfg.Store.RecordStop(ctx, threadmap.Stop{JobID: job.ID, RunID: job.RunID, StoppedBy: user, StoppedAt: r.cfg.Now()})
 	if err != nil {
-		return "", fmt.Errorf("record stop: %w", err)
+		return stopResult{}, fmt.Errorf("record stop: %w", err)
 	}
 	if !first {
-		return "<@" + st.StoppedBy + "> already stopped this run.", nil
+		return stopResult{text: "<@" + st.StoppedBy + "> already stopped this run.", again: st.StoppedBy == user}, nil
 	}
 	if err := r.cfg.Agents.CancelRun(ctx, job.ThreadID, job.RunID); err != nil {
 		log.Warn("cancel run", "err", err, "status", agents.ErrorStatus(err))
-		if agents.IsStreamUnsupported(err) && !agents.IsRunNotFound(err) {
-			return "This agent runtime doesn't let me stop runs, sorry.", nil
+		// The run goes on, or has ended on its own: its reply must not say
+		// it was stopped.
+		if _, werr := r.cfg.Store.WithdrawStop(ctx, st); werr != nil {
+			return stopResult{}, fmt.Errorf("withdraw stop after a failed cancel: %w", werr)
 		}
-		return "I couldn't stop the run: the agent runtime refused. It may finish on its own.", nil
+		switch {
+		case agents.IsRunNotFound(err):
+			return stopResult{text: alreadyFinishedText}, nil
+		case agents.IsStreamUnsupported(err):
+			return stopResult{text: "This agent runtime doesn't let me stop runs, sorry."}, nil
+		}
+		return stopResult{text: "I couldn't stop the run: the agent runtime refused. It may finish on its own."}, nil
 	}
 	r.metrics.RunStopped()
 	log.Info("run stopped", "run_id", job.RunID)
-	return "", nil
+	return stopResult{}, nil
 }
 
-// stoppedBy returns who stopped a job's run, if anyone did.
+const alreadyFinishedText = "This run has already finished."
+
+// AgentSessionStopped handles Slack's own Stop in an AI app thread (the
+// agent_session_stopped event): the thread's current run is stopped as the
+// Stop button would, with the same rules. Slack has already halted the
+// streamed reply; the worker finishes it with chat.update.
+func (r *Relay) AgentSessionStopped(ctx context.Context, s slackhandler.SessionStop) error {
+	log := r.log.With("event_id", s.EventID, "channel", s.ChannelID, "thread_ts", s.ThreadTS, "user", s.UserID)
+	key := threadmap.Key{TeamID: s.TeamID, ChannelID: s.ChannelID, RootTS: s.ThreadTS}
+	job, err := r.cfg.Store.CurrentJob(ctx, threadmap.ThreadID(key))
+	if errors.Is(err, threadmap.ErrNotFound) {
+		// The run ended on its own as the user pressed Stop: its answer stands.
+		log.Info("Slack's stop found no open run in the thread")
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("find the run to stop: %w", err)
+	}
+	res, err := r.stop(ctx, job.ID, s.UserID, "slack")
+	if err != nil {
+		return err
+	}
+	// A redelivered event (or a second press) by the same user needs no
+	// "you already stopped it".
+	if res.text != "" && !res.again {
+		r.tell(s.ChannelID, s.UserID, res.text)
+	}
+	return nil
+}
+
+// stoppedBy returns who stopped a job's run, if anyone did and the stop
+// took: a run the runtime reports succeeded ended on its own before the
+// cancel reached it, and keeps its answer.
 func (r *Relay) stoppedBy(ctx context.Context, log *slog.Logger, job threadmap.Job) (string, bool) {
 	st, err := r.cfg.Store.StopOf(ctx, job.ID)
 	if err != nil {
@@ -92,7 +145,16 @@ func (r *Relay) stoppedBy(ctx context.Context, log *slog.Logger, job threadmap.J
 		}
 		return "", false
 	}
-	return st.StoppedBy, st.RunID == job.RunID
+	if st.RunID != job.RunID {
+		return "", false
+	}
+	// Where the run cannot be read the stop stands: it was recorded and
+	// its cancel was not refused (a refused one is withdrawn).
+	if run, err := r.cfg.Agents.GetRun(ctx, job.ThreadID, job.RunID); err == nil && run.Status == agents.RunSuccess {
+		log.Info("the run succeeded before its stop took; its answer stands", "stopped_by", st.StoppedBy)
+		return "", false
+	}
+	return st.StoppedBy, true
 }
 
 // stoppedText is the reply of a stopped run: who stopped it, then what it
