@@ -69,3 +69,36 @@ func TestManifestScopes(t *testing.T) {
 		}
 	}
 }
+
+// TestManifestEvents: the manifests subscribe to every event the bot acts
+// on; an event left out is one Slack never sends.
+func TestManifestEvents(t *testing.T) {
+	b, err := os.ReadFile("../../manifest.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	subscribed := map[string]bool{}
+	in := false
+	for _, line := range strings.Split(string(b), "\n") {
+		s := strings.TrimSpace(line)
+		switch {
+		case s == "bot_events:":
+			in = true
+		case in && strings.HasPrefix(s, "- "):
+			subscribed[strings.Fields(strings.TrimPrefix(s, "- "))[0]] = true
+		case in && s != "" && !strings.HasPrefix(s, "#"):
+			in = false
+		}
+	}
+	for event, why := range map[string]string{
+		"app_mention":                      "mentions",
+		"message.im":                       "DMs and AI app threads",
+		"assistant_thread_started":         "AI app suggested prompts and context channel",
+		"assistant_thread_context_changed": "AI app context channel in run metadata",
+		"agent_session_stopped":            "Slack's own Stop in AI app threads",
+	} {
+		if !subscribed[event] {
+			t.Errorf("manifest.yml does not subscribe to %s, needed for %s", event, why)
+		}
+	}
+}

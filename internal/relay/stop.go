@@ -84,24 +84,39 @@ func (r *Relay) stop(ctx context.Context, jobID, user, via string) (stopResult, 
 	if !first {
 		return stopResult{text: "<@" + st.StoppedBy + "> already stopped this run.", again: st.StoppedBy == user}, nil
 	}
-	if err := r.cfg.Agents.CancelRun(ctx, job.ThreadID, job.RunID); err != nil {
-		log.Warn("cancel run", "err", err, "status", agents.ErrorStatus(err))
-		// The run goes on, or has ended on its own: its reply must not say
-		// it was stopped.
-		if _, werr := r.cfg.Store.WithdrawStop(ctx, st); werr != nil {
-			return stopResult{}, fmt.Errorf("withdraw stop after a failed cancel: %w", werr)
-		}
-		switch {
-		case agents.IsRunNotFound(err):
-			return stopResult{text: alreadyFinishedText}, nil
-		case agents.IsStreamUnsupported(err):
-			return stopResult{text: "This agent runtime doesn't let me stop runs, sorry."}, nil
-		}
-		return stopResult{text: "I couldn't stop the run: the agent runtime refused. It may finish on its own."}, nil
-	}
-	r.metrics.RunStopped()
-	log.Info("run stopped", "run_id", job.RunID)
+	// The stop is durable: the cancel goes out off the ack path, so a slow
+	// runtime cannot make Slack redeliver the click or the event.
+	r.background(func(ctx context.Context) error {
+		r.cancelStopped(ctx, log, job, st)
+		return nil
+	})
 	return stopResult{}, nil
+}
+
+// cancelStopped asks the runtime to cancel a stopped job's run. When it
+// cannot, the stop is withdrawn — the run goes on, or has ended on its own,
+// and its reply must not say it was stopped — and the user is told why.
+func (r *Relay) cancelStopped(ctx context.Context, log *slog.Logger, job threadmap.Job, st threadmap.Stop) {
+	err := r.cfg.Agents.CancelRun(ctx, job.ThreadID, job.RunID)
+	if err == nil {
+		r.metrics.RunStopped()
+		log.Info("run stopped", "run_id", job.RunID)
+		return
+	}
+	log.Warn("cancel run", "err", err, "status", agents.ErrorStatus(err))
+	if _, werr := r.cfg.Store.WithdrawStop(ctx, st); werr != nil {
+		// The worker still checks the run's own status before it says
+		// the run was stopped.
+		log.Error("withdraw stop after a failed cancel", "err", werr)
+	}
+	text := "I couldn't stop the run: the agent runtime refused. It may finish on its own."
+	switch {
+	case agents.IsRunNotFound(err):
+		text = alreadyFinishedText
+	case agents.IsStreamUnsupported(err):
+		text = "This agent runtime doesn't let me stop runs, sorry."
+	}
+	r.tell(job.Key.ChannelID, st.StoppedBy, text)
 }
 
 const alreadyFinishedText = "This run has already finished."

@@ -73,6 +73,7 @@ type Server struct {
 	stallAfter              int
 	holdThreadCreates       <-chan struct{}
 	holdCancels             <-chan struct{} // see HoldCancels
+	cancelsFindNoRun        bool            // see CancelsFindNoRun
 	withholdStart           bool
 	withholdStartKeepsAlive bool
 }

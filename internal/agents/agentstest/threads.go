@@ -263,7 +263,7 @@ func (s *Server) handleCancelRun(w http.ResponseWriter, r *http.Request) {
 	defer s.mu.Unlock()
 	s.cancels = append(s.cancels, r.PathValue("rid"))
 	rn, ok := s.runs[r.PathValue("rid")]
-	if !ok || rn.threadID != r.PathValue("tid") {
+	if !ok || rn.threadID != r.PathValue("tid") || s.cancelsFindNoRun {
 		s.fail(w, errorf(http.StatusNotFound, CodeRunNotFound, "Run with ID %s not found", r.PathValue("rid")))
 		return
 	}
