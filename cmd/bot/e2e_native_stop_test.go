@@ -200,3 +200,25 @@ func TestAIAppContextChannelInRunMetadata(t *testing.T) {
 		}
 	}
 }
+
+// TestSocketModeSlackStop: over Socket Mode, Slack's own Stop arrives as an
+// events_api envelope, is acked and cancels the AI app thread's run as over
+// HTTP.
+func TestSocketModeSlackStop(t *testing.T) {
+	e := newSocketEnv(t, slowAgent(), simAppToken)
+	e.waitConnected(1)
+	threadTS := e.Slack.UserMessage(chDM, botUser, "", "")
+	e.send(e.eventEnvelope("Ev-sock-ns-1", e.UserSays(userAnna, chDM, "im", "write the long report", threadTS)))
+	e.waitSlack("the first part streamed", func(f *slackfake.Server) bool {
+		replies := botReplies(f, chDM, threadTS)
+		return len(replies) > 0 && strings.Contains(replies[0].Text, "Step one is done")
+	})
+	if ack := e.send(e.eventEnvelope("Ev-sock-ns-stop", e.Slack.UserStopsSession(chDM, threadTS, userAnna))); len(ack.Payload) != 0 {
+		t.Fatalf("stop ack payload = %s, want empty", ack.Payload)
+	}
+	e.waitAnswer(chDM, threadTS, "Stopped by <@"+userAnna+">")
+	if runs := e.Runtime.Runs(); len(runs) != 1 || runs[0].Status != agents.RunInterrupted || cancelsOf(e.Runtime, runs[0].RunID) != 1 {
+		t.Errorf("runs %+v, want the one run interrupted by one cancel", runs)
+	}
+	e.noViolations()
+}
