@@ -46,7 +46,7 @@ func TestContextChannelInRunMetadata(t *testing.T) {
 		{TeamID: "T1", ChannelID: "D1", ThreadTS: dm.RootTS, ContextChannelID: "C1", EventTS: "1700000001.000000"},
 		{TeamID: "T1", ChannelID: "D1", ThreadTS: dm.RootTS, ContextChannelID: "C2", EventTS: "1700000003.000000"},
 		{TeamID: "T1", ChannelID: "D1", ThreadTS: dm.RootTS, ContextChannelID: "C3", EventTS: "1700000002.000000"}, // late, older
-		{TeamID: "T1", ChannelID: "D1", ThreadTS: dm.RootTS, EventTS: "1700000004.000000"},                        // nothing in view
+		{TeamID: "T1", ChannelID: "D1", ThreadTS: dm.RootTS, EventTS: "1700000004.000000"},                         // nothing in view
 	}
 	if err := r.AssistantThreadStarted(ctx, steps[0]); err != nil {
 		t.Fatal(err)

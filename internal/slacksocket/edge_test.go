@@ -58,6 +58,12 @@ func (r *recorder) AssistantThreadStarted(context.Context, slackhandler.Assistan
 	return nil
 }
 
+func (r *recorder) AssistantThreadContextChanged(context.Context, slackhandler.AssistantThread) error {
+	return nil
+}
+
+func (r *recorder) AgentSessionStopped(context.Context, slackhandler.SessionStop) error { return nil }
+
 func (r *recorder) Action(_ context.Context, a slackhandler.Action) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
