@@ -91,10 +91,21 @@ func (r *Relay) Message(ctx context.Context, m slackhandler.Message) error {
 		key.RootTS = m.ThreadTS
 	}
 
-	conv, err := r.cfg.Store.Conversation(ctx, key)
-	owned := err == nil
-	if err != nil && !errors.Is(err, threadmap.ErrNotFound) {
-		return fmt.Errorf("look up conversation: %w", err)
+	// Only a thread reply can belong to a conversation the bot has: one
+	// rooted at a top-level message exists only if an earlier delivery of
+	// that same message (a retry, the app_mention/message twin) was
+	// accepted, and the Record below binds a conversation only if new and
+	// dedupes the job, so such a repeat is still caught. Top-level messages
+	// skip the lookup: no read on their ack path.
+	var conv threadmap.Conversation
+	owned := false
+	if !topLevel {
+		var err error
+		conv, err = r.cfg.Store.Conversation(ctx, key)
+		owned = err == nil
+		if err != nil && !errors.Is(err, threadmap.ErrNotFound) {
+			return fmt.Errorf("look up conversation: %w", err)
+		}
 	}
 	if !owned && !im && !m.Mention {
 		log.Debug("message ignored: not for the bot")
