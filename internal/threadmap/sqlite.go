@@ -38,6 +38,8 @@ type SQLiteStore struct {
 	// selectConversation is on every message's ack path; database/sql
 	// keeps it prepared on each read connection.
 	selectConversation *sql.Stmt
+	// ckpt checkpoints the WAL off the write connection (nil in memory).
+	ckpt *checkpointer
 }
 
 var (
@@ -55,7 +57,7 @@ func OpenSQLite(ctx context.Context, path string, opts ...Option) (*SQLiteStore,
 		return nil, fmt.Errorf("threadmap: sqlite path %q must not contain '?' or '#'", path)
 	}
 	o := buildOptions(opts)
-	write, err := sql.Open("sqlite", path+"?"+sqliteParams)
+	write, err := sql.Open("sqlite", path+"?"+sqliteParams+fmt.Sprintf("&_pragma=wal_autocheckpoint(%d)", sqliteAutoCheckpoint))
 	if err != nil {
 		return nil, fmt.Errorf("threadmap: open sqlite %s: %w", path, err)
 	}
@@ -81,6 +83,12 @@ func OpenSQLite(ctx context.Context, path string, opts ...Option) (*SQLiteStore,
 	if err := s.prepareStatements(ctx); err != nil {
 		s.Close()
 		return nil, fmt.Errorf("threadmap: open sqlite %s: %w", path, err)
+	}
+	if path != ":memory:" {
+		if s.ckpt, err = startCheckpointer(path); err != nil {
+			s.Close()
+			return nil, fmt.Errorf("threadmap: open sqlite %s: %w", path, err)
+		}
 	}
 	s.group = newGroupCommit(1, s.writeRecords)
 	return s, nil
@@ -187,7 +195,11 @@ func (s *SQLiteStore) Close() error {
 	if s.group != nil {
 		s.group.close()
 	}
-	err := s.groupStmts.close()
+	var err error
+	if s.ckpt != nil {
+		err = s.ckpt.close()
+	}
+	err = errors.Join(err, s.groupStmts.close())
 	if s.selectConversation != nil {
 		err = errors.Join(err, s.selectConversation.Close())
 	}
