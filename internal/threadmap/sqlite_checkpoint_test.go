@@ -20,6 +20,12 @@ func TestSQLiteCheckpointsOffTheWriteConnection(t *testing.T) {
 	if err := s.write.QueryRowContext(ctx, `PRAGMA wal_autocheckpoint`).Scan(&auto); err != nil || auto != sqliteAutoCheckpoint {
 		t.Fatalf("write connection wal_autocheckpoint = %d, %v; want %d", auto, err, sqliteAutoCheckpoint)
 	}
+	// A commit is durable once its WAL frames are fsynced: synchronous
+	// FULL (2), which is what makes leaving the checkpoint for later safe.
+	var sync int
+	if err := s.write.QueryRowContext(ctx, `PRAGMA synchronous`).Scan(&sync); err != nil || sync != 2 {
+		t.Fatalf("write connection synchronous = %d, %v; want 2 (FULL)", sync, err)
+	}
 	for i := range 50 {
 		if _, err := s.Record(ctx, Record{DeliveryID: fmt.Sprintf("event:Ev%d", i)}); err != nil {
 			t.Fatal(err)
