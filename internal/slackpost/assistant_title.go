@@ -11,7 +11,7 @@ import (
 // (assistant.threads.setTitle).
 func (p *Poster) SetAssistantTitle(ctx context.Context, channel, threadTS, title string) error {
 	params := slack.AssistantThreadsSetTitleParameters{ChannelID: channel, ThreadTS: threadTS, Title: title}
-	err := p.retry(ctx, nil, func() error { return p.api.SetAssistantThreadsTitleContext(ctx, params) })
+	err := p.do(ctx, "assistant.threads.setTitle", channel, PriorityNormal, func() error { return p.api.SetAssistantThreadsTitleContext(ctx, params) })
 	if err != nil {
 		return fmt.Errorf("slack assistant.threads.setTitle: %w", err)
 	}

@@ -1,7 +1,6 @@
 package slackpost
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -53,14 +52,42 @@ func newFakeSlack(t *testing.T) *fakeSlack {
 
 func (f *fakeSlack) poster(t *testing.T) *Poster {
 	api := slack.New("xoxb-test", slack.OptionAPIURL(f.srv.URL+"/"))
-	p := New(api, WithHTTPClient(f.srv.Client()), WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil))))
-	p.waitFn = func(ctx context.Context, d time.Duration, interrupt <-chan struct{}) error {
-		f.mu.Lock()
-		f.calls = append(f.calls, recordedCall{Method: "(wait " + d.String() + ")"})
-		f.mu.Unlock()
-		return ctx.Err()
+	// No pacing, and a clock that jumps over every wait (recording it):
+	// the tests see exactly the waits 429s cause.
+	sched := NewScheduler(0)
+	sched.clk = &jumpClock{f: f, now: time.Unix(1_700_000_000, 0)}
+	return New(api, WithHTTPClient(f.srv.Client()), WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil))), WithScheduler(sched))
+}
+
+// jumpClock moves time on by every wait at once, recording the wait as a
+// "(wait …)" call; onWait, if set, runs first.
+type jumpClock struct {
+	f      *fakeSlack
+	mu     sync.Mutex
+	now    time.Time
+	onWait func(d time.Duration)
+}
+
+func (c *jumpClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *jumpClock) After(d time.Duration) <-chan time.Time {
+	c.f.mu.Lock()
+	c.f.calls = append(c.f.calls, recordedCall{Method: "(wait " + d.String() + ")"})
+	c.f.mu.Unlock()
+	c.mu.Lock()
+	hook := c.onWait
+	c.now = c.now.Add(d)
+	ch := make(chan time.Time, 1)
+	ch <- c.now
+	c.mu.Unlock()
+	if hook != nil {
+		hook(d)
 	}
-	return p
+	return ch
 }
 
 // script queues answers for the next calls of method.

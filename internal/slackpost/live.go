@@ -113,6 +113,9 @@ type Live struct {
 	stop     chan struct{}
 	stopOnce sync.Once
 	done     chan struct{} // closed when the flusher exits
+	// cancelFlush ends the flusher's context, so that a progress write
+	// waiting for its turn in the scheduler never holds up the end.
+	cancelFlush context.CancelFunc
 }
 
 // NewLive prepares the live reply in channel's thread threadTS. Nothing is
@@ -164,11 +167,13 @@ func (l *Live) Start(ctx context.Context) (string, error) {
 	default:
 		l.flusherStarted = true
 	}
+	fctx, cancel := context.WithCancel(ctx)
+	l.cancelFlush = cancel
 	l.mu.Unlock()
 	// After the reply is posted: Slack clears the status when the app
 	// posts in the thread.
-	l.showStatus(ctx, Progress{}, false)
-	go l.run(ctx)
+	l.showStatus(fctx, Progress{}, false)
+	go l.run(fctx)
 	return ts, nil
 }
 
@@ -190,7 +195,7 @@ func (l *Live) open(ctx context.Context) (string, error) {
 			opts = append(opts, slack.MsgOptionRecipientTeamID(l.o.RecipientTeamID))
 		}
 		var ts string
-		err := l.callRetrying(ctx, func() (err error) {
+		err := l.call(ctx, "chat.startStream", PriorityNormal, func() (err error) {
 			_, ts, err = l.p.api.StartStreamContext(ctx, l.channel, opts...)
 			return err
 		})
@@ -204,7 +209,7 @@ func (l *Live) open(ctx context.Context) (string, error) {
 	l.mode = modeUpdate
 	m := l.withControls(renderProgress(Progress{}, l.o.Placeholder, ""))
 	var ts string
-	err := l.callRetrying(ctx, func() (err error) {
+	err := l.call(ctx, "chat.postMessage", PriorityNormal, func() (err error) {
 		_, ts, err = l.p.api.PostMessageContext(ctx, l.channel, append(messageOptions(m), threadOption(l.threadTS)...)...)
 		return err
 	})
@@ -290,52 +295,48 @@ func (l *Live) run(ctx context.Context) {
 	}
 }
 
-// flush writes the latest state if it is not shown yet. After a 429 it
-// waits as told and writes the state that is latest then.
+// flush writes the latest state if it is not shown yet. It waits for its
+// turn in the scheduler behind every more urgent write of the workspace;
+// the scheduler retries a 429 after Retry-After (a chat.update then shows
+// the state that is latest by then).
 func (l *Live) flush(ctx context.Context) {
 	l.writeMu.Lock()
 	defer l.writeMu.Unlock()
-	for attempt := 0; ; attempt++ {
-		l.mu.Lock()
-		if !l.dirty || l.ended {
-			l.mu.Unlock()
-			return
-		}
-		pr := l.latest
-		l.dirty = false
+	l.mu.Lock()
+	if !l.dirty || l.ended {
 		l.mu.Unlock()
-
-		err := l.show(ctx, pr)
-		l.showStatus(ctx, pr, false)
-		var rl *slack.RateLimitedError
-		if errors.As(err, &rl) && attempt < maxRateLimitRetries {
-			l.mu.Lock()
-			l.dirty = true // still to be shown, whatever comes next
-			l.mu.Unlock()
-			if l.p.waitFn(ctx, rl.RetryAfter, l.stop) != nil {
-				return
-			}
-			continue
-		}
-		if err != nil {
-			l.p.log.Warn("slack live update failed", "channel", l.channel, "code", SlackErrorCode(err), "err", err)
-		}
 		return
+	}
+	pr := l.latest
+	l.dirty = false
+	l.mu.Unlock()
+
+	err := l.show(ctx, pr)
+	l.showStatus(ctx, pr, false)
+	if err != nil && ctx.Err() == nil && !errors.Is(err, ErrSuperseded) && !errors.Is(err, ErrClosed) {
+		l.p.log.Warn("slack live update failed", "channel", l.channel, "code", SlackErrorCode(err), "err", err)
 	}
 }
 
-// show writes pr with one attempt per call; a *slack.RateLimitedError is
-// returned as is so the caller can wait and show the newest state.
+// show writes pr as progress.
 func (l *Live) show(ctx context.Context, pr Progress) error {
 	if l.mode == modeStream {
 		if delta, tasks, ok := l.streamDelta(pr, false); ok {
 			return l.appendDelta(ctx, delta, tasks)
 		}
-		if _, err := l.endStream(ctx, "", nil); err != nil {
+		if _, err := l.endStream(ctx, PriorityProgress, "", nil); err != nil {
 			return err
 		}
 	}
-	return l.showRendered(ctx, l.withControls(renderProgress(pr, l.o.Placeholder, "")))
+	return l.showProgress(ctx)
+}
+
+// showProgress renders the progress that is latest when the write's turn
+// comes, so a reply waiting behind others shows its newest state.
+func (l *Live) showProgress(ctx context.Context) error {
+	return l.showRendered(ctx, PriorityProgress, func() Message {
+		return l.withControls(renderProgress(l.snapshot(), l.o.Placeholder, ""))
+	})
 }
 
 // streamDelta is what the stream must append to show pr: text extending
@@ -366,12 +367,11 @@ func (l *Live) streamDelta(pr Progress, final bool) (string, []slack.StreamChunk
 func (l *Live) appendDelta(ctx context.Context, delta string, tasks []slack.StreamChunk) error {
 	for delta != "" || len(tasks) > 0 {
 		chunk := truncateToUnits(delta, streamChunkMax)
-		err := l.call(ctx, func() error {
+		err := l.call(ctx, "chat.appendStream", PriorityProgress, func() error {
 			_, _, err := l.p.api.AppendStreamContext(ctx, l.channel, l.tsNow(), streamContent(chunk, tasks))
 			return err
 		})
-		var rl *slack.RateLimitedError
-		if errors.As(err, &rl) {
+		if ctx.Err() != nil || errors.Is(err, ErrClosed) {
 			return err
 		}
 		if err != nil {
@@ -379,12 +379,12 @@ func (l *Live) appendDelta(ctx context.Context, delta string, tasks []slack.Stre
 			if SlackErrorCode(err) != "message_not_in_streaming_state" && httpStatus(err) != http.StatusNotFound {
 				// The stream may still be open: end it (best effort) so
 				// Slack stops showing it as in progress.
-				_ = l.call(ctx, func() error {
+				_ = l.call(ctx, "chat.stopStream", PriorityProgress, func() error {
 					_, _, err := l.p.api.StopStreamContext(ctx, l.channel, l.tsNow())
 					return err
 				})
 			}
-			return l.showRendered(ctx, l.withControls(renderProgress(l.snapshot(), l.o.Placeholder, "")))
+			return l.showProgress(ctx)
 		}
 		l.tasks.sent(tasks)
 		tasks = nil
@@ -409,19 +409,18 @@ func streamContent(markdown string, tasks []slack.StreamChunk) slack.MsgOption {
 
 // endStream stops the stream, with closing markdown if any, and switches to
 // chat.update. stopped reports whether Slack took the stop (and so the
-// closing text). Only a 429 is returned as an error: a stream that is
-// already gone is as good as stopped.
-func (l *Live) endStream(ctx context.Context, closing string, tasks []slack.StreamChunk) (stopped bool, err error) {
+// closing text). Only the end of ctx or of the scheduler is returned as an
+// error: a stream that is already gone is as good as stopped.
+func (l *Live) endStream(ctx context.Context, prio Priority, closing string, tasks []slack.StreamChunk) (stopped bool, err error) {
 	opts := []slack.MsgOption{}
 	if closing != "" || len(tasks) > 0 {
 		opts = append(opts, streamContent(closing, tasks))
 	}
-	err = l.call(ctx, func() error {
+	err = l.call(ctx, "chat.stopStream", prio, func() error {
 		_, _, err := l.p.api.StopStreamContext(ctx, l.channel, l.tsNow(), opts...)
 		return err
 	})
-	var rl *slack.RateLimitedError
-	if errors.As(err, &rl) {
+	if ctx.Err() != nil || errors.Is(err, ErrClosed) {
 		return false, err
 	}
 	if err != nil {
@@ -446,24 +445,43 @@ func (l *Live) fallBack(ctx context.Context, err error) {
 	l.lastRender = "" // what the stream showed is not what chat.update would
 }
 
-func (l *Live) showRendered(ctx context.Context, m Message) error {
-	key := renderKey(m)
-	if key == l.lastRender {
+// showRendered shows render's message with chat.update unless the message
+// shows it already. render runs when the write's turn comes.
+func (l *Live) showRendered(ctx context.Context, prio Priority, render func() Message) error {
+	w := Write{Method: "chat.update", Channel: l.channel, Priority: prio, Call: func(ctx context.Context) error {
+		m := render()
+		key := renderKey(m)
+		if key == l.lastRender {
+			return nil
+		}
+		if err := l.count(ctx, func() error {
+			_, _, _, err := l.p.api.UpdateMessageContext(ctx, l.channel, l.tsNow(), messageOptions(m)...)
+			return err
+		}); err != nil {
+			return err
+		}
+		l.lastRender = key
 		return nil
+	}}
+	if prio == PriorityProgress {
+		w.Key = "live " + l.tsNow()
 	}
-	err := l.call(ctx, func() error {
-		_, _, _, err := l.p.api.UpdateMessageContext(ctx, l.channel, l.tsNow(), messageOptions(m)...)
-		return err
-	})
-	if err != nil {
-		return err
-	}
-	l.lastRender = key
-	return nil
+	return l.p.sched.Do(ctx, w)
 }
 
-// call makes one Slack write, counting it and the time it was made.
-func (l *Live) call(ctx context.Context, write func() error) error {
+// call makes one Slack write of method through the scheduler at prio.
+// Progress writes of the reply coalesce.
+func (l *Live) call(ctx context.Context, method string, prio Priority, write func() error) error {
+	w := Write{Method: method, Channel: l.channel, Priority: prio, Call: func(ctx context.Context) error { return l.count(ctx, write) }}
+	if prio == PriorityProgress {
+		w.Key = method + " " + l.tsNow()
+	}
+	return l.p.sched.Do(ctx, w)
+}
+
+// count makes one attempt of a write, counting it and the time it was
+// made.
+func (l *Live) count(ctx context.Context, write func() error) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -475,12 +493,6 @@ func (l *Live) call(ctx context.Context, write func() error) error {
 	l.lastWrite = l.p.clk.Now()
 	l.mu.Unlock()
 	return err
-}
-
-// callRetrying is call, retried after 429s (Finish and Fail, which show a
-// fixed final state).
-func (l *Live) callRetrying(ctx context.Context, write func() error) error {
-	return l.p.retry(ctx, nil, func() error { return l.call(ctx, write) })
 }
 
 func (l *Live) tsNow() string {
@@ -509,6 +521,9 @@ func (l *Live) halt() {
 	l.stopOnce.Do(func() { close(l.stop) })
 	l.mu.Lock()
 	started := l.flusherStarted
+	if l.cancelFlush != nil {
+		l.cancelFlush()
+	}
 	l.mu.Unlock()
 	if started {
 		<-l.done
@@ -540,7 +555,7 @@ func (l *Live) Finish(ctx context.Context, finalMarkdown string, from int, saved
 		msgs = []Message{{Text: "(no answer)", Blocks: []slack.Block{mrkdwnSection("_(The agent finished without an answer.)_")}}}
 	}
 	if l.mode == modeStream {
-		if _, err := l.stopStreamRetrying(ctx, "", nil); err != nil {
+		if _, err := l.endStream(ctx, PriorityFinal, "", nil); err != nil {
 			return fmt.Errorf("finish: %w", err)
 		}
 	}
@@ -551,7 +566,7 @@ func (l *Live) Finish(ctx context.Context, finalMarkdown string, from int, saved
 		if i == 0 {
 			err = l.replaceOrPost(ctx, withPlan(todos, m))
 		} else {
-			err = l.callRetrying(ctx, func() error {
+			err = l.call(ctx, "chat.postMessage", PriorityFinal, func() error {
 				_, _, err := l.p.api.PostMessageContext(ctx, l.channel, append(messageOptions(m), threadOption(l.threadTS)...)...)
 				return err
 			})
@@ -596,7 +611,7 @@ func (l *Live) Fail(ctx context.Context, note string) error {
 			closing = strings.TrimLeft(closing, "\n")
 		}
 		if ok && slackLen(closing) <= streamChunkMax {
-			stopped, err := l.stopStreamRetrying(ctx, closing, tasks)
+			stopped, err := l.endStream(ctx, PriorityFinal, closing, tasks)
 			if err != nil {
 				return fmt.Errorf("fail: %w", err)
 			}
@@ -604,7 +619,7 @@ func (l *Live) Fail(ctx context.Context, note string) error {
 				l.clearStatus(ctx)
 				return nil
 			}
-		} else if _, err := l.stopStreamRetrying(ctx, "", nil); err != nil {
+		} else if _, err := l.endStream(ctx, PriorityFinal, "", nil); err != nil {
 			return fmt.Errorf("fail: %w", err)
 		}
 	}
@@ -616,27 +631,18 @@ func (l *Live) Fail(ctx context.Context, note string) error {
 	return nil
 }
 
-// stopStreamRetrying ends the stream, waiting out 429s.
-func (l *Live) stopStreamRetrying(ctx context.Context, closing string, tasks []slack.StreamChunk) (stopped bool, err error) {
-	err = l.p.retry(ctx, nil, func() (err error) {
-		stopped, err = l.endStream(ctx, closing, tasks)
-		return err
-	})
-	return stopped, err
-}
-
 // replaceOrPost shows m in the live message, or posts it when there is no
 // live message (Start failed or was never called).
 func (l *Live) replaceOrPost(ctx context.Context, m Message) error {
 	if ts := l.tsNow(); ts != "" {
 		l.lastRender = ""
-		return l.callRetrying(ctx, func() error {
+		return l.call(ctx, "chat.update", PriorityFinal, func() error {
 			_, _, _, err := l.p.api.UpdateMessageContext(ctx, l.channel, ts, messageOptions(m)...)
 			return err
 		})
 	}
 	var ts string
-	err := l.callRetrying(ctx, func() (err error) {
+	err := l.call(ctx, "chat.postMessage", PriorityFinal, func() (err error) {
 		_, ts, err = l.p.api.PostMessageContext(ctx, l.channel, append(messageOptions(m), threadOption(l.threadTS)...)...)
 		return err
 	})

@@ -6,8 +6,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/slack-go/slack"
-
 	"github.com/deepagents-slack/slackbot/internal/slacktext"
 )
 
@@ -74,10 +72,13 @@ func (l *Live) showStatus(ctx context.Context, pr Progress, force bool) {
 	if key == l.status.key && (!force || now.Sub(l.status.at) < l.o.StatusRefresh/2) {
 		return
 	}
-	err := l.p.setStatus(ctx, l.channel, l.threadTS, workingStatus, msgs)
-	var rl *slack.RateLimitedError
+	err := l.p.sched.Do(ctx, Write{
+		Method: "assistant.threads.setStatus", Channel: l.channel, Priority: PriorityProgress,
+		Key:  "status " + l.channel + " " + l.threadTS,
+		Call: func(ctx context.Context) error { return l.p.setStatus(ctx, l.channel, l.threadTS, workingStatus, msgs) },
+	})
 	switch {
-	case errors.As(err, &rl):
+	case ctx.Err() != nil || errors.Is(err, ErrSuperseded) || errors.Is(err, ErrClosed):
 		return // try again with the next change or refresh
 	case err != nil:
 		// Slack refuses the status outside threads it allows it in; the
@@ -95,7 +96,9 @@ func (l *Live) clearStatus(ctx context.Context) {
 	if !l.status.sent || l.status.off {
 		return
 	}
-	err := l.p.retry(ctx, nil, func() error { return l.p.setStatus(ctx, l.channel, l.threadTS, "", nil) })
+	err := l.p.do(ctx, "assistant.threads.setStatus", l.channel, PriorityNormal, func() error {
+		return l.p.setStatus(ctx, l.channel, l.threadTS, "", nil)
+	})
 	if err != nil {
 		l.p.log.Warn("slack assistant status not cleared", "channel", l.channel, "code", SlackErrorCode(err), "err", err)
 		return

@@ -274,12 +274,8 @@ func TestLiveRateLimitedWritesLatest(t *testing.T) {
 	f := newFakeSlack(t)
 	p := f.poster(t)
 	var l *Live
-	p.waitFn = func(ctx context.Context, d time.Duration, _ <-chan struct{}) error {
-		f.mu.Lock()
-		f.calls = append(f.calls, recordedCall{Method: "(wait " + d.String() + ")"})
-		f.mu.Unlock()
+	p.sched.clk.(*jumpClock).onWait = func(time.Duration) {
 		l.Update(Progress{Text: "newer"}) // progress goes on while we wait
-		return nil
 	}
 	l = p.NewLive("C1", "100.1", LiveOptions{MinInterval: time.Nanosecond})
 	defer l.Close()

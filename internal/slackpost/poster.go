@@ -19,23 +19,16 @@ import (
 	"github.com/deepagents-slack/slackbot/internal/slacktext"
 )
 
-// maxRateLimitRetries bounds how often one call is retried after 429s.
-const maxRateLimitRetries = 5
-
-// errInterrupted is returned when a rate-limit wait is cut short by the
-// caller (a live reply being finished or closed).
-var errInterrupted = errors.New("slackpost: interrupted while rate limited")
-
-// Poster writes to Slack. Every write retries after 429 (Slack then did
-// nothing, so a retry cannot duplicate) and never after connection errors
-// or 5xx, where the write may have happened.
+// Poster writes to Slack, every write through its workspace's Scheduler:
+// paced at the method's tier, retried after 429 (Slack then did nothing,
+// so a retry cannot duplicate) and never after connection errors or 5xx,
+// where the write may have happened.
 type Poster struct {
-	api  *slack.Client
-	http *http.Client
-	log  *slog.Logger
-	clk  clock
-	// waitFn waits d for a rate limit; tests replace it.
-	waitFn func(ctx context.Context, d time.Duration, interrupt <-chan struct{}) error
+	api   *slack.Client
+	http  *http.Client
+	log   *slog.Logger
+	clk   clock
+	sched *Scheduler
 }
 
 // Option configures a Poster.
@@ -60,8 +53,19 @@ func WithLogger(l *slog.Logger) Option {
 	}
 }
 
-// New wraps api. Configure api without slack.OptionRetry: the Poster does
-// its own 429 handling.
+// WithScheduler sends the Poster's writes through s, the scheduler of the
+// workspace api's token belongs to (default: a scheduler of its own, at
+// Slack's documented tiers).
+func WithScheduler(s *Scheduler) Option {
+	return func(p *Poster) {
+		if s != nil {
+			p.sched = s
+		}
+	}
+}
+
+// New wraps api. Configure api without slack.OptionRetry: the Poster's
+// scheduler does the 429 handling.
 func New(api *slack.Client, opts ...Option) *Poster {
 	p := &Poster{
 		api:  api,
@@ -69,11 +73,21 @@ func New(api *slack.Client, opts ...Option) *Poster {
 		log:  slog.Default(),
 		clk:  realClock{},
 	}
-	p.waitFn = p.sleep
 	for _, o := range opts {
 		o(p)
 	}
+	if p.sched == nil {
+		p.sched = NewScheduler(1)
+	}
 	return p
+}
+
+// Scheduler is the scheduler the Poster writes through.
+func (p *Poster) Scheduler() *Scheduler { return p.sched }
+
+// do makes one call of method through the scheduler; see Scheduler.Do.
+func (p *Poster) do(ctx context.Context, method, channel string, prio Priority, call func() error) error {
+	return p.sched.Do(ctx, Write{Method: method, Channel: channel, Priority: prio, Call: func(context.Context) error { return call() }})
 }
 
 // Prompt is a suggested prompt of an assistant thread.
@@ -90,7 +104,7 @@ func (p *Poster) Post(ctx context.Context, channel, threadTS string, m Message) 
 		opts = append(opts, slack.MsgOptionTS(threadTS))
 	}
 	var ts string
-	err := p.retry(ctx, nil, func() (err error) {
+	err := p.do(ctx, "chat.postMessage", channel, PriorityFinal, func() (err error) {
 		_, ts, err = p.api.PostMessageContext(ctx, channel, opts...)
 		return err
 	})
@@ -102,12 +116,8 @@ func (p *Poster) Post(ctx context.Context, channel, threadTS string, m Message) 
 
 // Update replaces the message at ts with m.
 func (p *Poster) Update(ctx context.Context, channel, ts string, m Message) error {
-	return p.update(ctx, nil, channel, ts, m)
-}
-
-func (p *Poster) update(ctx context.Context, interrupt <-chan struct{}, channel, ts string, m Message) error {
 	opts := messageOptions(m)
-	err := p.retry(ctx, interrupt, func() error {
+	err := p.do(ctx, "chat.update", channel, PriorityFinal, func() error {
 		_, _, _, err := p.api.UpdateMessageContext(ctx, channel, ts, opts...)
 		return err
 	})
@@ -132,7 +142,7 @@ func messageOptions(m Message) []slack.MsgOption {
 // mentions in text are made inert.
 func (p *Poster) Ephemeral(ctx context.Context, channel, user, text string) error {
 	text = slacktext.Defuse(text)
-	err := p.retry(ctx, nil, func() error {
+	err := p.do(ctx, "chat.postEphemeral", channel, PriorityNormal, func() error {
 		_, err := p.api.PostEphemeralContext(ctx, channel, user, slack.MsgOptionText(text, false))
 		return err
 	})
@@ -156,7 +166,7 @@ func (p *Poster) Respond(ctx context.Context, responseURL, text string) error {
 	if err != nil {
 		return fmt.Errorf("slack response_url: %w", err)
 	}
-	err = p.retry(ctx, nil, func() error { return p.postResponseURL(ctx, responseURL, body) })
+	err = p.do(ctx, "response_url", "", PriorityNormal, func() error { return p.postResponseURL(ctx, responseURL, body) })
 	if err != nil {
 		return fmt.Errorf("slack response_url: %w", err)
 	}
@@ -211,7 +221,7 @@ func isErrorCode(s string) bool {
 
 // React adds the emoji reaction name to a message; already there is fine.
 func (p *Poster) React(ctx context.Context, channel, ts, name string) error {
-	err := p.retry(ctx, nil, func() error {
+	err := p.do(ctx, "reactions.add", channel, PriorityNormal, func() error {
 		return p.api.AddReactionContext(ctx, name, slack.NewRefToMessage(channel, ts))
 	})
 	if err != nil && SlackErrorCode(err) != "already_reacted" {
@@ -223,7 +233,7 @@ func (p *Poster) React(ctx context.Context, channel, ts, name string) error {
 // Unreact removes the bot's reaction name from a message; already gone is
 // fine.
 func (p *Poster) Unreact(ctx context.Context, channel, ts, name string) error {
-	err := p.retry(ctx, nil, func() error {
+	err := p.do(ctx, "reactions.remove", channel, PriorityNormal, func() error {
 		return p.api.RemoveReactionContext(ctx, name, slack.NewRefToMessage(channel, ts))
 	})
 	if err != nil && SlackErrorCode(err) != "no_reaction" {
@@ -235,7 +245,7 @@ func (p *Poster) Unreact(ctx context.Context, channel, ts, name string) error {
 // SetAssistantStatus sets (or, with "", clears) the "is thinking…" status
 // of a thread, with optional loading messages.
 func (p *Poster) SetAssistantStatus(ctx context.Context, channel, threadTS, status string, loading ...string) error {
-	return p.retry(ctx, nil, func() error { return p.setStatus(ctx, channel, threadTS, status, loading) })
+	return p.do(ctx, "assistant.threads.setStatus", channel, PriorityNormal, func() error { return p.setStatus(ctx, channel, threadTS, status, loading) })
 }
 
 // setStatus is one assistant.threads.setStatus call.
@@ -253,7 +263,9 @@ func (p *Poster) SetSuggestedPrompts(ctx context.Context, channel, threadTS, tit
 	for _, pr := range prompts {
 		params.AddPrompt(pr.Title, pr.Message)
 	}
-	err := p.retry(ctx, nil, func() error { return p.api.SetAssistantThreadsSuggestedPromptsContext(ctx, params) })
+	err := p.do(ctx, "assistant.threads.setSuggestedPrompts", channel, PriorityNormal, func() error {
+		return p.api.SetAssistantThreadsSuggestedPromptsContext(ctx, params)
+	})
 	if err != nil {
 		return fmt.Errorf("slack assistant.threads.setSuggestedPrompts: %w", err)
 	}
@@ -262,7 +274,7 @@ func (p *Poster) SetSuggestedPrompts(ctx context.Context, channel, threadTS, tit
 
 // OpenModal opens view for the user who produced triggerID (valid for 3 s).
 func (p *Poster) OpenModal(ctx context.Context, triggerID string, view slack.ModalViewRequest) error {
-	err := p.retry(ctx, nil, func() error {
+	err := p.do(ctx, "views.open", "", PriorityFinal, func() error {
 		_, err := p.api.OpenViewContext(ctx, triggerID, view)
 		return err
 	})
@@ -270,37 +282,6 @@ func (p *Poster) OpenModal(ctx context.Context, triggerID string, view slack.Mod
 		return fmt.Errorf("slack views.open: %w", err)
 	}
 	return nil
-}
-
-// retry runs call, and again after each 429 once Retry-After has passed.
-// interrupt, if not nil, abandons a wait.
-func (p *Poster) retry(ctx context.Context, interrupt <-chan struct{}, call func() error) error {
-	for attempt := 0; ; attempt++ {
-		err := call()
-		var rl *slack.RateLimitedError
-		if !errors.As(err, &rl) || attempt >= maxRateLimitRetries {
-			return err
-		}
-		p.log.Debug("slack rate limited; waiting", "retry_after", rl.RetryAfter, "attempt", attempt+1)
-		if werr := p.waitFn(ctx, rl.RetryAfter, interrupt); werr != nil {
-			return fmt.Errorf("%w (while waiting: %w)", err, werr)
-		}
-	}
-}
-
-// sleep waits d unless ctx ends or interrupt closes first.
-func (p *Poster) sleep(ctx context.Context, d time.Duration, interrupt <-chan struct{}) error {
-	if d <= 0 {
-		return ctx.Err()
-	}
-	select {
-	case <-p.clk.After(d):
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-interrupt:
-		return errInterrupted
-	}
 }
 
 // clock is time as the Poster sees it; tests use a fake one.

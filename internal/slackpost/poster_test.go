@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/slack-go/slack"
 )
@@ -70,20 +71,31 @@ func TestPostRetriesOnlyRateLimits(t *testing.T) {
 		t.Errorf("postMessage called %d times, want 3 (no retry after 500)", n)
 	}
 
-	// A 429 without Retry-After is not a rate limit slack-go can read: not retried.
+	// A 429 without Retry-After is still a 429: Slack did nothing, so it
+	// is retried after a second.
 	f.script("chat.postMessage", reply{status: http.StatusTooManyRequests})
-	if _, err := p.Post(ctx, "C1", "", Message{Text: "z"}); err == nil {
-		t.Fatal("Post after bare 429 succeeded")
+	if _, err := p.Post(ctx, "C1", "", Message{Text: "z"}); err != nil {
+		t.Fatalf("Post after bare 429 = %v", err)
+	}
+	if got := f.methods()[len(f.methods())-3:]; !slices.Equal(got, []string{"chat.postMessage", "(wait 1s)", "chat.postMessage"}) {
+		t.Errorf("calls after a bare 429 = %v", got)
 	}
 
-	// Retries are bounded.
-	for range maxRateLimitRetries + 1 {
-		f.script("chat.update", reply{status: http.StatusTooManyRequests, retryAfter: "1"})
+	// Retries go on until the caller gives up; the caller sees why it gave
+	// up, never the 429.
+	f.setAlways("chat.update", reply{status: http.StatusTooManyRequests, retryAfter: "1"})
+	n := 0
+	uctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	p.sched.clk.(*jumpClock).onWait = func(time.Duration) {
+		if n++; n == 5 {
+			cancel()
+		}
 	}
-	err := p.Update(ctx, "C1", "1.2", Message{Text: "u"})
+	err := p.Update(uctx, "C1", "1.2", Message{Text: "u"})
 	var rl *slack.RateLimitedError
-	if !errors.As(err, &rl) {
-		t.Errorf("Update after persistent 429 = %v, want a RateLimitedError", err)
+	if errors.As(err, &rl) || !errors.Is(err, context.Canceled) {
+		t.Errorf("Update after persistent 429 = %v, want context.Canceled and no RateLimitedError", err)
 	}
 }
 
@@ -91,9 +103,12 @@ func TestPostRateLimitWaitHonoursContext(t *testing.T) {
 	f := newFakeSlack(t)
 	p := f.poster(t)
 	ctx, cancel := context.WithCancel(context.Background())
-	cancel()
-	p.waitFn = p.sleep // the real wait, with a context already done
+	p.sched.clk = realClock{} // a real 30 s wait, cut short by the caller
 	f.script("chat.postMessage", reply{status: http.StatusTooManyRequests, retryAfter: "30"})
+	go func() {
+		f.waitFor(t, "the 429", has("chat.postMessage", 1))
+		cancel()
+	}()
 	_, err := p.Post(ctx, "C1", "", Message{Text: "x"})
 	if !errors.Is(err, context.Canceled) {
 		t.Errorf("err = %v, want context.Canceled", err)

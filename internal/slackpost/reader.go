@@ -50,7 +50,7 @@ func (p *Poster) ThreadReplies(ctx context.Context, channel, threadTS string) ([
 	for page := 0; page < maxRepliesPages; page++ {
 		var msgs []slack.Message
 		var next string
-		err := p.retry(ctx, nil, func() (err error) {
+		err := p.do(ctx, "conversations.replies", channel, PriorityNormal, func() (err error) {
 			msgs, _, next, err = p.api.GetConversationRepliesContext(ctx, &slack.GetConversationRepliesParameters{
 				ChannelID: channel, Timestamp: threadTS, Cursor: cursor, Limit: repliesPageSize,
 			})
@@ -103,7 +103,7 @@ func (p *Poster) Download(ctx context.Context, f File, limit int64) ([]byte, err
 		return nil, fmt.Errorf("slack file %s: no download URL", f.ID)
 	}
 	w := &limitedBuffer{limit: limit}
-	err := p.retry(ctx, nil, func() error {
+	err := p.do(ctx, "files.download", "", PriorityNormal, func() error {
 		w.buf.Reset()
 		return p.api.GetFileContext(ctx, url, w)
 	})

@@ -24,7 +24,7 @@ func (p *Poster) PrepareUpload(ctx context.Context, name string, content []byte)
 		return Upload{}, errors.New("slack upload: a name and content are required")
 	}
 	var res *slack.GetUploadURLExternalResponse
-	err := p.retry(ctx, nil, func() error {
+	err := p.do(ctx, "files.getUploadURLExternal", "", PriorityNormal, func() error {
 		var err error
 		res, err = p.api.GetUploadURLExternalContext(ctx, slack.GetUploadURLExternalParameters{FileName: name, FileSize: len(content)})
 		return err
@@ -32,7 +32,7 @@ func (p *Poster) PrepareUpload(ctx context.Context, name string, content []byte)
 	if err != nil {
 		return Upload{}, fmt.Errorf("slack files.getUploadURLExternal: %w", err)
 	}
-	err = p.retry(ctx, nil, func() error {
+	err = p.do(ctx, "files.upload", "", PriorityNormal, func() error {
 		return p.api.UploadToURL(ctx, slack.UploadToURLParameters{UploadURL: res.UploadURL, Reader: bytes.NewReader(content), Filename: name})
 	})
 	if err != nil {
@@ -48,7 +48,7 @@ func (p *Poster) Share(ctx context.Context, channel, threadTS, comment string, u
 	for i, u := range uploads {
 		files[i] = slack.FileSummary{ID: u.ID, Title: u.Title}
 	}
-	err := p.retry(ctx, nil, func() error {
+	err := p.do(ctx, "files.completeUploadExternal", channel, PriorityFinal, func() error {
 		_, err := p.api.CompleteUploadExternalContext(ctx, slack.CompleteUploadExternalParameters{
 			Files: files, Channel: channel, ThreadTimestamp: threadTS, InitialComment: comment,
 		})
