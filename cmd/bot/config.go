@@ -106,6 +106,10 @@ type Config struct {
 
 	// retryBase shortens the backoff between a job's attempts in tests.
 	retryBase time.Duration
+	// slackTierScale scales the Slack rate tiers the write scheduler paces
+	// at (0 means 1, Slack's documented allowances); load benchmarks scale
+	// it with the fake Slack's.
+	slackTierScale float64
 	// Fault tests: storeOptions skew the store's clock, wrapStore puts a
 	// failing store in front of the real one, pollInterval shortens idle
 	// workers' polling.

@@ -38,6 +38,9 @@ type service struct {
 	relay   *relay.Relay
 	handler http.Handler
 	auth    *slack.AuthTestResponse // the bot's identity and workspace
+	// slackWrites is the workspace's Slack write scheduler; run drains it
+	// once the workers stopped.
+	slackWrites *slackpost.Scheduler
 	socket  *slacksocket.Edge       // nil unless Slack's requests arrive over Socket Mode
 	// metricsLn, when METRICS_ADDR is set, serves metrics apart from the
 	// public routes (which then have no /metrics).
@@ -79,7 +82,16 @@ func newService(ctx context.Context, cfg Config, log *slog.Logger) (*service, er
 	if err != nil {
 		return fail(err)
 	}
-	poster := slackpost.New(api, slackpost.WithHTTPClient(slackHTTP), slackpost.WithLogger(log.With("component", "slack")))
+	// One bot token is one workspace: every Slack write goes through its
+	// one scheduler (see slackpost.Scheduler), drained when the service
+	// stops.
+	scale := cfg.slackTierScale
+	if scale == 0 {
+		scale = 1
+	}
+	sched := slackpost.NewScheduler(scale)
+	poster := slackpost.New(api, slackpost.WithHTTPClient(slackHTTP), slackpost.WithLogger(log.With("component", "slack")),
+		slackpost.WithScheduler(sched))
 
 	var feedback *langsmith.Client
 	if cfg.LangSmithURL != "" {
@@ -135,7 +147,7 @@ func newService(ctx context.Context, cfg Config, log *slog.Logger) (*service, er
 		Logger:       log.With("component", "slackhandler"),
 		Metrics:      m,
 	}
-	svc := &service{log: log, store: store, relay: rl, auth: auth}
+	svc := &service{log: log, store: store, relay: rl, auth: auth, slackWrites: sched}
 	svc.shuttingDown, svc.startShuttingDown = context.WithCancel(context.Background())
 	r := mux.NewRouter()
 	if cfg.SocketMode() {
@@ -283,6 +295,12 @@ func (s *service) run(ctx context.Context, ln net.Listener) error {
 	<-socketDone
 	stopWork()
 	wg.Wait()
+	// The workers are gone: send what they left queued above progress.
+	dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownTimeout)
+	if err := s.slackWrites.Close(dctx); err != nil {
+		s.log.Warn("slack writes not drained", "err", err)
+	}
+	cancel()
 	s.log.Info("stopped")
 	if errors.Is(err, http.ErrServerClosed) {
 		err = nil
