@@ -183,8 +183,11 @@ func (l *Live) open(ctx context.Context) (string, error) {
 		l.mode = modeUpdate
 		return l.o.ExistingTS, nil
 	}
-	// Streamed messages must be replies in a thread.
-	if l.o.Streaming && l.threadTS != "" {
+	// Streamed messages must be replies in a thread. chat.startStream is
+	// Tier 2 (20 a minute): when the workspace has used that up, the reply
+	// does not wait for it but posts a placeholder (one a second per
+	// channel) and is edited instead.
+	if l.o.Streaming && l.threadTS != "" && l.p.sched.Free("chat.startStream", l.channel) {
 		// Tasks render grouped under the plan: the agent's todos are its
 		// plan, and tools run as steps of it.
 		opts := []slack.MsgOption{slack.MsgOptionTS(l.threadTS), slack.MsgOptionTaskDisplayMode(slack.TaskDisplayModePlan)}

@@ -379,6 +379,24 @@ func (s *Scheduler) pause(w Write, d time.Duration) {
 	ln.signal()
 }
 
+// Free reports whether a write of method (in channel) would go at once:
+// the method is not paused, nothing waits for it, and its tier has room.
+// A live reply asks it before choosing a method with a tight tier.
+func (s *Scheduler) Free(method, channel string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := s.clk.Now()
+	ln := s.laneFor(Write{Method: method, Channel: channel}, now)
+	if now.Before(ln.pausedUntil) || ln.head() != nil {
+		return false
+	}
+	if ln.capacity == 0 {
+		return true
+	}
+	tokens := ln.tokens + max(now.Sub(ln.last).Seconds(), 0)*ln.rate
+	return tokens >= 1
+}
+
 // Close drains the scheduler: pending progress writes are dropped
 // (ErrClosed) and new ones refused, while writes above progress — queued,
 // running, or made while Close waits (the later parts of an answer) — are
