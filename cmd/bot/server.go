@@ -41,7 +41,7 @@ type service struct {
 	// slackWrites is the workspace's Slack write scheduler; run drains it
 	// once the workers stopped.
 	slackWrites *slackpost.Scheduler
-	socket  *slacksocket.Edge       // nil unless Slack's requests arrive over Socket Mode
+	socket      *slacksocket.Edge // nil unless Slack's requests arrive over Socket Mode
 	// metricsLn, when METRICS_ADDR is set, serves metrics apart from the
 	// public routes (which then have no /metrics).
 	metricsLn      net.Listener
