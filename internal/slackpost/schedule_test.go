@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -62,13 +63,22 @@ func (h *schedHarness) called() []string {
 // queued waits until n writes wait in the scheduler.
 func (h *schedHarness) queued(n int) {
 	h.t.Helper()
+	h.queuedAt(-1, n)
+}
+
+// queuedAt waits until n writes of priority prio (any, if negative) wait
+// in the scheduler.
+func (h *schedHarness) queuedAt(prio Priority, n int) {
+	h.t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		h.s.mu.Lock()
 		got := 0
 		for _, ln := range h.s.lanes {
-			for _, q := range ln.waiting {
-				got += len(q)
+			for p, q := range ln.waiting {
+				if prio < 0 || Priority(p) == prio {
+					got += len(q)
+				}
 			}
 		}
 		h.s.mu.Unlock()
@@ -302,5 +312,39 @@ func TestSchedulerCallerGivesUpWhileWaiting(t *testing.T) {
 	}
 	if n := len(h.called()); n != 0 {
 		t.Errorf("%d calls, want none", n)
+	}
+}
+
+func TestLiveFinishGoesBeforeItsWaitingProgress(t *testing.T) {
+	// chat.update's minute is used up: the reply's progress waits for a
+	// token. Finish must not wait behind it, and its answer takes the
+	// next token.
+	f := newFakeSlack(t)
+	h := newSchedHarness(t)
+	api := slack.New("xoxb-test", slack.OptionAPIURL(f.srv.URL+"/"))
+	p := New(api, WithHTTPClient(f.srv.Client()), WithScheduler(h.s))
+	h.spend("chat.update", tier3PerMinute)
+	l := p.NewLive("C1", "100.1", LiveOptions{MinInterval: time.Nanosecond})
+	defer l.Close()
+	if _, err := l.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	l.Update(Progress{Text: "working"})
+	h.queued(1) // the progress edit, waiting for its turn
+	finished := make(chan error, 1)
+	go func() { finished <- l.Finish(context.Background(), "the answer", 0, nil) }()
+	h.queuedAt(PriorityFinal, 1) // the answer
+	h.queued(1)                  // alone: the progress edit was withdrawn
+	h.clk.waitForTimer(t)
+	h.clk.Advance(tokenEvery)
+	if err := receive(t, finished); err != nil {
+		t.Fatal(err)
+	}
+	updates := f.of("chat.update")
+	if len(updates) != 1 {
+		t.Fatalf("%d chat.update calls, want only the answer's", len(updates))
+	}
+	if got := blocksText(t, updates[0]); !strings.Contains(got, "the answer") {
+		t.Errorf("the update showed %q, want the answer", got)
 	}
 }
