@@ -40,6 +40,8 @@ type config struct {
 	statusTTL    time.Duration
 	// missingScopes are scopes the app was installed without (WithoutScope).
 	missingScopes map[string]bool
+	// workspaces are the other installations: bot token -> team id.
+	workspaces map[string]string
 }
 
 // assistantStatus is a thread's AI-app status and when it was set.
@@ -79,6 +81,20 @@ func WithRateTiers(scale float64) Option { return func(c *config) { c.tierScale 
 // docs.slack.dev/reference/methods/assistant.threads.setStatus).
 func WithStatusExpiry(d time.Duration) Option { return func(c *config) { c.statusTTL = d } }
 
+// WithWorkspace installs the app in another workspace too: token is its
+// bot token and teamID its id. Its calls share the channels but not the
+// rate limits: Slack applies rate limits per app per workspace
+// (docs.slack.dev/apis/web-api/rate-limits), so each workspace has its own
+// tiers.
+func WithWorkspace(token, teamID string) Option {
+	return func(c *config) {
+		if c.workspaces == nil {
+			c.workspaces = map[string]string{}
+		}
+		c.workspaces[token] = teamID
+	}
+}
+
 // WithoutRateTiers turns tier enforcement off (WithRateTiers(0)).
 func WithoutRateTiers() Option { return WithRateTiers(0) }
 
@@ -96,7 +112,7 @@ type Server struct {
 	notIn      map[string]bool
 	archived   map[string]bool
 	rateLimits map[string]*rateLimit
-	buckets    map[string]*bucket // rate tier state per method (and channel)
+	buckets    map[string]*bucket // rate tier state per workspace and method (and channel)
 	failures   map[string][]string
 	ephemerals []Ephemeral
 	responses  map[string]responseTarget
@@ -363,14 +379,17 @@ func (s *Server) serve(method string, p params, token string) result {
 	if res, limited := s.takeRateLimit(method); limited {
 		return res
 	}
-	switch token {
-	case "":
+	team := s.cfg.teamID
+	switch other, installed := s.cfg.workspaces[token]; {
+	case token == "":
 		return fail("not_authed")
-	case s.cfg.token:
+	case token == s.cfg.token:
+	case installed:
+		team = other
 	default:
 		return fail("invalid_auth")
 	}
-	if res, limited := s.takeTier(method, p, time.Now()); limited {
+	if res, limited := s.takeTier(team, method, p, time.Now()); limited {
 		return res
 	}
 	if code, failed := s.takeFailure(method); failed {
@@ -380,7 +399,11 @@ func (s *Server) serve(method string, p params, token string) result {
 	if !known || (streamMethods[method] && !s.cfg.streaming) {
 		return fail("unknown_method")
 	}
-	return h(s, p)
+	res := h(s, p)
+	if method == "auth.test" && res.err == "" {
+		res.fields["team_id"] = team // the workspace of the token
+	}
+	return res
 }
 
 func (s *Server) takeRateLimit(method string) (result, bool) {

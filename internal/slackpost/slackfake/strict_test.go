@@ -181,6 +181,38 @@ func TestRateTiers(t *testing.T) {
 	}
 }
 
+func TestRateTiersPerWorkspace(t *testing.T) {
+	fake, api := newClient(t, slackfake.WithWorkspace("xoxb-other", "TOTHER001"))
+	other := slack.New("xoxb-other", slack.OptionAPIURL(fake.APIURL()))
+	if resp, err := other.AuthTest(); err != nil || resp.TeamID != "TOTHER001" {
+		t.Fatalf("auth.test with the other token = %+v, %v", resp, err)
+	}
+	_, ts, err := api.PostMessage(channel, slack.MsgOptionText("x", false))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Workspace one spends chat.update's Tier 3 minute...
+	var rl *slack.RateLimitedError
+	for i := 0; ; i++ {
+		_, _, _, err = api.UpdateMessage(channel, ts, slack.MsgOptionText("y", false))
+		if errors.As(err, &rl) {
+			break
+		}
+		if err != nil || i > 60 {
+			t.Fatalf("update %d: %v", i, err)
+		}
+	}
+	// ...and the other workspace still has its own.
+	for i := range 50 {
+		if _, _, _, err := other.UpdateMessage(channel, ts, slack.MsgOptionText("z", false)); err != nil {
+			t.Fatalf("update %d in the other workspace: %v", i, err)
+		}
+	}
+	if _, _, _, err := other.UpdateMessage(channel, ts, slack.MsgOptionText("z", false)); !errors.As(err, &rl) {
+		t.Errorf("51st update in the other workspace = %v, want a 429", err)
+	}
+}
+
 func TestRateTiersOff(t *testing.T) {
 	_, api := newClient(t, slackfake.WithoutRateTiers())
 	for range 30 {

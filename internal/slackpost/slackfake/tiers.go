@@ -69,13 +69,15 @@ func (b *bucket) take(now time.Time) (time.Duration, bool) {
 	return time.Duration((1 - b.tokens) / b.rate * float64(time.Second)), false
 }
 
-// takeTier applies the method's rate tier to one call. Callers hold s.mu.
-func (s *Server) takeTier(method string, p params, now time.Time) (result, bool) {
+// takeTier applies the method's rate tier in team's workspace to one
+// call: Slack evaluates rate limits per app, per workspace and per method
+// (docs.slack.dev/apis/web-api/rate-limits). Callers hold s.mu.
+func (s *Server) takeTier(team, method string, p params, now time.Time) (result, bool) {
 	scale := s.cfg.tierScale
 	if scale <= 0 {
 		return result{}, false
 	}
-	key, capacity, rate := method, 0.0, 0.0
+	key, capacity, rate := team+" "+method, 0.0, 0.0
 	if method == "chat.postMessage" {
 		key += " " + p["channel"]
 		capacity, rate = postMessageBurst*scale, postMessagePerSecond*scale
