@@ -127,7 +127,7 @@ func runWorkspaceBatch(b *testing.B, runs, channels int, scale float64, spread, 
 		tokenDelay: tokenDelay,
 		configure: func(c *Config) {
 			c.Workers = runs + 50
-			c.slackTierScale = scale
+			c.SlackTierScale = scale // as the fake's (startSim does this too)
 			c.Streaming = streaming
 		},
 		quiet:     os.Getenv("BENCH_LIVE_LOGS") == "",

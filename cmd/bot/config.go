@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net"
 	"net/url"
 	"os"
@@ -48,6 +49,7 @@ type env struct {
 	PublicURL          string `envconfig:"PUBLIC_URL" desc:"public https base URL; enables the run-completion webhook fallback"`
 	Reactions          string `envconfig:"REACTIONS" default:"true" desc:"react to users' messages when picked up and answered"`
 	Streaming          string `envconfig:"SLACK_STREAMING" default:"true" desc:"use Slack's chat.startStream for live replies where available"`
+	SlackTierScale     string `envconfig:"SLACK_TIER_SCALE" default:"1" desc:"multiplies the Slack rate tiers the bot paces its writes at (a workspace granted more, or a test Slack); 0 paces nothing and only waits out 429s"`
 	Workers            string `envconfig:"WORKERS" default:"32" desc:"runs one replica follows at once"`
 	LogLevel           string `envconfig:"LOG_LEVEL" default:"info" desc:"debug, info, warn or error"`
 	ReplicaName        string `envconfig:"REPLICA_NAME" desc:"this replica's name in leases (default host-pid)"`
@@ -82,10 +84,13 @@ type Config struct {
 	PublicURL       string
 	Reactions       bool
 	Streaming       bool
-	Workers         int
-	LogLevel        string
-	ReplicaName     string
-	LeaseTTL        time.Duration
+	// SlackTierScale multiplies the documented rate tiers the workspace's
+	// write scheduler paces at; 0 paces nothing (429s are still absorbed).
+	SlackTierScale float64
+	Workers        int
+	LogLevel       string
+	ReplicaName    string
+	LeaseTTL       time.Duration
 	// AppToken (xapp-…) switches Slack's requests to Socket Mode.
 	AppToken string
 	// OpsAPIToken enables POST /ops/test-runs.
@@ -106,10 +111,6 @@ type Config struct {
 
 	// retryBase shortens the backoff between a job's attempts in tests.
 	retryBase time.Duration
-	// slackTierScale scales the Slack rate tiers the write scheduler paces
-	// at (0 means 1, Slack's documented allowances); load benchmarks scale
-	// it with the fake Slack's.
-	slackTierScale float64
 	// Fault tests: storeOptions skew the store's clock, wrapStore puts a
 	// failing store in front of the real one, pollInterval shortens idle
 	// workers' polling.
@@ -267,6 +268,11 @@ func loadConfig(getenv func(string) string) (Config, error) {
 	}
 	c.Reactions = parseBool(bad, "REACTIONS", raw.Reactions)
 	c.Streaming = parseBool(bad, "SLACK_STREAMING", raw.Streaming)
+	if f, err := strconv.ParseFloat(strings.TrimSpace(raw.SlackTierScale), 64); err != nil || f < 0 || f > 1000 || math.IsNaN(f) {
+		bad("SLACK_TIER_SCALE %q must be a number between 0 and 1000", raw.SlackTierScale)
+	} else {
+		c.SlackTierScale = f
+	}
 	if !command.MatchString(c.SlashCommand) {
 		bad("SLASH_COMMAND %q must look like /agent (lowercase, at most 32 characters)", c.SlashCommand)
 	}

@@ -84,6 +84,7 @@ func startReplica(t *testing.T, bin, name string, f fakes, databaseURL string, e
 		"SLACK_SIGNING_SECRET": simSecret,
 		"SLACK_BOT_TOKEN":      "xoxb-test",
 		"SLACK_API_URL":        f.Slack.APIURL(),
+		"SLACK_TIER_SCALE":     strconv.FormatFloat(f.Slack.TierScale(), 'g', -1, 64), // pace like the fake limits
 		"LANGSMITH_API_KEY":    simAPIKey,
 		"DEEPAGENTS_BASE_URL":  f.Runtime.URL,
 		"AGENT_ID":             agentMain,

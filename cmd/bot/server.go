@@ -85,11 +85,7 @@ func newService(ctx context.Context, cfg Config, log *slog.Logger) (*service, er
 	// One bot token is one workspace: every Slack write goes through its
 	// one scheduler (see slackpost.Scheduler), drained when the service
 	// stops.
-	scale := cfg.slackTierScale
-	if scale == 0 {
-		scale = 1
-	}
-	sched := slackpost.NewScheduler(scale)
+	sched := slackpost.NewScheduler(cfg.SlackTierScale)
 	poster := slackpost.New(api, slackpost.WithHTTPClient(slackHTTP), slackpost.WithLogger(log.With("component", "slack")),
 		slackpost.WithScheduler(sched))
 

@@ -95,6 +95,8 @@ func startSimOn(ctx context.Context, dir string, log *slog.Logger, runtime *agen
 		Config:  simConfig(dir),
 		http:    &http.Client{Timeout: 10 * time.Second},
 	}
+	// The bot paces its writes at the tiers the fake enforces.
+	s.Config.SlackTierScale = slack.TierScale()
 	if configure != nil {
 		configure(&s.Config)
 	}

@@ -29,6 +29,7 @@ func (s *sim) Environ(extra map[string]string) func(string) string {
 		"SLASH_COMMAND":        c.SlashCommand,
 		"REACTIONS":            strconv.FormatBool(c.Reactions),
 		"SLACK_STREAMING":      strconv.FormatBool(c.Streaming),
+		"SLACK_TIER_SCALE":     strconv.FormatFloat(c.SlackTierScale, 'g', -1, 64),
 		"LOG_LEVEL":            c.LogLevel,
 		"LEASE_TTL":            c.LeaseTTL.String(),
 	}

@@ -196,6 +196,10 @@ func (s *Server) ResponseURLFor(id, channel, user string) string {
 	return s.ResponseURL(id)
 }
 
+// TierScale is the scale of the rate tiers the fake enforces (0: none);
+// a bot under test paces its writes alike.
+func (s *Server) TierScale() float64 { return s.cfg.tierScale }
+
 // BotUserID is the bot's user id (as reported by auth.test).
 func (s *Server) BotUserID() string { return s.cfg.userID }
 
