@@ -365,8 +365,9 @@ func (l *Live) streamDelta(pr Progress, final bool) (string, []slack.StreamChunk
 }
 
 // appendDelta appends text and task chunks to the stream in pieces Slack
-// accepts. On an error other than 429 the reply switches to chat.update,
-// showing the latest state at once so nothing is lost.
+// accepts. On an error from Slack (429s never come back: the scheduler
+// retries them) the reply switches to chat.update, showing the latest
+// state at once so nothing is lost.
 func (l *Live) appendDelta(ctx context.Context, delta string, tasks []slack.StreamChunk) error {
 	for delta != "" || len(tasks) > 0 {
 		chunk := truncateToUnits(delta, streamChunkMax)
