@@ -37,6 +37,8 @@ import (
 // (the last write of the reply) minus run end (its last token reaching the
 // bot), p50/p95/max in benchmark milliseconds; progress writes per reply
 // (writes between its creation and the run's end); replies streamed.
+// BENCH_WS_RUNS runs fewer runs for a quick look; BENCH_DEBUG=1 logs the
+// Slack calls by method and answer.
 func BenchmarkLiveRunsOneWorkspace(b *testing.B) {
 	runs, channels := 200, 20
 	if n, err := strconv.Atoi(os.Getenv("BENCH_WS_RUNS")); err == nil && n > 0 {
