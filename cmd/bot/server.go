@@ -37,6 +37,7 @@ type service struct {
 	store   threadmap.Store
 	relay   *relay.Relay
 	handler http.Handler
+	slack   *slackhandler.Handler   // behind handler and socket; drained on shutdown
 	auth    *slack.AuthTestResponse // the bot's identity and workspace
 	// slackWrites is the workspace's Slack write scheduler; run drains it
 	// once the workers stopped.
@@ -143,7 +144,7 @@ func newService(ctx context.Context, cfg Config, log *slog.Logger) (*service, er
 		Logger:       log.With("component", "slackhandler"),
 		Metrics:      m,
 	}
-	svc := &service{log: log, store: store, relay: rl, auth: auth, slackWrites: sched}
+	svc := &service{log: log, store: store, relay: rl, slack: h, auth: auth, slackWrites: sched}
 	svc.shuttingDown, svc.startShuttingDown = context.WithCancel(context.Background())
 	r := mux.NewRouter()
 	if cfg.SocketMode() {
@@ -269,12 +270,17 @@ func (s *service) run(ctx context.Context, ln net.Listener) error {
 	go func() { serveErr <- srv.Serve(ln) }()
 	if s.metricsLn != nil {
 		msrv := &http.Server{Handler: s.metricsHandler, ReadHeaderTimeout: 5 * time.Second, WriteTimeout: 15 * time.Second}
+		metricsDone := make(chan struct{})
 		go func() {
+			defer close(metricsDone)
 			if err := msrv.Serve(s.metricsLn); err != nil && !errors.Is(err, http.ErrServerClosed) {
 				s.log.Warn("metrics listener", "err", err)
 			}
 		}()
-		defer msrv.Close()
+		defer func() {
+			msrv.Close()
+			<-metricsDone
+		}()
 	}
 
 	var err error
@@ -286,12 +292,22 @@ func (s *service) run(ctx context.Context, ln net.Listener) error {
 		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownTimeout)
 		err = srv.Shutdown(sctx)
 		cancel()
+		if serr := <-serveErr; !errors.Is(serr, http.ErrServerClosed) && err == nil {
+			err = serr
+		}
 	}
 	stopSocket()
 	<-socketDone
+	// Dispatcher calls that missed their ack may still be recording work.
+	s.slack.Wait()
 	stopWork()
 	wg.Wait()
-	// The workers are gone: send what they left queued above progress.
+	// Then the background Slack calls (final reactions, card updates,
+	// ephemeral notes) the requests and workers left; they write through
+	// the scheduler, so it is closed after them.
+	s.drainBackground(ctx)
+	// The workers and background calls are gone: send what they left
+	// queued above progress, before the caller closes the store.
 	dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownTimeout)
 	if err := s.slackWrites.Close(dctx); err != nil {
 		s.log.Warn("slack writes not drained", "err", err)
@@ -302,6 +318,17 @@ func (s *service) run(ctx context.Context, ln net.Listener) error {
 		err = nil
 	}
 	return err
+}
+
+// drainBackground waits, up to shutdownTimeout, for the background Slack
+// calls (final reactions, card updates, ephemeral notes) and feedback the
+// relay started. Call it before the store closes.
+func (s *service) drainBackground(ctx context.Context) {
+	dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownTimeout)
+	defer cancel()
+	if err := s.relay.Close(dctx); err != nil {
+		s.log.Warn("background Slack calls cut short at shutdown", "err", err)
+	}
 }
 
 func serve(ctx context.Context, cfg Config, stdout io.Writer) error {

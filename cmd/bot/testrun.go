@@ -150,6 +150,7 @@ func testRunCmd(ctx context.Context, args []string, getenv func(string) string, 
 		return err
 	}
 	defer svc.store.Close()
+	defer svc.drainBackground(ctx) // before the store closes
 
 	out, err := svc.testRun(ctx, req, "`bot test-run`")
 	if err != nil {

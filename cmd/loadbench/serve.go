@@ -70,13 +70,16 @@ func serveChild(kind, database, logPath, cpuProfile string) error {
 	}
 	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 5 * time.Second, IdleTimeout: 2 * time.Minute}
 	go func() {
-		// The parent closes our stdin to stop us.
+		// The parent closes our stdin to stop us. Not joined: a read of
+		// stdin cannot be interrupted, and the process exits right after.
 		_, _ = io.Copy(io.Discard, os.Stdin)
 		stop()
 	}()
+	shutDown := make(chan struct{})
 	go func() {
+		defer close(shutDown)
 		<-ctx.Done()
-		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 		defer cancel()
 		_ = srv.Shutdown(sctx)
 	}()
@@ -93,6 +96,10 @@ func serveChild(kind, database, logPath, cpuProfile string) error {
 	}
 	fmt.Printf("listening %s\n", ln.Addr())
 	err = srv.Serve(ln)
+	// Requests in flight finish before the store closes under them; a
+	// Serve that failed ends the shutdown goroutine through stop.
+	stop()
+	<-shutDown
 	if closeStore != nil {
 		closeStore()
 	}

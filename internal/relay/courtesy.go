@@ -16,7 +16,8 @@ const courtesyTimeout = 15 * time.Second
 // could overtake "add the hourglass" and leave it on an answered message,
 // or a cleared status could be set again after the run ended.
 type courtesy struct {
-	log *slog.Logger
+	log   *slog.Logger
+	tasks *tasks // runs the drains, so shutdown waits for them
 
 	mu     sync.Mutex
 	queues map[string][]courtesyCall // target -> pending calls; present while drained
@@ -28,8 +29,8 @@ type courtesyCall struct {
 	run   func(context.Context) error
 }
 
-func newCourtesy(log *slog.Logger) *courtesy {
-	return &courtesy{log: log, queues: map[string][]courtesyCall{}}
+func newCourtesy(log *slog.Logger, t *tasks) *courtesy {
+	return &courtesy{log: log, tasks: t, queues: map[string][]courtesyCall{}}
 }
 
 // do queues call for target and returns at once; a failure is logged at level.
@@ -38,13 +39,21 @@ func (c *courtesy) do(target string, level slog.Level, call func(context.Context
 	q, draining := c.queues[target]
 	c.queues[target] = append(q, courtesyCall{level: level, run: call})
 	c.mu.Unlock()
-	if !draining {
-		go c.drain(target)
+	if draining {
+		return
+	}
+	if err := c.tasks.Go(func(ctx context.Context) { c.drain(ctx, target) }); err != nil {
+		c.mu.Lock()
+		dropped := len(c.queues[target])
+		delete(c.queues, target)
+		c.mu.Unlock()
+		c.log.Log(context.Background(), level, "slack call dropped", "target", target, "calls", dropped, "err", err)
 	}
 }
 
-// drain runs target's calls until its queue is empty.
-func (c *courtesy) drain(target string) {
+// drain runs target's calls until its queue is empty. Calls queued while
+// it runs are run by it too, so shutdown waits for them as well.
+func (c *courtesy) drain(ctx context.Context, target string) {
 	for {
 		c.mu.Lock()
 		q := c.queues[target]
@@ -57,11 +66,11 @@ func (c *courtesy) drain(target string) {
 		c.queues[target] = q[1:]
 		c.mu.Unlock()
 
-		ctx, cancel := context.WithTimeout(context.Background(), courtesyTimeout)
-		err := call.run(ctx)
+		cctx, cancel := context.WithTimeout(ctx, courtesyTimeout)
+		err := call.run(cctx)
 		cancel()
 		if err != nil {
-			c.log.Log(context.Background(), call.level, "slack call", "target", target, "err", err)
+			c.log.Log(ctx, call.level, "slack call", "target", target, "err", err)
 		}
 	}
 }

@@ -11,7 +11,7 @@ import (
 // TestCourtesyKeepsOrderPerTarget: calls for one target run one at a time
 // in the order queued; other targets are not held up by it.
 func TestCourtesyKeepsOrderPerTarget(t *testing.T) {
-	c := newCourtesy(slog.New(slog.DiscardHandler))
+	c := newCourtesy(slog.New(slog.DiscardHandler), newTasks())
 	var (
 		mu  sync.Mutex
 		got = map[string][]int{}

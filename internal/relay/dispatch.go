@@ -266,16 +266,23 @@ func (r *Relay) unreact(channel, ts, name string) {
 	})
 }
 
-// background runs a short Slack call off the ack path.
+// background runs a short Slack call off the ack path, owned by r.tasks so
+// that Close waits for it.
 func (r *Relay) background(f func(ctx context.Context) error) {
-	go func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	err := r.tasks.Go(func(ctx context.Context) {
+		ctx, cancel := context.WithTimeout(ctx, backgroundTimeout)
 		defer cancel()
 		if err := f(ctx); err != nil {
 			r.log.Warn("slack call", "err", err)
 		}
-	}()
+	})
+	if err != nil {
+		r.log.Warn("slack call dropped: shutting down", "err", err)
+	}
 }
+
+// backgroundTimeout bounds one background call, retries included.
+const backgroundTimeout = 15 * time.Second
 
 func splitFirstWord(s string) (word, rest string) {
 	s = strings.TrimSpace(s)

@@ -96,20 +96,25 @@ func (r *Relay) feedback(ctx context.Context, channel, user, userName, value str
 		Score:   float64(score),
 		Comment: who,
 	}
-	go r.sendFeedback(f, label)
+	if err := r.tasks.Go(func(ctx context.Context) { r.sendFeedback(ctx, f, label) }); err != nil {
+		r.log.Warn("send feedback to LangSmith", "run_id", f.RunID, "err", err)
+		r.metrics.Feedback(label, "failed")
+	}
 	return nil
 }
 
 // sendFeedback sends f to LangSmith off the ack path, a few times if
 // LangSmith fails; a verdict it never takes is logged and counted.
-func (r *Relay) sendFeedback(f langsmith.Feedback, label string) {
+func (r *Relay) sendFeedback(ctx context.Context, f langsmith.Feedback, label string) {
 	var err error
 	for attempt := range 3 {
 		if attempt > 0 {
-			time.Sleep(time.Duration(attempt) * r.cfg.RetryBase)
+			if err := sleep(ctx, time.Duration(attempt)*r.cfg.RetryBase); err != nil {
+				break
+			}
 		}
-		ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
-		err = r.cfg.LangSmith.CreateFeedback(ctx, f)
+		cctx, cancel := context.WithTimeout(ctx, backgroundTimeout)
+		err = r.cfg.LangSmith.CreateFeedback(cctx, f)
 		cancel()
 		if err == nil {
 			r.metrics.Feedback(label, "sent")

@@ -89,6 +89,7 @@ type Relay struct {
 	wake     chan struct{}
 	webhooks *webhookHub
 	courtesy *courtesy // ordered reactions and AI app status
+	tasks    *tasks    // background work; Close waits for it
 }
 
 // New checks cfg and fills defaults.
@@ -155,14 +156,25 @@ func New(cfg Config) (*Relay, error) {
 	if m == nil {
 		m = nopMetrics{}
 	}
+	t := newTasks()
 	return &Relay{
 		cfg:      cfg,
 		log:      cfg.Logger,
 		metrics:  m,
 		wake:     make(chan struct{}, 1),
 		webhooks: newWebhookHub(),
-		courtesy: newCourtesy(cfg.Logger),
+		courtesy: newCourtesy(cfg.Logger, t),
+		tasks:    t,
 	}, nil
+}
+
+// Close waits, until ctx ends, for the background work the relay started
+// (reactions, card updates, ephemeral notes, feedback), then cancels what
+// is left. Call it after Run returned and the edges stopped taking Slack's
+// requests, and before the store closes; background work offered after it
+// is dropped and logged.
+func (r *Relay) Close(ctx context.Context) error {
+	return r.tasks.Close(ctx)
 }
 
 var defaultPrompts = []slackpost.Prompt{

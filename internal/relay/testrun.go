@@ -167,7 +167,7 @@ func (r *Relay) timedOut(waited context.Context, t TestRunTicket) TestRunResult 
 	}
 	res := TestRunResult{TestRunTicket: t, Status: status,
 		Error: why + "; it goes on, and a running service (or the next one to start) posts its answer in the thread"}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(waited), 5*time.Second)
 	defer cancel()
 	if job, err := r.cfg.Store.Job(ctx, t.JobID); err == nil {
 		res.RunID = job.RunID

@@ -41,7 +41,7 @@ func (h *Handler) serveCommand(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	reply, answered := bounded(r, h.ackTimeout(), func(ctx context.Context) Reply {
+	reply, answered := bounded(h, r, func(ctx context.Context) Reply {
 		return h.Dispatcher.Command(ctx, cmd)
 	})
 	if !answered {

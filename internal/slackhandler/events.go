@@ -238,7 +238,7 @@ func (h *Handler) serveCallback(w http.ResponseWriter, r *http.Request, body []b
 		work = func(ctx context.Context) error { return h.Dispatcher.AssistantThreadContextChanged(ctx, thread) }
 	}
 
-	err, answered := bounded(r, h.ackTimeout(), work)
+	err, answered := bounded(h, r, work)
 	switch {
 	case !answered:
 		// The work may not have been recorded. Let Slack redeliver it; the

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"mime"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/gorilla/mux"
@@ -58,7 +59,17 @@ type Handler struct {
 	AckTimeout time.Duration
 	Logger     *slog.Logger // default slog.Default()
 	Metrics    Metrics      // optional
+
+	// inflight counts dispatcher calls, which may outlive their request
+	// when they miss the ack (see bounded); Wait waits for them.
+	inflight sync.WaitGroup
 }
+
+// Wait waits for the dispatcher calls of requests already answered. Call
+// it once the server stopped taking requests (http.Server.Shutdown, the
+// socket's Run returned) and before what the dispatcher uses is closed.
+// Each call is bounded by AckTimeout, so Wait is too.
+func (h *Handler) Wait() { h.inflight.Wait() }
 
 // Routes registers the three Slack endpoints on r, each behind v. Methods are
 // not restricted at the router so that v answers wrong methods (405) and the
@@ -162,10 +173,13 @@ func (s *statusWriter) Unwrap() http.ResponseWriter { return s.ResponseWriter }
 // timeout. It returns fn's result, or ok=false if fn has not answered by the
 // time the context expires or the client goes away. fn may keep running after
 // that; it must honour its context and must not touch the request.
-func bounded[T any](r *http.Request, timeout time.Duration, fn func(context.Context) T) (result T, ok bool) {
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), timeout)
+// fn is counted in h.inflight, so h.Wait waits for it.
+func bounded[T any](h *Handler, r *http.Request, fn func(context.Context) T) (result T, ok bool) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), h.ackTimeout())
 	done := make(chan T, 1) // buffered: a late fn must not block forever
+	h.inflight.Add(1)
 	go func() {
+		defer h.inflight.Done()
 		defer cancel()
 		done <- fn(ctx)
 	}()

@@ -58,7 +58,7 @@ func (h *Handler) serveBlockActions(w http.ResponseWriter, r *http.Request, ic *
 		ackEmpty(w)
 		return
 	}
-	err, answered := bounded(r, h.ackTimeout(), func(ctx context.Context) error {
+	err, answered := bounded(h, r, func(ctx context.Context) error {
 		var errs []error
 		for _, a := range actions {
 			if err := h.Dispatcher.Action(ctx, a); err != nil {
@@ -118,7 +118,7 @@ func (h *Handler) serveViewSubmission(w http.ResponseWriter, r *http.Request, ic
 		Values:          viewValues(ic.View.State),
 	}
 	log.with(slog.String("callback_id", v.CallbackID))
-	errs, answered := bounded(r, h.ackTimeout(), func(ctx context.Context) map[string]string {
+	errs, answered := bounded(h, r, func(ctx context.Context) map[string]string {
 		return h.Dispatcher.ViewSubmission(ctx, v)
 	})
 	if !answered {
