@@ -35,18 +35,23 @@ const webhookGrace = 30 * time.Second
 // from the last event id where the runtime exposes run joins, and otherwise
 // the completion webhook and the thread. It never asks the runtime to
 // cancel: a dropped connection is ours, not the run's.
-func (r *Relay) follow(ctx context.Context, log *slog.Logger, job threadmap.Job, live *slackpost.Live, first *agents.Stream) (outcome, error) {
+//
+// As it reads, it saves a resume point in job.LastEventID (see checkpoint),
+// so a worker that takes the job over rejoins the stream there instead of
+// replaying the whole run.
+func (r *Relay) follow(ctx context.Context, log *slog.Logger, job *threadmap.Job, live *slackpost.Live, first *agents.Stream) (outcome, error) {
 	// A webhook that came while the stream told the run is not needed.
-	defer r.webhooks.unsubscribe(webhookKey(job))
+	defer r.webhooks.unsubscribe(webhookKey(*job))
 	tracker := &agents.Tracker{}
-	lastID := ""
+	lastID := job.LastEventID // a takeover starts where the last worker saved
+	cp := &checkpoint{prev: lastID}
 	failures := 0
 	for {
 		stream := first
 		first = nil
 		if stream == nil {
 			if job.RunID == "" || job.RunID == unknownRunID || r.cfg.Agents.Capabilities().JoinStream == agents.No {
-				return r.awaitRun(ctx, log, job, live, tracker.View())
+				return r.awaitRun(ctx, log, *job, live, tracker.View())
 			}
 			var err error
 			stream, err = r.cfg.Agents.JoinRunStream(ctx, job.ThreadID, job.RunID, lastID)
@@ -56,12 +61,12 @@ func (r *Relay) follow(ctx context.Context, log *slog.Logger, job threadmap.Job,
 				}
 				if agents.IsStreamUnsupported(err) {
 					log.Info("runtime has no run join; waiting on the webhook and the thread instead")
-					return r.awaitRun(ctx, log, job, live, tracker.View())
+					return r.awaitRun(ctx, log, *job, live, tracker.View())
 				}
 				failures++
 				if failures >= maxStreamFailures {
 					log.Warn("run stream keeps failing; waiting on the webhook and the thread instead", "err", err)
-					return r.awaitRun(ctx, log, job, live, tracker.View())
+					return r.awaitRun(ctx, log, *job, live, tracker.View())
 				}
 				log.Warn("join run stream", "err", err, "failures", failures)
 				if err := sleep(ctx, backoff(failures)); err != nil {
@@ -71,7 +76,7 @@ func (r *Relay) follow(ctx context.Context, log *slog.Logger, job threadmap.Job,
 			}
 		}
 		stopWatch := r.watchStream(stream)
-		readErr := r.readStream(stream, tracker, live)
+		readErr := r.readStream(ctx, log, job, stream, tracker, live, cp)
 		if stopWatch() {
 			readErr = fmt.Errorf("no event or keep-alive for %s: %w", r.cfg.StreamIdleTimeout, errStreamIdle)
 		}
@@ -110,12 +115,12 @@ func (r *Relay) follow(ctx context.Context, log *slog.Logger, job threadmap.Job,
 			if clean {
 				return outcomeOf(view, th.Status, nil, interruptsOf(th), threadError(th)), nil
 			}
-			return r.settle(ctx, log, job, view, th)
+			return r.settle(ctx, log, *job, view, th)
 		}
 		failures++
 		log.Info("run stream dropped", "last_event_id", lastID, "read_err", readErr)
 		if failures >= maxStreamFailures {
-			return r.awaitRun(ctx, log, job, live, view)
+			return r.awaitRun(ctx, log, *job, live, view)
 		}
 		if err := sleep(ctx, backoff(failures)); err != nil {
 			return outcome{}, err
@@ -124,8 +129,10 @@ func (r *Relay) follow(ctx context.Context, log *slog.Logger, job threadmap.Job,
 }
 
 // readStream applies events to the tracker and shows progress until the
-// stream ends; it returns the read error, nil at a clean end.
-func (r *Relay) readStream(stream *agents.Stream, tracker *agents.Tracker, live *slackpost.Live) error {
+// stream ends; it returns the read error, nil at a clean end. It saves the
+// stream's resume point in job as it moves, at most once per
+// checkpointEvery, so a busy stream does not write per token.
+func (r *Relay) readStream(ctx context.Context, log *slog.Logger, job *threadmap.Job, stream *agents.Stream, tracker *agents.Tracker, live *slackpost.Live, cp *checkpoint) error {
 	for {
 		ev, err := stream.Next()
 		if err != nil {
@@ -136,7 +143,53 @@ func (r *Relay) readStream(stream *agents.Stream, tracker *agents.Tracker, live 
 		}
 		tracker.Apply(ev)
 		live.Update(progressOf(tracker.View()))
+		cp.see(ev)
+		if cp.due(job.LastEventID, time.Now()) {
+			job.LastEventID = cp.id
+			if err := r.save(ctx, job); err != nil && ctx.Err() == nil {
+				// Only a takeover's head start is lost; a lost lease
+				// stops the job through keepLease.
+				log.Warn("save stream resume point", "err", err)
+			}
+		}
 	}
+}
+
+// checkpointEvery bounds how often a stream's resume point is saved.
+const checkpointEvery = 5 * time.Second
+
+// checkpoint tracks where a worker taking the job over should rejoin the
+// run's stream (Last-Event-ID, agent-runtime-api.md: resumable runs allow a
+// join with it). Not after the last event read: the events before it made
+// the answer, the plan and the interrupts this worker holds, and a new
+// worker starts with none of them. The point is the id just before the
+// latest root "values" event instead: that event carries the whole state,
+// so replaying from it rebuilds everything read so far.
+type checkpoint struct {
+	prev    string    // id of the last event read
+	id      string    // resume point
+	savedAt time.Time // when id was last saved; zero before the first save
+}
+
+// see notes ev.
+func (c *checkpoint) see(ev agents.Event) {
+	if ev.Mode == "values" && ev.Root() {
+		c.id = c.prev
+	}
+	if ev.ID != "" {
+		c.prev = ev.ID
+	}
+}
+
+// due reports whether the resume point should be saved now, given the one
+// saved: the first at once, later ones at most once per checkpointEvery (a
+// point not saved yet is saved with a later event, or with the job).
+func (c *checkpoint) due(saved string, now time.Time) bool {
+	if c.id == saved || (!c.savedAt.IsZero() && now.Sub(c.savedAt) < checkpointEvery) {
+		return false
+	}
+	c.savedAt = now
+	return true
 }
 
 // awaitRun waits for a run the bot cannot stream: its completion webhook

@@ -275,7 +275,7 @@ func (r *Relay) workRun(ctx context.Context, log *slog.Logger, job threadmap.Job
 		log.Warn("taking over a run start whose run id is unknown; following its thread")
 		out, err = r.awaitRun(fctx, log, job, live, agents.RunView{})
 	} else {
-		out, err = r.follow(fctx, log, job, live, stream)
+		out, err = r.follow(fctx, log, &job, live, stream)
 	}
 	if err != nil && ctx.Err() == nil && fctx.Err() != nil {
 		r.metrics.RunFinished("error")
