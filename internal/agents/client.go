@@ -36,16 +36,15 @@ const (
 // deployment, which serves the same run and thread routes). It is safe for
 // concurrent use.
 type Client struct {
-	baseURL       string // no trailing slash
-	apiKey        string
-	http          *http.Client
-	streamHTTP    *http.Client // http without a client timeout: streams live as long as their ctx
-	retry         retryPolicy
-	logger        *slog.Logger
-	userAgent     string
-	maxEventBytes int
-	dialect       Dialect
-	caps          capabilities
+	baseURL    string // no trailing slash
+	apiKey     string
+	http       *http.Client
+	streamHTTP *http.Client // http without a client timeout: streams live as long as their ctx
+	retry      retryPolicy
+	logger     *slog.Logger
+	userAgent  string
+	dialect    Dialect
+	caps       capabilities
 
 	// sleep waits between attempts; tests replace it to record delays.
 	sleep func(ctx context.Context, d time.Duration) error
@@ -76,10 +75,6 @@ func WithLogger(l *slog.Logger) Option { return func(c *Client) { c.logger = l }
 // WithUserAgent sets the User-Agent header.
 func WithUserAgent(ua string) Option { return func(c *Client) { c.userAgent = ua } }
 
-// WithMaxEventBytes bounds one line and one event of a run stream (default
-// DefaultMaxEventBytes).
-func WithMaxEventBytes(n int) Option { return func(c *Client) { c.maxEventBytes = n } }
-
 // New returns a client for the API at baseURL (e.g.
 // "https://api.smith.langchain.com/v1/deepagents", or an Agent Server
 // deployment's URL with WithDialect(AgentServer)) that authenticates with
@@ -97,14 +92,13 @@ func New(baseURL, apiKey string, opts ...Option) (*Client, error) {
 		return nil, errors.New("agents: base URL must not carry a query, fragment or user info")
 	}
 	c := &Client{
-		baseURL:       u.String(),
-		apiKey:        apiKey,
-		http:          &http.Client{Timeout: DefaultTimeout},
-		retry:         retryPolicy{maxAttempts: DefaultMaxAttempts, baseDelay: DefaultBaseDelay, maxDelay: DefaultMaxDelay},
-		logger:        slog.New(slog.DiscardHandler),
-		userAgent:     DefaultUserAgent,
-		maxEventBytes: DefaultMaxEventBytes,
-		sleep:         sleepContext,
+		baseURL:   u.String(),
+		apiKey:    apiKey,
+		http:      &http.Client{Timeout: DefaultTimeout},
+		retry:     retryPolicy{maxAttempts: DefaultMaxAttempts, baseDelay: DefaultBaseDelay, maxDelay: DefaultMaxDelay},
+		logger:    slog.New(slog.DiscardHandler),
+		userAgent: DefaultUserAgent,
+		sleep:     sleepContext,
 	}
 	for _, opt := range opts {
 		opt(c)
@@ -119,8 +113,6 @@ func New(baseURL, apiKey string, opts ...Option) (*Client, error) {
 	case c.retry.maxAttempts < 1 || c.retry.baseDelay < 0 || c.retry.maxDelay < c.retry.baseDelay:
 		return nil, fmt.Errorf("agents: WithRetry(%d, %s, %s): need at least 1 attempt and 0 <= baseDelay <= maxDelay",
 			c.retry.maxAttempts, c.retry.baseDelay, c.retry.maxDelay)
-	case c.maxEventBytes <= 0:
-		return nil, errors.New("agents: WithMaxEventBytes: limit must be positive")
 	}
 	hc := *c.http // a copy: the caller's client is left as it was
 	if hc.CheckRedirect == nil {

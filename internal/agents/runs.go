@@ -170,7 +170,7 @@ func (c *Client) StreamRun(ctx context.Context, threadID string, req *RunRequest
 		// A 2xx: the run may well have started.
 		return nil, fmt.Errorf("%w: %w", ErrOutcomeUnknown, err)
 	}
-	s := newStream(resp.Body, c.maxEventBytes, "")
+	s := newStream(resp.Body, DefaultMaxEventBytes, "")
 	s.runID = RunIDFromContentLocation(resp.Header.Get("Content-Location"))
 	return s, nil
 }

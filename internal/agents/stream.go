@@ -48,7 +48,7 @@ func (c *Client) JoinRunStream(ctx context.Context, threadID, runID, lastEventID
 		return nil, err
 	}
 	c.caps.learn(joinField, true)
-	s := newStream(resp.Body, c.maxEventBytes, lastEventID)
+	s := newStream(resp.Body, DefaultMaxEventBytes, lastEventID)
 	s.runID = runID
 	if id := RunIDFromContentLocation(resp.Header.Get("Content-Location")); id != "" {
 		s.runID = id

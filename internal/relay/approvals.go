@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"time"
 
@@ -442,7 +443,7 @@ func reviewModal(card threadmap.Card, ic agents.Interrupt) slack.ModalViewReques
 			radio.InitialOption = opts[0]
 		}
 		blocks = append(blocks, slack.NewInputBlock(fmt.Sprintf(decisionBlockFmt, i), slack.NewTextBlockObject(slack.PlainTextType, "Decision", false, false), nil, radio))
-		if contains(allowed, agents.DecisionEdit) {
+		if slices.Contains(allowed, agents.DecisionEdit) {
 			args, _ := json.MarshalIndent(a.Args, "", "  ")
 			in := slack.NewPlainTextInputBlockElement(nil, "value")
 			in.Multiline = true
@@ -451,7 +452,7 @@ func reviewModal(card threadmap.Card, ic agents.Interrupt) slack.ModalViewReques
 			ib.Optional = true
 			blocks = append(blocks, ib)
 		}
-		if contains(allowed, agents.DecisionReject) || contains(allowed, agents.DecisionRespond) {
+		if slices.Contains(allowed, agents.DecisionReject) || slices.Contains(allowed, agents.DecisionRespond) {
 			in := slack.NewPlainTextInputBlockElement(nil, "value")
 			ib := slack.NewInputBlock(fmt.Sprintf(messageBlockFmt, i), slack.NewTextBlockObject(slack.PlainTextType, "Message to the agent (reject / respond)", false, false), nil, in)
 			ib.Optional = true
@@ -486,15 +487,6 @@ func decisionLabel(d string) string {
 	return d
 }
 
-func contains(list []string, s string) bool {
-	for _, v := range list {
-		if v == s {
-			return true
-		}
-	}
-	return false
-}
-
 // ViewSubmission decides a card from the review modal.
 func (r *Relay) ViewSubmission(ctx context.Context, v slackhandler.ViewSubmission) map[string]string {
 	if v.CallbackID != modalCallbackID {
@@ -521,7 +513,7 @@ func decisionsFromModal(ic agents.Interrupt, values map[string]map[string]string
 		choice := values[fmt.Sprintf(decisionBlockFmt, i)]["choice"]
 		msg := strings.TrimSpace(values[fmt.Sprintf(messageBlockFmt, i)]["value"])
 		d := agents.Decision{Type: choice}
-		if allowed := ic.AllowedFor(i); !contains(allowed, choice) {
+		if allowed := ic.AllowedFor(i); !slices.Contains(allowed, choice) {
 			errs[fmt.Sprintf(decisionBlockFmt, i)] = "Choose one of: " + strings.Join(allowed, ", ") + "."
 			continue
 		}

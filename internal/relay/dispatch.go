@@ -169,14 +169,12 @@ func (r *Relay) Message(ctx context.Context, m slackhandler.Message) error {
 			Files:         sharedFiles(m.Files),
 		}.encode(),
 	}
-	// One write, durable before the ack: the conversation (if new), the job
-	// and the event id, kept for operators and for deliveries that reach us
-	// after the job is long gone.
-	rec := threadmap.Record{Conversation: bind, Job: &job}
-	if m.EventID != "" {
-		rec.DeliveryID = "event:" + m.EventID
-	}
-	recorded, err := r.cfg.Store.Record(ctx, rec)
+	// One write, durable before the ack: the conversation (if new) and the
+	// job. The job's id (channel and ts) is the dedupe key: it catches
+	// Slack's retries and the same message arriving as two events
+	// (app_mention and message), and is kept as long as a delivery claim
+	// would be (Retention), so the event id is not recorded as well.
+	recorded, err := r.cfg.Store.Record(ctx, threadmap.Record{Conversation: bind, Job: &job})
 	if err != nil {
 		return fmt.Errorf("record message: %w", err)
 	}

@@ -1,6 +1,7 @@
 package slackhandler
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -90,10 +91,10 @@ func blockActions(ic *slack.InteractionCallback) []Action {
 	base := Action{
 		TeamID:      ic.Team.ID,
 		UserID:      ic.User.ID,
-		UserName:    firstNonEmpty(ic.User.Name, ic.User.Username),
-		ChannelID:   firstNonEmpty(ic.Container.ChannelID, ic.Channel.ID),
-		MessageTS:   firstNonEmpty(ic.Container.MessageTs, ic.Message.Timestamp),
-		ThreadTS:    firstNonEmpty(ic.Container.ThreadTs, ic.Message.ThreadTimestamp),
+		UserName:    cmp.Or(ic.User.Name, ic.User.Username),
+		ChannelID:   cmp.Or(ic.Container.ChannelID, ic.Channel.ID),
+		MessageTS:   cmp.Or(ic.Container.MessageTs, ic.Message.Timestamp),
+		ThreadTS:    cmp.Or(ic.Container.ThreadTs, ic.Message.ThreadTimestamp),
 		ResponseURL: ic.ResponseURL,
 		TriggerID:   ic.TriggerID,
 	}
@@ -111,7 +112,7 @@ func blockActions(ic *slack.InteractionCallback) []Action {
 
 func (h *Handler) serveViewSubmission(w http.ResponseWriter, r *http.Request, ic *slack.InteractionCallback, log *reqLog) {
 	v := ViewSubmission{
-		TeamID:          firstNonEmpty(ic.Team.ID, ic.View.TeamID),
+		TeamID:          cmp.Or(ic.Team.ID, ic.View.TeamID),
 		UserID:          ic.User.ID,
 		CallbackID:      ic.View.CallbackID,
 		PrivateMetadata: ic.View.PrivateMetadata,
@@ -179,15 +180,6 @@ func submittedValue(a *slack.BlockAction) string {
 		return strings.Join(a.SelectedChannels, ",")
 	case len(a.SelectedConversations) > 0:
 		return strings.Join(a.SelectedConversations, ",")
-	}
-	return ""
-}
-
-func firstNonEmpty(ss ...string) string {
-	for _, s := range ss {
-		if s != "" {
-			return s
-		}
 	}
 	return ""
 }

@@ -256,17 +256,6 @@ func Scripted(steps ...Step) Script {
 	}
 }
 
-// Turns plays perTurn[i] on turn i of a thread; resume turns take their
-// index too. Turns beyond the list repeat the last entry.
-func Turns(perTurn ...[]Step) Script {
-	return func(t Turn) []Step {
-		if len(perTurn) == 0 {
-			return nil
-		}
-		return perTurn[min(t.Index, len(perTurn)-1)]
-	}
-}
-
 func resumeAnswer(t Turn) Step {
 	if t.Rejected() {
 		return Text(tokens("Understood, I did not do that.")...)
