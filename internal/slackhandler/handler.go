@@ -57,7 +57,7 @@ type Handler struct {
 	// AckTimeout bounds how long each request waits for the Dispatcher;
 	// default DefaultAckTimeout.
 	AckTimeout time.Duration
-	Logger     *slog.Logger // default slog.Default()
+	Logger     *slog.Logger // nil logs nothing
 	Metrics    Metrics      // optional
 
 	// inflight counts dispatcher calls, which may outlive their request
@@ -91,11 +91,15 @@ func (h *Handler) ackTimeout() time.Duration {
 	return DefaultAckTimeout
 }
 
+// discard is the logger of a Handler or Verifier given none, as in every
+// package of the bot. Immutable, so sharing it is safe.
+var discard = slog.New(slog.DiscardHandler)
+
 func (h *Handler) logger() *slog.Logger {
 	if h.Logger != nil {
 		return h.Logger
 	}
-	return slog.Default()
+	return discard
 }
 
 // reqLog is one request's logger. Its attributes are formatted only when a

@@ -54,7 +54,7 @@ type Verifier struct {
 	Now     func() time.Time
 	MaxSkew time.Duration // accepted clock difference either way; default 5 min
 	MaxBody int64         // bytes; default DefaultMaxBody
-	Logger  *slog.Logger  // default slog.Default()
+	Logger  *slog.Logger  // nil logs nothing
 }
 
 // LogValue keeps the signing secret out of logs if a Verifier is ever logged.
@@ -94,7 +94,7 @@ func (v Verifier) logger() *slog.Logger {
 	if v.Logger != nil {
 		return v.Logger
 	}
-	return slog.Default()
+	return discard
 }
 
 // Reasons a request is rejected. They go to the log, never to the client.

@@ -70,7 +70,7 @@ func New(api *slack.Client, opts ...Option) *Poster {
 	p := &Poster{
 		api:  api,
 		http: &http.Client{Timeout: 10 * time.Second},
-		log:  slog.Default(),
+		log:  slog.New(slog.DiscardHandler), // as every package: no logger, no lines
 		clk:  realClock{},
 	}
 	for _, o := range opts {
