@@ -154,7 +154,7 @@ func newService(ctx context.Context, cfg Config, log *slog.Logger) (*service, er
 			return fail(err)
 		}
 	} else {
-		h.Routes(r, slackhandler.Verifier{Secret: cfg.SigningSecret, MaxSkew: 5 * time.Minute, MaxBody: maxSlackBody, Logger: log.With("component", "verify")})
+		h.Routes(r, slackhandler.Verifier{Secret: cfg.SigningSecret, MaxBody: maxSlackBody, Logger: log.With("component", "verify")})
 		r.Handle("/agents/webhook/{token}", rl.WebhookHandler()).Methods(http.MethodPost)
 	}
 	svc.opsRoutes(r, cfg)

@@ -157,7 +157,7 @@ func botHandler(ctx context.Context, database string, log *slog.Logger) (http.Ha
 		Metrics:      m,
 	}
 	r := mux.NewRouter()
-	h.Routes(r, slackhandler.Verifier{Secret: benchSecret, MaxSkew: 5 * time.Minute, MaxBody: 1 << 20, Logger: log.With("component", "verify")})
+	h.Routes(r, slackhandler.Verifier{Secret: benchSecret, MaxBody: 1 << 20, Logger: log.With("component", "verify")})
 	return r, store, nil
 }
 

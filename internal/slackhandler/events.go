@@ -7,10 +7,10 @@ import (
 	"log/slog"
 	"net/http"
 	"strconv"
-	"strings"
 
 	"github.com/slack-go/slack"
 	"github.com/slack-go/slack/slackevents"
+	"github.com/slack-go/slack/slackutilsx"
 )
 
 // Inner event types the handler dispatches. Everything else is acked and
@@ -416,10 +416,10 @@ func (h *Handler) ignoreReason(user, botID string, bots []string) string {
 // events (app_mention) that do not carry channel_type. Private channels
 // created since 2021 also start with C, so "group" is only a best guess.
 func channelTypeFromID(id string) string {
-	switch {
-	case strings.HasPrefix(id, "D"):
+	switch slackutilsx.DetectChannelType(id) {
+	case slackutilsx.CTypeDM:
 		return slackevents.ChannelTypeIM
-	case strings.HasPrefix(id, "G"):
+	case slackutilsx.CTypeGroup:
 		return slackevents.ChannelTypeGroup
 	default:
 		return slackevents.ChannelTypeChannel

@@ -13,12 +13,6 @@ import (
 	"github.com/slack-go/slack"
 )
 
-// viewErrorsReply keeps a submitted modal open and shows errors per block.
-type viewErrorsReply struct {
-	ResponseAction string            `json:"response_action"`
-	Errors         map[string]string `json:"errors"`
-}
-
 // serveInteraction handles POST /slack/interactions (already verified).
 func (h *Handler) serveInteraction(w http.ResponseWriter, r *http.Request) {
 	log := h.reqLogger(slog.String("route", RouteInteractions))
@@ -128,7 +122,8 @@ func (h *Handler) serveViewSubmission(w http.ResponseWriter, r *http.Request, ic
 		return
 	}
 	if len(errs) > 0 {
-		writeJSON(w, http.StatusOK, viewErrorsReply{ResponseAction: "errors", Errors: errs})
+		// Keeps the modal open with the errors under their blocks.
+		writeJSON(w, http.StatusOK, slack.NewErrorsViewSubmissionResponse(errs))
 		return
 	}
 	ackEmpty(w)

@@ -163,8 +163,8 @@ func TestDefaults(t *testing.T) {
 		t.Errorf("zero Handler defaults: %v", h.ackTimeout())
 	}
 	var v Verifier
-	if v.maxSkew() != 5*time.Minute || v.maxBody() != DefaultMaxBody || v.now().IsZero() {
-		t.Errorf("zero Verifier defaults: %v %v", v.maxSkew(), v.maxBody())
+	if v.maxBody() != DefaultMaxBody || v.logger() == nil {
+		t.Errorf("zero Verifier defaults: %v", v.maxBody())
 	}
 }
 

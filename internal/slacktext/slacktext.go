@@ -17,6 +17,8 @@ package slacktext
 import (
 	"strings"
 	"unicode/utf8"
+
+	"github.com/slack-go/slack/slackutilsx"
 )
 
 // wordJoiner is inserted after the "@" of a broadcast word: Slack shows
@@ -24,19 +26,16 @@ import (
 // UTF-16 unit long.
 const wordJoiner = "\u2060"
 
-var (
-	unescaper = strings.NewReplacer("&lt;", "<", "&gt;", ">", "&amp;", "&")
-	escaper   = strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;")
-)
+var unescaper = strings.NewReplacer("&lt;", "<", "&gt;", ">", "&amp;", "&")
 
 // Unescape turns text as Slack delivers it into plain text: &lt; &gt; &amp;
 // become < > &. It runs once, left to right, so "&amp;lt;" becomes "&lt;".
 func Unescape(s string) string { return unescaper.Replace(s) }
 
 // Escape turns plain text into text Slack shows as written: & < > are
-// escaped (so no token can form) and broadcast words like "@here" are made
-// inert.
-func Escape(s string) string { return defuseWords(escaper.Replace(s)) }
+// escaped by slack-go (so no token can form) and, beyond what slack-go does,
+// broadcast words like "@here" are made inert.
+func Escape(s string) string { return defuseWords(slackutilsx.EscapeMessage(s)) }
 
 // Defuse makes the broadcast tokens of text already in Slack syntax (mrkdwn,
 // or the Markdown of markdown blocks and streams) inert, keeping everything
@@ -93,7 +92,7 @@ func inertMention(body string) string {
 			shown = kind + "^" + id // "subteam^S1": no name to show
 		}
 	}
-	shown = escaper.Replace(Unescape(shown))
+	shown = slackutilsx.EscapeMessage(Unescape(shown))
 	return "@" + wordJoiner + shown
 }
 
