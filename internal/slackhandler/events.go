@@ -89,7 +89,7 @@ func (h *Handler) serveEvent(w http.ResponseWriter, r *http.Request) {
 		}
 		ackEmpty(w)
 	case slackevents.CallbackEvent:
-		h.serveCallback(w, r, body, env, log)
+		h.serveCallback(w, r, env, log)
 	default:
 		log.Info("ignoring unknown outer event type")
 		ackEmpty(w)
@@ -115,16 +115,12 @@ func (h *Handler) serveURLVerification(w http.ResponseWriter, body []byte, log *
 	_, _ = io.WriteString(w, uv.Challenge)
 }
 
-func (h *Handler) serveCallback(w http.ResponseWriter, r *http.Request, body []byte, env envelope, log *reqLog) {
-	retryNum, retryReason := retryHeaders(r.Header)
+// serveCallback handles an event_callback: note a redelivery, decode the
+// inner event, turn it into the dispatcher call it asks for, and ack once
+// that call has recorded the work.
+func (h *Handler) serveCallback(w http.ResponseWriter, r *http.Request, env envelope, log *reqLog) {
 	log.with(slog.String("event_id", env.EventID), slog.String("team", env.TeamID))
-	if retryNum > 0 {
-		log.with(slog.Int("retry_num", retryNum), slog.String("retry_reason", retryReason))
-		log.Info("slack redelivered an event")
-		if h.Metrics != nil {
-			h.Metrics.EventRetried(retryNum, retryReason)
-		}
-	}
+	retryNum, retryReason := h.noteRetry(r.Header, log)
 	var inner innerType
 	if len(env.Event) > 0 {
 		if err := json.Unmarshal(env.Event, &inner); err != nil {
@@ -139,105 +135,153 @@ func (h *Handler) serveCallback(w http.ResponseWriter, r *http.Request, body []b
 		return
 	}
 	log.with(slog.String("event_type", inner.Type))
-	var data any
-	switch inner.Type {
-	case eventAppMention:
-		data = &slackevents.AppMentionEvent{}
-	case eventMessage:
-		data = &slackevents.MessageEvent{}
-	case eventAssistantThreadStarted:
-		data = &slackevents.AssistantThreadStartedEvent{}
-	case eventAssistantContext:
-		data = &slackevents.AssistantThreadContextChangedEvent{}
-	case eventAgentSessionStopped:
-		data = &slackevents.AgentSessionStoppedEvent{}
-	default:
+	if !handledEvent(inner.Type) {
 		log.Debug("ignoring event type")
 		ackEmpty(w)
 		return
 	}
-	bots := h.botUserIDs(env)
-	var (
-		msg    Message
-		reason string
-		thread AssistantThread
-		stop   SessionStop
-		isMsg  bool
-	)
-	if err := json.Unmarshal(env.Event, data); err != nil {
-		// slack-go's types refuse the event (since v0.34 one block type or
-		// field they do not expect rejects the whole event). The bot needs
-		// only a few fields: read those itself rather than lose a user's
-		// message.
-		log.Warn("slack-go could not decode the event; reading the fields the bot needs itself", slog.Any("err", err))
+	ev, ok := h.decodeEvent(env.Event, inner.Type, log)
+	if !ok {
+		ackEmpty(w) // redelivering the same bytes cannot help
+		return
+	}
+	work := h.eventWork(ev, inner.Type, env, retryNum, retryReason, log)
+	if work == nil {
+		ackEmpty(w)
+		return
+	}
+	h.dispatchEvent(w, r, work, log)
+}
+
+// handledEvent reports whether the bot acts on an inner event type; others
+// are acked and ignored.
+func handledEvent(t string) bool {
+	switch t {
+	case eventAppMention, eventMessage, eventAssistantThreadStarted, eventAssistantContext, eventAgentSessionStopped:
+		return true
+	}
+	return false
+}
+
+// noteRetry logs and counts a redelivered event and returns its retry
+// headers.
+func (h *Handler) noteRetry(header http.Header, log *reqLog) (int, string) {
+	retryNum, retryReason := retryHeaders(header)
+	if retryNum > 0 {
+		log.with(slog.Int("retry_num", retryNum), slog.String("retry_reason", retryReason))
+		log.Info("slack redelivered an event")
 		if h.Metrics != nil {
-			h.Metrics.EventDecodedByHand(inner.Type)
+			h.Metrics.EventRetried(retryNum, retryReason)
 		}
-		fields, t, st, m, ok := decodeByHand(env.Event, inner.Type)
-		if !ok {
-			log.Error("event dropped: not even its basic fields could be read")
-			if h.Metrics != nil {
-				h.Metrics.EventDropped(inner.Type, "undecodable")
-			}
-			ackEmpty(w) // redelivering the same bytes cannot help
-			return
+	}
+	return retryNum, retryReason
+}
+
+// decodedEvent is what the bot reads of a handled inner event: a user's
+// message (isMsg), an AI app thread, or Slack's own Stop in one.
+type decodedEvent struct {
+	fields messageFields
+	thread AssistantThread
+	stop   SessionStop
+	isMsg  bool
+}
+
+// decodeEvent reads a handled inner event with slack-go's types, or, when
+// they refuse it (since v0.34 one block type or field they do not expect
+// rejects the whole event), reads the few fields the bot needs itself
+// rather than lose a user's message. ok is false when neither can.
+func (h *Handler) decodeEvent(event []byte, eventType string, log *reqLog) (decodedEvent, bool) {
+	var ev decodedEvent
+	var err error
+	switch eventType {
+	case eventAppMention:
+		var e slackevents.AppMentionEvent
+		if err = json.Unmarshal(event, &e); err == nil {
+			ev.fields, ev.isMsg = fieldsOfMention(&e), true
 		}
-		thread, stop, isMsg = t, st, m
-		if isMsg {
-			msg, reason = h.userMessage(fields, bots)
+	case eventMessage:
+		var e slackevents.MessageEvent
+		if err = json.Unmarshal(event, &e); err == nil {
+			ev.fields, ev.isMsg = fieldsOfMessage(&e), true
 		}
-	} else {
-		switch e := data.(type) {
-		case *slackevents.AppMentionEvent:
-			isMsg = true
-			msg, reason = h.userMessage(fieldsOfMention(e), bots)
-		case *slackevents.MessageEvent:
-			isMsg = true
-			msg, reason = h.userMessage(fieldsOfMessage(e), bots)
-		case *slackevents.AssistantThreadStartedEvent:
-			thread = assistantThread(e.AssistantThread)
-			thread.EventTS = e.EventTimestamp
-		case *slackevents.AssistantThreadContextChangedEvent:
-			thread = assistantThread(e.AssistantThread)
-			thread.EventTS = e.EventTimestamp
-		case *slackevents.AgentSessionStoppedEvent:
-			stop = SessionStop{ChannelID: e.Channel, ThreadTS: e.ThreadTimestamp, UserID: e.User,
+	case eventAssistantThreadStarted:
+		var e slackevents.AssistantThreadStartedEvent
+		if err = json.Unmarshal(event, &e); err == nil {
+			ev.thread = assistantThread(e.AssistantThread)
+			ev.thread.EventTS = e.EventTimestamp
+		}
+	case eventAssistantContext:
+		var e slackevents.AssistantThreadContextChangedEvent
+		if err = json.Unmarshal(event, &e); err == nil {
+			ev.thread = assistantThread(e.AssistantThread)
+			ev.thread.EventTS = e.EventTimestamp
+		}
+	case eventAgentSessionStopped:
+		var e slackevents.AgentSessionStoppedEvent
+		if err = json.Unmarshal(event, &e); err == nil {
+			ev.stop = SessionStop{ChannelID: e.Channel, ThreadTS: e.ThreadTimestamp, UserID: e.User,
 				StreamingTS: e.StreamingMessageTimestamps, EventTS: e.EventTimestamp}
 		}
 	}
-	msg.EventID, thread.EventID, stop.EventID = env.EventID, env.EventID, env.EventID
-	msg.TeamID, thread.TeamID, stop.TeamID = env.TeamID, env.TeamID, env.TeamID
+	if err == nil {
+		return ev, true
+	}
+	log.Warn("slack-go could not decode the event; reading the fields the bot needs itself", slog.Any("err", err))
+	if h.Metrics != nil {
+		h.Metrics.EventDecodedByHand(eventType)
+	}
+	var ok bool
+	ev.fields, ev.thread, ev.stop, ev.isMsg, ok = decodeByHand(event, eventType)
+	if !ok {
+		log.Error("event dropped: not even its basic fields could be read")
+		if h.Metrics != nil {
+			h.Metrics.EventDropped(eventType, "undecodable")
+		}
+	}
+	return ev, ok
+}
 
-	var work func(context.Context) error
-	switch {
-	case isMsg && reason != "":
-		log.Debug("ignoring message", slog.String("reason", reason))
-		ackEmpty(w)
-		return
-	case isMsg:
+// eventWork returns the dispatcher call an event asks for, or nil when it
+// asks for none (the bot's own or another bot's message, an edit, an event
+// missing what it needs, …).
+func (h *Handler) eventWork(ev decodedEvent, eventType string, env envelope, retryNum int, retryReason string, log *reqLog) func(context.Context) error {
+	if ev.isMsg {
+		msg, reason := h.userMessage(ev.fields, h.botUserIDs(env))
+		if reason != "" {
+			log.Debug("ignoring message", slog.String("reason", reason))
+			return nil
+		}
+		msg.EventID, msg.TeamID = env.EventID, env.TeamID
 		msg.RetryNum, msg.RetryReason = retryNum, retryReason
-		work = func(ctx context.Context) error { return h.Dispatcher.Message(ctx, msg) }
-	case inner.Type == eventAgentSessionStopped:
+		return func(ctx context.Context) error { return h.Dispatcher.Message(ctx, msg) }
+	}
+	if eventType == eventAgentSessionStopped {
+		stop := ev.stop
+		stop.EventID, stop.TeamID = env.EventID, env.TeamID
 		if stop.ChannelID == "" || stop.ThreadTS == "" || stop.UserID == "" {
 			log.Warn("agent_session_stopped without channel, thread or user")
-			ackEmpty(w)
-			return
+			return nil
 		}
-		work = func(ctx context.Context) error { return h.Dispatcher.AgentSessionStopped(ctx, stop) }
+		return func(ctx context.Context) error { return h.Dispatcher.AgentSessionStopped(ctx, stop) }
+	}
+	thread := ev.thread
+	thread.EventID, thread.TeamID = env.EventID, env.TeamID
+	switch {
 	case thread.ChannelID == "" || thread.ThreadTS == "":
 		log.Warn("assistant thread event without channel or thread")
-		ackEmpty(w)
-		return
-	case inner.Type == eventAssistantThreadStarted:
-		work = func(ctx context.Context) error { return h.Dispatcher.AssistantThreadStarted(ctx, thread) }
-	default:
-		// assistant_thread_context_changed: the user looked at another
-		// channel while the AI app pane stayed open. The thread's next runs
-		// carry it.
-		log.Debug("assistant thread context changed", slog.String("context_channel", thread.ContextChannelID))
-		work = func(ctx context.Context) error { return h.Dispatcher.AssistantThreadContextChanged(ctx, thread) }
+		return nil
+	case eventType == eventAssistantThreadStarted:
+		return func(ctx context.Context) error { return h.Dispatcher.AssistantThreadStarted(ctx, thread) }
 	}
+	// assistant_thread_context_changed: the user looked at another channel
+	// while the AI app pane stayed open. The thread's next runs carry it.
+	log.Debug("assistant thread context changed", slog.String("context_channel", thread.ContextChannelID))
+	return func(ctx context.Context) error { return h.Dispatcher.AssistantThreadContextChanged(ctx, thread) }
+}
 
+// dispatchEvent runs work within the ack timeout and acks the event only if
+// it recorded the work; otherwise Slack is asked to deliver it again.
+func (h *Handler) dispatchEvent(w http.ResponseWriter, r *http.Request, work func(context.Context) error, log *reqLog) {
 	err, answered := bounded(h, r, work)
 	switch {
 	case !answered:
