@@ -148,19 +148,10 @@ var (
 // missing or malformed setting; it never contains a secret's value.
 func loadConfig(getenv func(string) string) (Config, error) {
 	raw := readEnv(getenv)
-	var problems []string
-	bad := func(format string, a ...any) { problems = append(problems, fmt.Sprintf(format, a...)) }
-	required := func(name, v string) string {
-		v = strings.TrimSpace(v)
-		if v == "" {
-			bad("%s is required", name)
-		}
-		return v
-	}
-
+	p := &problems{}
 	c := Config{
 		SigningSecret: strings.TrimSpace(raw.SlackSigningSecret),
-		BotToken:      required("SLACK_BOT_TOKEN", raw.SlackBotToken),
+		BotToken:      p.required("SLACK_BOT_TOKEN", raw.SlackBotToken),
 		APIKey:        strings.TrimSpace(raw.LangsmithAPIKey),
 		DatabaseURL:   strings.TrimSpace(raw.DatabaseURL),
 		SlashCommand:  strings.TrimSpace(raw.SlashCommand),
@@ -169,132 +160,176 @@ func loadConfig(getenv func(string) string) (Config, error) {
 		AppToken:      strings.TrimSpace(raw.SlackAppToken),
 		OpsAPIToken:   strings.TrimSpace(raw.OpsAPIToken),
 	}
+	c.loadSlack(raw, p)
+	c.loadRuntime(raw, p)
+	c.loadPolicy(raw, p)
+	c.loadWork(raw, p)
+	c.loadOperations(raw, p)
+	if len(p.list) > 0 {
+		return Config{}, errors.New("invalid configuration:\n  - " + strings.Join(p.list, "\n  - "))
+	}
+	return c, nil
+}
+
+// problems collects every bad setting, so start-up names them all at once.
+type problems struct{ list []string }
+
+func (p *problems) bad(format string, a ...any) { p.list = append(p.list, fmt.Sprintf(format, a...)) }
+
+// required returns v trimmed, noting name as missing when it is empty.
+func (p *problems) required(name, v string) string {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		p.bad("%s is required", name)
+	}
+	return v
+}
+
+// loadSlack checks how Slack reaches the bot (signed HTTP or Socket Mode)
+// and the tokens and URL the bot calls Slack with.
+func (c *Config) loadSlack(raw env, p *problems) {
 	switch {
 	case c.SocketMode():
 		// Socket Mode needs no signing secret: the bot opens the connection.
 		if !strings.HasPrefix(c.AppToken, "xapp-") {
-			bad("SLACK_APP_TOKEN must be an app-level token (it starts with xapp-)")
+			p.bad("SLACK_APP_TOKEN must be an app-level token (it starts with xapp-)")
 		}
 		if strings.TrimSpace(raw.PublicURL) != "" {
-			bad("PUBLIC_URL must be unset with SLACK_APP_TOKEN: in Socket Mode the bot has no public URL, so the run-completion webhook is off")
+			p.bad("PUBLIC_URL must be unset with SLACK_APP_TOKEN: in Socket Mode the bot has no public URL, so the run-completion webhook is off")
 		}
 	case c.SigningSecret == "":
-		bad("SLACK_SIGNING_SECRET is required")
+		p.bad("SLACK_SIGNING_SECRET is required")
 	}
 	if c.OpsAPIToken != "" && len(c.OpsAPIToken) < 16 {
-		bad("OPS_API_TOKEN must be at least 16 characters (use a random secret)")
+		p.bad("OPS_API_TOKEN must be at least 16 characters (use a random secret)")
 	}
 	if c.BotToken != "" && !strings.HasPrefix(c.BotToken, "xoxb-") {
-		bad("SLACK_BOT_TOKEN must be a bot token (it starts with xoxb-)")
+		p.bad("SLACK_BOT_TOKEN must be a bot token (it starts with xoxb-)")
 	}
-	c.SlackAPIURL = checkURL(bad, "SLACK_API_URL", raw.SlackAPIURL)
+	c.SlackAPIURL = checkURL(p.bad, "SLACK_API_URL", raw.SlackAPIURL)
 	if c.SlackAPIURL != "" && !strings.HasSuffix(c.SlackAPIURL, "/") {
 		c.SlackAPIURL += "/" // slack-go appends method names to it
 	}
-	c.BaseURL = strings.TrimRight(checkURL(bad, "DEEPAGENTS_BASE_URL", raw.DeepagentsBaseURL), "/")
+}
+
+// loadRuntime reads where the agent runtime is, what it is, and where
+// outputs and feedback go.
+func (c *Config) loadRuntime(raw env, p *problems) {
+	c.BaseURL = strings.TrimRight(checkURL(p.bad, "DEEPAGENTS_BASE_URL", raw.DeepagentsBaseURL), "/")
 	if d, err := agents.ParseDialect(raw.AgentRuntime); err != nil {
-		bad("AGENT_RUNTIME %q must be managed or agent-server", raw.AgentRuntime)
+		p.bad("AGENT_RUNTIME %q must be managed or agent-server", raw.AgentRuntime)
 	} else {
 		c.Runtime = d
 	}
 	if c.APIKey == "" && c.Runtime == agents.Managed {
-		bad("LANGSMITH_API_KEY is required")
+		p.bad("LANGSMITH_API_KEY is required")
 	}
 	switch out := strings.TrimSpace(raw.OutputFiles); {
 	case strings.EqualFold(out, "off"), out == "":
 	case !strings.HasPrefix(out, "/") || strings.Contains(out, ".."):
-		bad("OUTPUT_FILES %q must be an absolute folder path such as /outputs/ (or off)", out)
+		p.bad("OUTPUT_FILES %q must be an absolute folder path such as /outputs/ (or off)", out)
 	case strings.HasPrefix(strings.TrimSuffix(out, "/")+"/", "/memories/"):
-		bad("OUTPUT_FILES %q must not be the agent's memories", out)
+		p.bad("OUTPUT_FILES %q must not be the agent's memories", out)
 	default:
 		c.OutputPrefix = strings.TrimSuffix(out, "/") + "/"
 	}
 	switch ep := strings.TrimSpace(raw.LangsmithEndpoint); {
 	case strings.EqualFold(ep, "off"):
 	case ep != "":
-		c.LangSmithURL = strings.TrimRight(checkURL(bad, "LANGSMITH_ENDPOINT", ep), "/")
+		c.LangSmithURL = strings.TrimRight(checkURL(p.bad, "LANGSMITH_ENDPOINT", ep), "/")
 	default:
 		c.LangSmithURL = langsmith.APIURLFor(c.BaseURL)
 	}
 	if c.APIKey == "" {
 		c.LangSmithURL = "" // nothing to authenticate with
 	}
-	c.StreamSubgraphs = parseBool(bad, "STREAM_SUBGRAPHS", raw.StreamSubgraphs)
+	c.StreamSubgraphs = parseBool(p.bad, "STREAM_SUBGRAPHS", raw.StreamSubgraphs)
 	if strings.TrimSpace(raw.PublicURL) != "" && !c.SocketMode() {
-		c.PublicURL = strings.TrimRight(checkURL(bad, "PUBLIC_URL", raw.PublicURL), "/")
+		c.PublicURL = strings.TrimRight(checkURL(p.bad, "PUBLIC_URL", raw.PublicURL), "/")
 	}
 
-	c.Policy.DefaultAgent = required("AGENT_ID", raw.AgentID)
+}
+
+// loadPolicy reads the per-channel policy: agents, headless and test-run
+// channels, the allow-list and who may do what.
+func (c *Config) loadPolicy(raw env, p *problems) {
+	c.Policy.DefaultAgent = p.required("AGENT_ID", raw.AgentID)
 	if c.Policy.DefaultAgent != "" && !agentID.MatchString(c.Policy.DefaultAgent) {
-		bad("AGENT_ID %q is not a valid agent id", c.Policy.DefaultAgent)
+		p.bad("AGENT_ID %q is not a valid agent id", c.Policy.DefaultAgent)
 	}
-	c.Policy.ChannelAgents = parseChannelAgents(bad, raw.ChannelAgents)
-	c.Policy.HeadlessChannels = parseIDs(bad, "HEADLESS_CHANNELS", raw.HeadlessChannels, channelID, "channel")
-	c.Policy.TestRunChannels = parseIDs(bad, "TEST_RUN_CHANNELS", raw.TestRunChannels, channelID, "channel")
-	c.Policy.AllowedChannels = parseIDs(bad, "ALLOWED_CHANNELS", raw.AllowedChannels, channelID, "channel")
-	c.Policy.OpsUsers = parseIDs(bad, "OPS_USERS", raw.OpsUsers, userID, "user")
-	c.Policy.ApproverUsers = parseIDs(bad, "APPROVER_USERS", raw.ApproverUsers, userID, "user")
+	c.Policy.ChannelAgents = parseChannelAgents(p.bad, raw.ChannelAgents)
+	c.Policy.HeadlessChannels = parseIDs(p.bad, "HEADLESS_CHANNELS", raw.HeadlessChannels, channelID, "channel")
+	c.Policy.TestRunChannels = parseIDs(p.bad, "TEST_RUN_CHANNELS", raw.TestRunChannels, channelID, "channel")
+	c.Policy.AllowedChannels = parseIDs(p.bad, "ALLOWED_CHANNELS", raw.AllowedChannels, channelID, "channel")
+	c.Policy.OpsUsers = parseIDs(p.bad, "OPS_USERS", raw.OpsUsers, userID, "user")
+	c.Policy.ApproverUsers = parseIDs(p.bad, "APPROVER_USERS", raw.ApproverUsers, userID, "user")
 
-	if p, err := strconv.Atoi(strings.TrimSpace(raw.Port)); err != nil || p < 1 || p > 65535 {
-		bad("PORT %q is not a port number (1-65535)", raw.Port)
+}
+
+// loadWork reads how the service serves and works: port, workers, leases,
+// watchdogs, retention and what a run's input may carry.
+func (c *Config) loadWork(raw env, p *problems) {
+	if port, err := strconv.Atoi(strings.TrimSpace(raw.Port)); err != nil || port < 1 || port > 65535 {
+		p.bad("PORT %q is not a port number (1-65535)", raw.Port)
 	} else {
-		c.Port = p
+		c.Port = port
 	}
 	if w, err := strconv.Atoi(strings.TrimSpace(raw.Workers)); err != nil || w < 1 || w > 10000 {
-		bad("WORKERS %q is not a number of workers (1-10000)", raw.Workers)
+		p.bad("WORKERS %q is not a number of workers (1-10000)", raw.Workers)
 	} else {
 		c.Workers = w
 	}
 	// Renewals come every third of the TTL; below a second a slow store
 	// round trip could lose a lease that is alive.
 	if d, err := time.ParseDuration(strings.TrimSpace(raw.LeaseTTL)); err != nil || d < time.Second || d > time.Hour {
-		bad("LEASE_TTL %q is not a duration between 1s and 1h (e.g. 30s)", raw.LeaseTTL)
+		p.bad("LEASE_TTL %q is not a duration between 1s and 1h (e.g. 30s)", raw.LeaseTTL)
 	} else {
 		c.LeaseTTL = d
 	}
-	c.Retention = parseDuration(bad, "RETENTION", raw.Retention, relay.MinRetention, 100*365*24*time.Hour,
+	c.Retention = parseDuration(p.bad, "RETENTION", raw.Retention, relay.MinRetention, 100*365*24*time.Hour,
 		"a duration of at least 1h (e.g. 720h): handled Slack deliveries must outlive Slack's retries")
-	c.StreamIdleTimeout = parseDuration(bad, "STREAM_IDLE_TIMEOUT", raw.StreamIdleTimeout, time.Second, 24*time.Hour,
+	c.StreamIdleTimeout = parseDuration(p.bad, "STREAM_IDLE_TIMEOUT", raw.StreamIdleTimeout, time.Second, 24*time.Hour,
 		"a duration between 1s and 24h (e.g. 2m)")
-	c.MaxRunAge = parseDuration(bad, "MAX_RUN_AGE", raw.MaxRunAge, time.Minute, 30*24*time.Hour,
+	c.MaxRunAge = parseDuration(p.bad, "MAX_RUN_AGE", raw.MaxRunAge, time.Minute, 30*24*time.Hour,
 		"a duration between 1m and 720h (e.g. 2h)")
-	c.ThreadContextChars = int(parseInt(bad, "THREAD_CONTEXT_CHARS", raw.ThreadContextChars, 1000, 1_000_000))
-	c.FileMaxBytes = parseInt(bad, "FILE_MAX_BYTES", raw.FileMaxBytes, 1<<10, 100<<20)
-	c.MessageFilesBytes = parseInt(bad, "MESSAGE_FILES_MAX_BYTES", raw.MessageFilesBytes, 1<<10, 500<<20)
+	c.ThreadContextChars = int(parseInt(p.bad, "THREAD_CONTEXT_CHARS", raw.ThreadContextChars, 1000, 1_000_000))
+	c.FileMaxBytes = parseInt(p.bad, "FILE_MAX_BYTES", raw.FileMaxBytes, 1<<10, 100<<20)
+	c.MessageFilesBytes = parseInt(p.bad, "MESSAGE_FILES_MAX_BYTES", raw.MessageFilesBytes, 1<<10, 500<<20)
+}
+
+// loadOperations reads the operator's settings: metrics, reactions and
+// streaming, the slash command, logging, the store and the replica name.
+func (c *Config) loadOperations(raw env, p *problems) {
 	if c.MetricsAddr = strings.TrimSpace(raw.MetricsAddr); c.MetricsAddr != "" {
 		if _, port, err := net.SplitHostPort(c.MetricsAddr); err != nil || port == "" {
-			bad("METRICS_ADDR %q must be host:port (e.g. 127.0.0.1:9090 or :9090)", c.MetricsAddr)
+			p.bad("METRICS_ADDR %q must be host:port (e.g. 127.0.0.1:9090 or :9090)", c.MetricsAddr)
 		}
 	}
-	c.Reactions = parseBool(bad, "REACTIONS", raw.Reactions)
-	c.Streaming = parseBool(bad, "SLACK_STREAMING", raw.Streaming)
+	c.Reactions = parseBool(p.bad, "REACTIONS", raw.Reactions)
+	c.Streaming = parseBool(p.bad, "SLACK_STREAMING", raw.Streaming)
 	if f, err := strconv.ParseFloat(strings.TrimSpace(raw.SlackTierScale), 64); err != nil || f < 0 || f > 1000 || math.IsNaN(f) {
-		bad("SLACK_TIER_SCALE %q must be a number between 0 and 1000", raw.SlackTierScale)
+		p.bad("SLACK_TIER_SCALE %q must be a number between 0 and 1000", raw.SlackTierScale)
 	} else {
 		c.SlackTierScale = f
 	}
 	if !command.MatchString(c.SlashCommand) {
-		bad("SLASH_COMMAND %q must look like /agent (lowercase, at most 32 characters)", c.SlashCommand)
+		p.bad("SLASH_COMMAND %q must look like /agent (lowercase, at most 32 characters)", c.SlashCommand)
 	}
 	switch c.LogLevel {
 	case "debug", "info", "warn", "error":
 	default:
-		bad("LOG_LEVEL %q must be debug, info, warn or error", raw.LogLevel)
+		p.bad("LOG_LEVEL %q must be debug, info, warn or error", raw.LogLevel)
 	}
 	if c.DatabaseURL == "" {
-		bad("DATABASE_URL must not be empty (leave it unset for the embedded SQLite file)")
+		p.bad("DATABASE_URL must not be empty (leave it unset for the embedded SQLite file)")
 	} else if err := threadmap.CheckDSN(c.DatabaseURL); err != nil {
 		// The error masks the password; the value itself is never printed.
-		bad("DATABASE_URL: %v", err)
+		p.bad("DATABASE_URL: %v", err)
 	}
 	if c.ReplicaName == "" {
 		host, _ := os.Hostname()
 		c.ReplicaName = fmt.Sprintf("%s-%d", host, os.Getpid())
 	}
-	if len(problems) > 0 {
-		return Config{}, errors.New("invalid configuration:\n  - " + strings.Join(problems, "\n  - "))
-	}
-	return c, nil
 }
 
 // readEnv fills env from getenv using its envconfig tags and defaults.
