@@ -92,7 +92,7 @@ func newService(ctx context.Context, cfg Config, log *slog.Logger) (*service, er
 
 	var feedback *langsmith.Client
 	if cfg.LangSmithURL != "" {
-		if feedback, err = langsmith.New(cfg.LangSmithURL, cfg.APIKey, nil); err != nil {
+		if feedback, err = langsmith.New(cfg.LangSmithURL, cfg.APIKey); err != nil {
 			return fail(err)
 		}
 	}

@@ -25,9 +25,14 @@ type Client struct {
 	http   *http.Client
 }
 
+// Option configures a Client.
+type Option func(*Client)
+
+// WithHTTPClient sets the HTTP client (default: a 15 s timeout).
+func WithHTTPClient(hc *http.Client) Option { return func(c *Client) { c.http = hc } }
+
 // New returns a client for the LangSmith API at base (e.g. DefaultAPIURL).
-// hc nil uses a client with a 15 s timeout.
-func New(base, apiKey string, hc *http.Client) (*Client, error) {
+func New(base, apiKey string, opts ...Option) (*Client, error) {
 	u, err := url.Parse(strings.TrimRight(base, "/"))
 	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
 		return nil, fmt.Errorf("langsmith: API URL %q must be an http(s) URL", base)
@@ -35,10 +40,14 @@ func New(base, apiKey string, hc *http.Client) (*Client, error) {
 	if apiKey == "" {
 		return nil, errors.New("langsmith: an API key is required")
 	}
-	if hc == nil {
-		hc = &http.Client{Timeout: 15 * time.Second}
+	c := &Client{base: u.String(), apiKey: apiKey, http: &http.Client{Timeout: 15 * time.Second}}
+	for _, o := range opts {
+		o(c)
 	}
-	return &Client{base: u.String(), apiKey: apiKey, http: hc}, nil
+	if c.http == nil {
+		return nil, errors.New("langsmith: WithHTTPClient: nil client")
+	}
+	return c, nil
 }
 
 // APIURLFor derives the LangSmith API from the agent runtime's URL when the

@@ -48,7 +48,7 @@ func TestCreateFeedback(t *testing.T) {
 				_, _ = w.Write([]byte(`{"detail":"nope"}`))
 			}))
 			defer srv.Close()
-			c, err := New(srv.URL+"/", "k", nil)
+			c, err := New(srv.URL+"/", "k", WithHTTPClient(srv.Client()))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -62,10 +62,10 @@ func TestCreateFeedback(t *testing.T) {
 			}
 		})
 	}
-	if _, err := New("ftp://x", "k", nil); err == nil {
+	if _, err := New("ftp://x", "k"); err == nil {
 		t.Error("New with an ftp URL: want an error")
 	}
-	if _, err := New(DefaultAPIURL, "", nil); err == nil {
+	if _, err := New(DefaultAPIURL, ""); err == nil {
 		t.Error("New without a key: want an error")
 	}
 }
