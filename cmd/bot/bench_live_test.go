@@ -12,9 +12,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/deepagents-slack/slackbot"
 	"github.com/deepagents-slack/slackbot/internal/agents/agentstest"
 	"github.com/deepagents-slack/slackbot/internal/slackpost/slackfake"
-	"github.com/deepagents-slack/slackbot/internal/threadmap"
 )
 
 // BenchmarkConcurrentStreamingRuns drives 1,000 concurrent streaming runs
@@ -219,8 +219,8 @@ func replyStats(b *testing.B, s *sim, proxy *runtimeProxy, runs int) (perRun flo
 	for root, ws := range writes {
 		maxPerReply = max(maxPerReply, len(ws))
 		checkWriteRate(b, ws)
-		key := threadmap.Key{TeamID: simTeam, ChannelID: chGeneral, RootTS: root}
-		last, ok := proxy.LastToken(threadmap.ThreadID(key))
+		key := slackbot.Key{TeamID: simTeam, ChannelID: chGeneral, RootTS: root}
+		last, ok := proxy.LastToken(slackbot.ThreadID(key))
 		if !ok {
 			b.Errorf("no token seen for thread %s", root)
 			continue

@@ -12,9 +12,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/deepagents-slack/slackbot"
 	"github.com/deepagents-slack/slackbot/internal/agents/agentstest"
 	"github.com/deepagents-slack/slackbot/internal/slackpost/slackfake"
-	"github.com/deepagents-slack/slackbot/internal/threadmap"
 )
 
 // BenchmarkLiveRunsOneWorkspace drives 200 concurrent live runs in one
@@ -245,8 +245,8 @@ func runWorkspaceBatch(b *testing.B, runs, channels int, scale float64, spread, 
 	progress := 0
 	for i := range runs {
 		reply := replies[i]
-		key := threadmap.Key{TeamID: simTeam, ChannelID: channelOf(i), RootTS: roots[i]}
-		end, ok := proxy.LastToken(threadmap.ThreadID(key))
+		key := slackbot.Key{TeamID: simTeam, ChannelID: channelOf(i), RootTS: roots[i]}
+		end, ok := proxy.LastToken(slackbot.ThreadID(key))
 		if !ok {
 			b.Errorf("no token seen for run %d", i)
 			continue

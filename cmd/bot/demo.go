@@ -11,10 +11,10 @@ import (
 	"strings"
 	"time"
 
+	"github.com/deepagents-slack/slackbot"
 	"github.com/deepagents-slack/slackbot/internal/agents"
 	"github.com/deepagents-slack/slackbot/internal/agents/agentstest"
 	"github.com/deepagents-slack/slackbot/internal/slackpost/slackfake"
-	"github.com/deepagents-slack/slackbot/internal/threadmap"
 )
 
 // Channels, users and agents of the demo workspace.
@@ -273,9 +273,9 @@ func demo(ctx context.Context, stdout io.Writer, args []string) error {
 		p.line("thread %s  run %s  %-11s test_run=%-5v headless=%v", r.ThreadID, short(r.RunID), r.Status, r.Options.TestRun, r.Options.SkipMemoryWriteProtection)
 	}
 	root := s.Slack.Messages(demoGeneral)[0]
-	key := threadmap.Key{TeamID: simTeam, ChannelID: demoGeneral, RootTS: root.TS}
+	key := slackbot.Key{TeamID: simTeam, ChannelID: demoGeneral, RootTS: root.TS}
 	p.line("")
-	p.line("Find a Slack thread's agent thread: uuidv5(URL namespace, %q) = %s", key.String(), threadmap.ThreadID(key))
+	p.line("Find a Slack thread's agent thread: uuidv5(URL namespace, %q) = %s", key.String(), slackbot.ThreadID(key))
 	return nil
 }
 

@@ -14,10 +14,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/deepagents-slack/slackbot"
 	"github.com/deepagents-slack/slackbot/internal/agents"
 	"github.com/deepagents-slack/slackbot/internal/agents/agentstest"
 	"github.com/deepagents-slack/slackbot/internal/slackpost/slackfake"
-	"github.com/deepagents-slack/slackbot/internal/threadmap"
 )
 
 // interruptStyles are the runtimes' three ways of writing a HITL request.
@@ -456,7 +456,7 @@ func TestApprovalCardSurvivesRestart(t *testing.T) {
 	jobID := first.storedCard(card).JobID
 	err := first.WaitFor(first.ctx(), func(*slackfake.Server) bool {
 		j, err := first.svc.store.Job(first.ctx(), jobID)
-		return err == nil && j.State == threadmap.JobPaused
+		return err == nil && j.State == slackbot.JobPaused
 	})
 	if err != nil {
 		t.Fatalf("job %s never paused: %v", jobID, err)
@@ -582,10 +582,10 @@ func (e *testEnv) clickCard(user, channel string, card slackfake.Message, kind s
 }
 
 func (e *testEnv) threadID(channel, root string) string {
-	return threadmap.ThreadID(threadmap.Key{TeamID: simTeam, ChannelID: channel, RootTS: root})
+	return slackbot.ThreadID(slackbot.Key{TeamID: simTeam, ChannelID: channel, RootTS: root})
 }
 
-func (e *testEnv) storedCard(card slackfake.Message) threadmap.Card {
+func (e *testEnv) storedCard(card slackfake.Message) slackbot.Card {
 	e.t.Helper()
 	c, err := e.svc.store.Card(e.ctx(), approvalCardID(card))
 	if err != nil {

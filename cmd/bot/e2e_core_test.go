@@ -12,10 +12,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/deepagents-slack/slackbot"
 	"github.com/deepagents-slack/slackbot/internal/agents/agentstest"
 	"github.com/deepagents-slack/slackbot/internal/slackhandler"
 	"github.com/deepagents-slack/slackbot/internal/slackpost/slackfake"
-	"github.com/deepagents-slack/slackbot/internal/threadmap"
 )
 
 // TestRunRequestBodies checks the exact POST /threads/runs body for each
@@ -38,7 +38,7 @@ func TestRunRequestBodies(t *testing.T) {
 			if len(reqs) != 2 {
 				t.Fatalf("%d requests, want a thread creation and a run", len(reqs))
 			}
-			threadID := threadmap.ThreadID(threadmap.Key{TeamID: simTeam, ChannelID: tc.channel, RootTS: root})
+			threadID := slackbot.ThreadID(slackbot.Key{TeamID: simTeam, ChannelID: tc.channel, RootTS: root})
 			wantThread := map[string]any{
 				"agent_id":  agentMain,
 				"thread_id": threadID,
@@ -286,15 +286,15 @@ func TestLongAnswerArrivesComplete(t *testing.T) {
 // TestSameThreadSameThreadID: the mapping is a pure function of the
 // conversation, so every replica and restart agrees.
 func TestSameThreadSameThreadID(t *testing.T) {
-	k := threadmap.Key{TeamID: "T1", ChannelID: "C1", RootTS: "1700000000.000100"}
+	k := slackbot.Key{TeamID: "T1", ChannelID: "C1", RootTS: "1700000000.000100"}
 	// The README's recipe, computed independently:
 	// python3 -c 'import uuid; print(uuid.uuid5(uuid.NAMESPACE_URL, "slack://T1/C1/1700000000.000100"))'
-	if got, want := threadmap.ThreadID(k), "7f60b8ab-39e7-5878-83f5-db6b98e3803c"; got != want {
+	if got, want := slackbot.ThreadID(k), "7f60b8ab-39e7-5878-83f5-db6b98e3803c"; got != want {
 		t.Fatalf("ThreadID(%v) = %s, want %s (the documented uuid5 recipe)", k, got, want)
 	}
 	other := k
 	other.RootTS = "1700000000.000200"
-	if threadmap.ThreadID(k) == threadmap.ThreadID(other) {
+	if slackbot.ThreadID(k) == slackbot.ThreadID(other) {
 		t.Fatal("different threads share an id")
 	}
 	e := newTestEnv(t, agentstest.Echo(), nil, nil)

@@ -9,9 +9,9 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/deepagents-slack/slackbot"
 	"github.com/deepagents-slack/slackbot/internal/agents/agentstest"
 	"github.com/deepagents-slack/slackbot/internal/slackpost/slackfake"
-	"github.com/deepagents-slack/slackbot/internal/threadmap"
 )
 
 const (
@@ -85,14 +85,14 @@ func promptOf(body map[string]any) string {
 
 // threadIDFor is the thread_id the bot derives for a Slack thread.
 func threadIDFor(channel, root string) string {
-	return threadmap.ThreadID(threadmap.Key{TeamID: simTeam, ChannelID: channel, RootTS: root})
+	return slackbot.ThreadID(slackbot.Key{TeamID: simTeam, ChannelID: channel, RootTS: root})
 }
 
 // hasJob reports whether the store recorded a job for a user's message.
 func (e *testEnv) hasJob(channel, ts string) bool {
 	e.t.Helper()
 	_, err := e.svc.store.Job(e.ctx(), "msg:"+channel+":"+ts)
-	if err != nil && !errors.Is(err, threadmap.ErrNotFound) {
+	if err != nil && !errors.Is(err, slackbot.ErrNotFound) {
 		e.t.Fatal(err)
 	}
 	return err == nil

@@ -7,10 +7,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/deepagents-slack/slackbot"
 	"github.com/deepagents-slack/slackbot/internal/agents"
 	"github.com/deepagents-slack/slackbot/internal/agents/agentstest"
 	"github.com/deepagents-slack/slackbot/internal/slackpost/slackfake"
-	"github.com/deepagents-slack/slackbot/internal/threadmap"
 )
 
 // TestRuntimeFaultsNeverTwoAnswers: the runtime answers 502 to a share of
@@ -117,8 +117,8 @@ func TestTakeoverOfUnrecordedRunStart(t *testing.T) {
 			}, nil, nil)
 			f := fakes{Slack: e.Slack, Runtime: e.Runtime}
 			cv := mentions(f, chGeneral, 1)[0]
-			key := threadmap.Key{TeamID: simTeam, ChannelID: chGeneral, RootTS: cv.root}
-			conv, err := e.svc.store.BindConversation(e.ctx(), threadmap.Conversation{
+			key := slackbot.Key{TeamID: simTeam, ChannelID: chGeneral, RootTS: cv.root}
+			conv, err := e.svc.store.BindConversation(e.ctx(), slackbot.Conversation{
 				Key: key, AgentID: agentMain, StartedBy: userAnna,
 			})
 			if err != nil {
@@ -142,9 +142,9 @@ func TestTakeoverOfUnrecordedRunStart(t *testing.T) {
 				}
 			}
 			// The ledger as the dead worker left it: start sent, no run id.
-			_, err = e.svc.store.AddJob(e.ctx(), threadmap.Job{
+			_, err = e.svc.store.AddJob(e.ctx(), slackbot.Job{
 				ID: "msg:" + chGeneral + ":" + cv.root, Key: key, ThreadID: conv.ThreadID,
-				Kind: "prompt", State: threadmap.JobStarting,
+				Kind: "prompt", State: slackbot.JobStarting,
 				Payload: []byte(fmt.Sprintf(`{"user_id":%q,"text":%q,"message_ts":%q}`, userAnna, cv.text, cv.root)),
 			})
 			if err != nil {

@@ -7,10 +7,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/deepagents-slack/slackbot"
 	"github.com/deepagents-slack/slackbot/internal/agents"
 	"github.com/deepagents-slack/slackbot/internal/agents/agentstest"
 	"github.com/deepagents-slack/slackbot/internal/slackpost/slackfake"
-	"github.com/deepagents-slack/slackbot/internal/threadmap"
 )
 
 // pressSlackStop is user pressing Slack's own Stop in an AI app thread: the
@@ -164,7 +164,7 @@ func TestSlackStopRunGoneKeepsAnswer(t *testing.T) {
 		t.Errorf("slackbot_runs_stopped_total = %v, want 0", got)
 	}
 	// The stop is withdrawn, not merely outweighed by the run's status.
-	if st, err := e.svc.store.StopOf(e.ctx(), "msg:"+chDM+":"+prompt["ts"].(string)); !errors.Is(err, threadmap.ErrNotFound) {
+	if st, err := e.svc.store.StopOf(e.ctx(), "msg:"+chDM+":"+prompt["ts"].(string)); !errors.Is(err, slackbot.ErrNotFound) {
 		t.Errorf("stop on record %+v, %v; want it withdrawn", st, err)
 	}
 }

@@ -9,10 +9,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/deepagents-slack/slackbot"
 	"github.com/deepagents-slack/slackbot/internal/agents"
 	"github.com/deepagents-slack/slackbot/internal/agents/agentstest"
 	"github.com/deepagents-slack/slackbot/internal/slackpost/slackfake"
-	"github.com/deepagents-slack/slackbot/internal/threadmap"
 )
 
 // Fault tests of the run start: what comes before it (POST /threads, GET
@@ -43,7 +43,7 @@ func TestRuntimeDownAtRunStartIsRetried(t *testing.T) {
 		e.waitUntilDone("the job is done", func() bool { return e.ledgerJob(chGeneral, cv.root).Final() })
 		e.waitReplies(chGeneral, cv.root, 1)
 		checkExactlyOnce(t, f, chGeneral, []conversation{cv})
-		if j := e.ledgerJob(chGeneral, cv.root); j.State != threadmap.JobDone {
+		if j := e.ledgerJob(chGeneral, cv.root); j.State != slackbot.JobDone {
 			t.Errorf("job = %s; want done", j.State)
 		}
 		if got := e.Slack.Transcript(chGeneral); strings.Contains(got, "127.0.0.1") || strings.Contains(got, "http://") {
@@ -60,7 +60,7 @@ func TestRuntimeDownAtRunStartGivesUp(t *testing.T) {
 	e.Runtime.SetDown(true)
 	cv := e.askStuck(chGeneral, "q-down-for-good")
 	e.waitUntilDone("the job ends", func() bool { return e.ledgerJob(chGeneral, cv.root).Final() })
-	if j := e.ledgerJob(chGeneral, cv.root); j.State != threadmap.JobFailed || j.Attempts < 8 {
+	if j := e.ledgerJob(chGeneral, cv.root); j.State != slackbot.JobFailed || j.Attempts < 8 {
 		t.Errorf("job = %s after %d attempts; want failed after the last (8)", j.State, j.Attempts)
 	}
 	got := answerText(e.Slack, chGeneral, cv.root)

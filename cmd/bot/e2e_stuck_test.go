@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/deepagents-slack/slackbot"
 	"github.com/deepagents-slack/slackbot/internal/agents"
 	"github.com/deepagents-slack/slackbot/internal/agents/agentstest"
 	"github.com/deepagents-slack/slackbot/internal/slackpost/slackfake"
@@ -54,7 +55,7 @@ func (e *testEnv) replyStuck(channel, root, text string) string {
 	return ev["ts"].(string)
 }
 
-func (e *testEnv) ledgerJob(channel, ts string) threadmap.Job {
+func (e *testEnv) ledgerJob(channel, ts string) slackbot.Job {
 	e.t.Helper()
 	j, err := e.svc.store.Job(e.ctx(), "msg:"+channel+":"+ts)
 	if err != nil {
@@ -114,7 +115,7 @@ func TestArchivedChannelMidRunEndsTheJob(t *testing.T) {
 
 		e.waitUntilDone("the job ends", func() bool { return e.ledgerJob(chGeneral, cv.root).Final() })
 		j := e.ledgerJob(chGeneral, cv.root)
-		if j.State != threadmap.JobFailed || j.Attempts != 1 {
+		if j.State != slackbot.JobFailed || j.Attempts != 1 {
 			t.Errorf("job = %s after %d attempts; want failed on the first", j.State, j.Attempts)
 		}
 		if !strings.Contains(j.Error, "is_archived") {
@@ -163,7 +164,7 @@ func TestRefusedAnswerToldInThread(t *testing.T) {
 	}
 	cv := e.askStuck(chGeneral, "q-refused")
 	e.waitUntilDone("the job ends", func() bool { return e.ledgerJob(chGeneral, cv.root).Final() })
-	if j := e.ledgerJob(chGeneral, cv.root); j.State != threadmap.JobFailed || j.Attempts != 1 {
+	if j := e.ledgerJob(chGeneral, cv.root); j.State != slackbot.JobFailed || j.Attempts != 1 {
 		t.Fatalf("job = %s after %d attempts; want failed on the first", j.State, j.Attempts)
 	}
 	if !strings.Contains(answerText(e.Slack, chGeneral, cv.root), "msg_too_long") {
@@ -183,7 +184,7 @@ func TestRefusedApprovalCardEndsTheJob(t *testing.T) {
 	e.Slack.FailNext("chat.postMessage", "invalid_blocks")
 	cv := e.askStuck(chGeneral, "remember the tea")
 	e.waitUntilDone("the job ends", func() bool { return e.ledgerJob(chGeneral, cv.root).Final() })
-	if j := e.ledgerJob(chGeneral, cv.root); j.State != threadmap.JobFailed || j.Attempts != 1 {
+	if j := e.ledgerJob(chGeneral, cv.root); j.State != slackbot.JobFailed || j.Attempts != 1 {
 		t.Fatalf("job = %s after %d attempts; want failed on the first", j.State, j.Attempts)
 	}
 	if got := answerText(e.Slack, chGeneral, cv.root); !strings.Contains(got, "invalid_blocks") {
@@ -212,7 +213,7 @@ func TestDroppedRunStartAnswerIsFollowed(t *testing.T) {
 		if n := len(e.Runtime.Runs()); n != 1 {
 			t.Errorf("%d runs exist; want 1", n)
 		}
-		if j := e.ledgerJob(chGeneral, cv.root); j.State != threadmap.JobDone || j.Attempts != 2 {
+		if j := e.ledgerJob(chGeneral, cv.root); j.State != slackbot.JobDone || j.Attempts != 2 {
 			t.Errorf("job = %s after %d attempts; want done on the second", j.State, j.Attempts)
 		}
 	})
@@ -289,7 +290,7 @@ type renewOutage struct {
 	victim string
 }
 
-func (s *renewOutage) LeaseNextJob(ctx context.Context, owner string, ttl time.Duration) (threadmap.Job, error) {
+func (s *renewOutage) LeaseNextJob(ctx context.Context, owner string, ttl time.Duration) (slackbot.Job, error) {
 	j, err := s.Store.LeaseNextJob(ctx, owner, ttl)
 	if err == nil {
 		s.mu.Lock()
@@ -348,7 +349,7 @@ func TestTwoWorkersOfOneReplicaAfterLeaseExpiry(t *testing.T) {
 			t.Errorf("%d runs; want 1", n)
 		}
 		j := e.ledgerJob(chGeneral, cv.root)
-		if j.Attempts < 2 || j.State != threadmap.JobDone {
+		if j.Attempts < 2 || j.State != slackbot.JobDone {
 			t.Errorf("job %s after %d attempts; want done after a takeover by the second worker", j.State, j.Attempts)
 		}
 		if owner, _, _ := strings.Cut(outage.victim, "/"); owner != e.Config.ReplicaName {
@@ -370,11 +371,11 @@ func TestRepeatedContinueAfterCrash(t *testing.T) {
 	e.waitReplies(chGeneral, cv.root, 1)
 
 	// The ledger as the dead worker left the follow-up: start sent, no run.
-	key := threadmap.Key{TeamID: simTeam, ChannelID: chGeneral, RootTS: cv.root}
+	key := slackbot.Key{TeamID: simTeam, ChannelID: chGeneral, RootTS: cv.root}
 	ts := e.Slack.UserMessage(chGeneral, userAnna, "continue", cv.root)
-	_, err := e.svc.store.AddJob(e.ctx(), threadmap.Job{
-		ID: "msg:" + chGeneral + ":" + ts, Key: key, ThreadID: threadmap.ThreadID(key),
-		Kind: "prompt", State: threadmap.JobStarting,
+	_, err := e.svc.store.AddJob(e.ctx(), slackbot.Job{
+		ID: "msg:" + chGeneral + ":" + ts, Key: key, ThreadID: slackbot.ThreadID(key),
+		Kind: "prompt", State: slackbot.JobStarting,
 		Payload: []byte(fmt.Sprintf(`{"user_id":%q,"text":"continue","message_ts":%q}`, userAnna, ts)),
 	})
 	if err != nil {
@@ -383,7 +384,7 @@ func TestRepeatedContinueAfterCrash(t *testing.T) {
 	e.waitUntilDone("the follow-up is answered", func() bool {
 		return e.ledgerJob(chGeneral, ts).Final() && strings.Contains(answerText(e.Slack, chGeneral, cv.root), "Answer number 2.")
 	})
-	if j := e.ledgerJob(chGeneral, ts); j.State != threadmap.JobDone {
+	if j := e.ledgerJob(chGeneral, ts); j.State != slackbot.JobDone {
 		t.Errorf("follow-up job = %s; want done", j.State)
 	}
 	if n := len(e.Runtime.Runs()); n != 2 {
@@ -412,8 +413,8 @@ func TestClockSkewOnPostgres(t *testing.T) {
 			f := fakes{Slack: busy.Slack, Runtime: busy.Runtime}
 			convs := []conversation{busy.askStuck(chGeneral, "q-skew-1"), busy.askStuck(chGeneral, "q-skew-2")}
 			busy.waitUntilDone("both runs followed by the busy replica", func() bool {
-				return busy.ledgerJob(chGeneral, convs[0].root).State == threadmap.JobRunning &&
-					busy.ledgerJob(chGeneral, convs[1].root).State == threadmap.JobRunning
+				return busy.ledgerJob(chGeneral, convs[0].root).State == slackbot.JobRunning &&
+					busy.ledgerJob(chGeneral, convs[1].root).State == slackbot.JobRunning
 			})
 			// The other replica comes up now and polls for work all along.
 			idle := newTestEnv(t, answerWith(0), replica("idle", skew), nil)
@@ -446,11 +447,11 @@ func TestUnprovableStartOnManagedSurface(t *testing.T) {
 	}, nil, nil)
 	cv := e.askStuck(chGeneral, "continue")
 	e.waitReplies(chGeneral, cv.root, 1)
-	key := threadmap.Key{TeamID: simTeam, ChannelID: chGeneral, RootTS: cv.root}
+	key := slackbot.Key{TeamID: simTeam, ChannelID: chGeneral, RootTS: cv.root}
 	ts := e.Slack.UserMessage(chGeneral, userAnna, "continue", cv.root)
-	_, err := e.svc.store.AddJob(e.ctx(), threadmap.Job{
-		ID: "msg:" + chGeneral + ":" + ts, Key: key, ThreadID: threadmap.ThreadID(key),
-		Kind: "prompt", State: threadmap.JobStarting,
+	_, err := e.svc.store.AddJob(e.ctx(), slackbot.Job{
+		ID: "msg:" + chGeneral + ":" + ts, Key: key, ThreadID: slackbot.ThreadID(key),
+		Kind: "prompt", State: slackbot.JobStarting,
 		Payload: []byte(fmt.Sprintf(`{"user_id":%q,"text":"continue","message_ts":%q}`, userAnna, ts)),
 	})
 	if err != nil {

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/deepagents-slack/slackbot"
 	"github.com/deepagents-slack/slackbot/internal/agents/agentstest"
 	"github.com/deepagents-slack/slackbot/internal/slackpost/slackfake"
 	"github.com/deepagents-slack/slackbot/internal/threadmap"
@@ -95,9 +96,9 @@ func TestTestRunCommandSuccess(t *testing.T) {
 	if len(runs) != 1 || !runs[0].Options.TestRun || runs[0].AgentID != agentMain {
 		t.Fatalf("runs = %+v, want one test run of the channel's agent", runs)
 	}
-	key := threadmap.Key{TeamID: p.slack.TeamID(), ChannelID: chOpsTest, RootTS: root.TS}
-	if runs[0].ThreadID != threadmap.ThreadID(key) {
-		t.Fatalf("thread id %s, want the conversation's %s", runs[0].ThreadID, threadmap.ThreadID(key))
+	key := slackbot.Key{TeamID: p.slack.TeamID(), ChannelID: chOpsTest, RootTS: root.TS}
+	if runs[0].ThreadID != slackbot.ThreadID(key) {
+		t.Fatalf("thread id %s, want the conversation's %s", runs[0].ThreadID, slackbot.ThreadID(key))
 	}
 }
 

@@ -15,11 +15,11 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/deepagents-slack/slackbot"
 	"github.com/deepagents-slack/slackbot/internal/agents/agentstest"
 	"github.com/deepagents-slack/slackbot/internal/relay"
 	"github.com/deepagents-slack/slackbot/internal/slackhandler"
 	"github.com/deepagents-slack/slackbot/internal/slackpost/slackfake"
-	"github.com/deepagents-slack/slackbot/internal/threadmap"
 )
 
 // sim is the whole bot on localhost, wired exactly as in production, in
@@ -289,8 +289,8 @@ func (s *sim) WaitFor(ctx context.Context, cond func(*slackfake.Server) bool) er
 func (s *sim) ThreadDone(channel, root string) bool {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()
-	key := threadmap.Key{TeamID: simTeam, ChannelID: channel, RootTS: root}
-	n, err := s.svc.store.UnfinishedJobs(ctx, threadmap.ThreadID(key))
+	key := slackbot.Key{TeamID: simTeam, ChannelID: channel, RootTS: root}
+	n, err := s.svc.store.UnfinishedJobs(ctx, slackbot.ThreadID(key))
 	return err == nil && n == 0 && threadSettled(s.Slack, channel, root)
 }
 

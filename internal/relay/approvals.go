@@ -15,11 +15,10 @@ import (
 
 	"github.com/slack-go/slack"
 
+	"github.com/deepagents-slack/slackbot"
 	"github.com/deepagents-slack/slackbot/internal/agents"
-	"github.com/deepagents-slack/slackbot/internal/slackhandler"
 	"github.com/deepagents-slack/slackbot/internal/slackpost"
 	"github.com/deepagents-slack/slackbot/internal/slacktext"
-	"github.com/deepagents-slack/slackbot/internal/threadmap"
 )
 
 const (
@@ -46,7 +45,7 @@ const (
 // interrupt of the job gets a card of its own even where the runtime does
 // not name its runs (every run id "-"): never one already decided, whose
 // decisions would be applied to an action nobody saw.
-func cardID(job threadmap.Job, p payload) string {
+func cardID(job slackbot.Job, p payload) string {
 	key := job.ID + "\x00" + job.RunID
 	if p.CardID != "" {
 		key += "\x00" + p.CardID
@@ -57,7 +56,7 @@ func cardID(job threadmap.Job, p payload) string {
 
 // pause shows an interrupted run's approval card and parks the job until
 // someone decides.
-func (r *Relay) pause(ctx context.Context, log *slog.Logger, job *threadmap.Job, conv threadmap.Conversation, p payload, live *slackpost.Live, out outcome) error {
+func (r *Relay) pause(ctx context.Context, log *slog.Logger, job *slackbot.Job, conv slackbot.Conversation, p payload, live *slackpost.Live, out outcome) error {
 	ic := *out.interrupt
 	if conv.Options.SkipMemoryWriteProtection && r.cfg.Agents.Dialect() == agents.Managed {
 		// Headless channels have no one to ask; say so instead of waiting
@@ -76,12 +75,12 @@ func (r *Relay) pause(ctx context.Context, log *slog.Logger, job *threadmap.Job,
 
 	id := cardID(*job, p)
 	card, err := r.cfg.Store.Card(ctx, id)
-	if errors.Is(err, threadmap.ErrNotFound) {
+	if errors.Is(err, slackbot.ErrNotFound) {
 		raw, merr := json.Marshal(ic)
 		if merr != nil {
 			return fmt.Errorf("encode interrupt: %w", merr)
 		}
-		card = threadmap.Card{
+		card = slackbot.Card{
 			ID: id, JobID: job.ID, Key: job.Key, ThreadID: job.ThreadID,
 			ChannelID: job.Key.ChannelID, StartedBy: p.starter(), Interrupt: raw,
 			CreatedAt: r.cfg.Now().UTC(),
@@ -102,7 +101,7 @@ func (r *Relay) pause(ctx context.Context, log *slog.Logger, job *threadmap.Job,
 		}
 	}
 	posted := card.MessageTS
-	job.State = threadmap.JobPaused
+	job.State = slackbot.JobPaused
 	if err := r.save(ctx, job); err != nil {
 		return err
 	}
@@ -132,7 +131,7 @@ func (r *Relay) pause(ctx context.Context, log *slog.Logger, job *threadmap.Job,
 }
 
 // resumePayload is the job payload that resumes a card's run with decisions.
-func resumePayload(card threadmap.Card, by string, decisions []agents.Decision) payload {
+func resumePayload(card slackbot.Card, by string, decisions []agents.Decision) payload {
 	return payload{UserID: by, Resume: &agents.Resume{Decisions: decisions}, CardID: card.ID, DecidedBy: by, RunBy: card.StartedBy}
 }
 
@@ -152,7 +151,7 @@ func describeActions(ic agents.Interrupt) string {
 }
 
 // cardMessage renders an undecided approval card.
-func cardMessage(card threadmap.Card, ic agents.Interrupt) slackpost.Message {
+func cardMessage(card slackbot.Card, ic agents.Interrupt) slackpost.Message {
 	blocks := cardHead(card, ic)
 	blocks = append(blocks, slack.NewActionBlock("actions-"+card.ID, cardButtons(card, ic)...))
 	text := slacktext.Truncate("Approval needed: the agent wants to run "+slacktext.Escape(describeActions(ic)), 3000)
@@ -160,7 +159,7 @@ func cardMessage(card threadmap.Card, ic agents.Interrupt) slackpost.Message {
 }
 
 // decidedMessage renders a card after the decision: the buttons are gone.
-func decidedMessage(card threadmap.Card, ic agents.Interrupt, decisions []agents.Decision) slackpost.Message {
+func decidedMessage(card slackbot.Card, ic agents.Interrupt, decisions []agents.Decision) slackpost.Message {
 	blocks := cardHead(card, ic)
 	var parts []string
 	for i, d := range decisions {
@@ -193,7 +192,7 @@ func decisionPast(t string) string {
 	return t
 }
 
-func cardHead(card threadmap.Card, ic agents.Interrupt) []slack.Block {
+func cardHead(card slackbot.Card, ic agents.Interrupt) []slack.Block {
 	title := ":raised_hand: Approval needed"
 	if len(ic.ActionRequests) > 0 {
 		if _, _, ok := agents.IsMemoryWrite(ic.ActionRequests[0]); ok {
@@ -271,7 +270,7 @@ func firstLine(s string) string {
 
 // cardButtons offers one button per decision allowed for every request; for
 // several requests, or decisions that need input, a modal decides each one.
-func cardButtons(card threadmap.Card, ic agents.Interrupt) []slack.BlockElement {
+func cardButtons(card slackbot.Card, ic agents.Interrupt) []slack.BlockElement {
 	allowed := commonDecisions(ic)
 	var els []slack.BlockElement
 	add := func(kind, label string, style slack.Style) {
@@ -318,7 +317,7 @@ func commonDecisions(ic agents.Interrupt) map[string]bool {
 }
 
 // Action handles a click on an approval card.
-func (r *Relay) Action(ctx context.Context, a slackhandler.Action) error {
+func (r *Relay) Action(ctx context.Context, a slackbot.Action) error {
 	switch a.ActionID {
 	case feedbackActionID:
 		return r.feedback(ctx, a.ChannelID, a.UserID, a.UserName, a.Value)
@@ -354,11 +353,11 @@ func (r *Relay) Action(ctx context.Context, a slackhandler.Action) error {
 
 // cardFor loads a card and checks that user may still decide it, telling
 // them why not otherwise.
-func (r *Relay) cardFor(ctx context.Context, channel, user, id string) (threadmap.Card, agents.Interrupt, bool) {
+func (r *Relay) cardFor(ctx context.Context, channel, user, id string) (slackbot.Card, agents.Interrupt, bool) {
 	var ic agents.Interrupt
 	card, err := r.cfg.Store.Card(ctx, id)
 	if err != nil {
-		if !errors.Is(err, threadmap.ErrNotFound) {
+		if !errors.Is(err, slackbot.ErrNotFound) {
 			r.log.Error("load card", "card", id, "err", err)
 		}
 		r.tell(channel, user, "This approval card is no longer valid.")
@@ -385,14 +384,14 @@ func (r *Relay) cardFor(ctx context.Context, channel, user, id string) (threadma
 	return card, ic, true
 }
 
-func alreadyDecided(c threadmap.Card) string {
+func alreadyDecided(c slackbot.Card) string {
 	return fmt.Sprintf("Already decided by <@%s> <!date^%d^{date_short_pretty} at {time}|at %s>.",
 		c.DecidedBy, c.DecidedAt.Unix(), c.DecidedAt.UTC().Format(time.RFC1123))
 }
 
 // decide records the decision exactly once and lets a worker resume the run.
 // clickedTS is the card message the click came from ("" from the modal).
-func (r *Relay) decide(ctx context.Context, card threadmap.Card, ic agents.Interrupt, channel, clickedTS, user string, decisions []agents.Decision) bool {
+func (r *Relay) decide(ctx context.Context, card slackbot.Card, ic agents.Interrupt, channel, clickedTS, user string, decisions []agents.Decision) bool {
 	raw, _ := json.Marshal(decisions)
 	stored, won, err := r.cfg.Store.DecideCard(ctx, card.ID, user, raw, resumePayload(card, user, decisions).encode(), r.cfg.Now().UTC())
 	if err != nil {
@@ -428,7 +427,7 @@ func (r *Relay) tell(channel, user, text string) {
 
 // reviewModal lets an approver decide each request, edit arguments and
 // write a message for reject/respond.
-func reviewModal(card threadmap.Card, ic agents.Interrupt) slack.ModalViewRequest {
+func reviewModal(card slackbot.Card, ic agents.Interrupt) slack.ModalViewRequest {
 	var blocks []slack.Block
 	for i, a := range ic.ActionRequests {
 		text := slacktext.Truncate(requestText(i, len(ic.ActionRequests), a, previewMax*2), sectionMax)
@@ -488,7 +487,7 @@ func decisionLabel(d string) string {
 }
 
 // ViewSubmission decides a card from the review modal.
-func (r *Relay) ViewSubmission(ctx context.Context, v slackhandler.ViewSubmission) map[string]string {
+func (r *Relay) ViewSubmission(ctx context.Context, v slackbot.ViewSubmission) map[string]string {
 	if v.CallbackID != modalCallbackID {
 		return nil
 	}

@@ -9,20 +9,19 @@ import (
 	"strings"
 	"time"
 
-	"github.com/deepagents-slack/slackbot/internal/slackhandler"
-	"github.com/deepagents-slack/slackbot/internal/threadmap"
+	"github.com/deepagents-slack/slackbot"
 )
 
 // AssistantThreadContextChanged remembers the channel the user now has in
 // view beside an AI app thread: the thread's next runs carry it.
-func (r *Relay) AssistantThreadContextChanged(ctx context.Context, t slackhandler.AssistantThread) error {
+func (r *Relay) AssistantThreadContextChanged(ctx context.Context, t slackbot.AssistantThread) error {
 	return r.rememberContext(ctx, t)
 }
 
 // rememberContext stores an AI app thread's context channel, durably
 // before the ack. Redeliveries and events arriving out of order are
 // harmless: the store keeps the newest event's channel.
-func (r *Relay) rememberContext(ctx context.Context, t slackhandler.AssistantThread) error {
+func (r *Relay) rememberContext(ctx context.Context, t slackbot.AssistantThread) error {
 	if t.ContextChannelID == "" {
 		return nil // nothing in view (e.g. opened from the app's own pane)
 	}
@@ -30,8 +29,8 @@ func (r *Relay) rememberContext(ctx context.Context, t slackhandler.AssistantThr
 	if !ok {
 		at = r.cfg.Now()
 	}
-	c := threadmap.AssistantContext{
-		Key:       threadmap.Key{TeamID: t.TeamID, ChannelID: t.ChannelID, RootTS: t.ThreadTS},
+	c := slackbot.AssistantContext{
+		Key:       slackbot.Key{TeamID: t.TeamID, ChannelID: t.ChannelID, RootTS: t.ThreadTS},
 		ChannelID: t.ContextChannelID,
 		EventAt:   at,
 	}
@@ -47,14 +46,14 @@ func (r *Relay) rememberContext(ctx context.Context, t slackhandler.AssistantThr
 // contextChannel is the latest context channel of the AI app thread a run
 // belongs to, "" for other conversations. A failed read leaves it out
 // rather than hold the run up: it is a hint for the agent.
-func (r *Relay) contextChannel(ctx context.Context, log *slog.Logger, key threadmap.Key, p payload) string {
+func (r *Relay) contextChannel(ctx context.Context, log *slog.Logger, key slackbot.Key, p payload) string {
 	// AI app threads live in the user's DM with the bot.
 	if p.ChannelType != "im" && !strings.HasPrefix(key.ChannelID, "D") {
 		return ""
 	}
 	c, err := r.cfg.Store.AssistantContextOf(ctx, key)
 	if err != nil {
-		if !errors.Is(err, threadmap.ErrNotFound) {
+		if !errors.Is(err, slackbot.ErrNotFound) {
 			log.Warn("look up assistant thread context", "err", err)
 		}
 		return ""

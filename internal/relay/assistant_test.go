@@ -5,9 +5,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/deepagents-slack/slackbot"
 	"github.com/deepagents-slack/slackbot/internal/agents/agentstest"
-	"github.com/deepagents-slack/slackbot/internal/slackhandler"
-	"github.com/deepagents-slack/slackbot/internal/threadmap"
 )
 
 func TestEventTime(t *testing.T) {
@@ -41,8 +40,8 @@ func TestContextChannelInRunMetadata(t *testing.T) {
 	store := openTestStore(t)
 	r, _ := newTestRelay(t, "w", store, agentstest.Echo())
 	ctx := t.Context()
-	dm := threadmap.Key{TeamID: "T1", ChannelID: "D1", RootTS: "1700000000.000100"}
-	steps := []slackhandler.AssistantThread{
+	dm := slackbot.Key{TeamID: "T1", ChannelID: "D1", RootTS: "1700000000.000100"}
+	steps := []slackbot.AssistantThread{
 		{TeamID: "T1", ChannelID: "D1", ThreadTS: dm.RootTS, ContextChannelID: "C1", EventTS: "1700000001.000000"},
 		{TeamID: "T1", ChannelID: "D1", ThreadTS: dm.RootTS, ContextChannelID: "C2", EventTS: "1700000003.000000"},
 		{TeamID: "T1", ChannelID: "D1", ThreadTS: dm.RootTS, ContextChannelID: "C3", EventTS: "1700000002.000000"}, // late, older
@@ -59,18 +58,18 @@ func TestContextChannelInRunMetadata(t *testing.T) {
 	log := slog.New(slog.DiscardHandler)
 	tests := []struct {
 		name string
-		key  threadmap.Key
+		key  slackbot.Key
 		p    payload
 		want any
 	}{
 		{"the AI app thread", dm, payload{UserID: "U1", ChannelType: "im"}, "C2"},
-		{"another DM thread", threadmap.Key{TeamID: "T1", ChannelID: "D1", RootTS: "1700000000.000200"}, payload{UserID: "U1", ChannelType: "im"}, nil},
-		{"a channel thread", threadmap.Key{TeamID: "T1", ChannelID: "C1", RootTS: dm.RootTS}, payload{UserID: "U1", ChannelType: "channel"}, nil},
+		{"another DM thread", slackbot.Key{TeamID: "T1", ChannelID: "D1", RootTS: "1700000000.000200"}, payload{UserID: "U1", ChannelType: "im"}, nil},
+		{"a channel thread", slackbot.Key{TeamID: "T1", ChannelID: "C1", RootTS: dm.RootTS}, payload{UserID: "U1", ChannelType: "channel"}, nil},
 	}
 	for _, tc := range tests {
 		p := tc.p
 		p.contextChannel = r.contextChannel(ctx, log, tc.key, p)
-		meta := r.runMetadata(threadmap.Conversation{Key: tc.key}, p)
+		meta := r.runMetadata(slackbot.Conversation{Key: tc.key}, p)
 		if got := meta["slack_context_channel"]; got != tc.want {
 			t.Errorf("%s: slack_context_channel = %v, want %v", tc.name, got, tc.want)
 		}

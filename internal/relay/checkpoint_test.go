@@ -15,6 +15,7 @@ import (
 
 	"github.com/slack-go/slack"
 
+	"github.com/deepagents-slack/slackbot"
 	"github.com/deepagents-slack/slackbot/internal/agents"
 	"github.com/deepagents-slack/slackbot/internal/agents/agentstest"
 	"github.com/deepagents-slack/slackbot/internal/slackpost"
@@ -110,11 +111,11 @@ type diesAtCheckpoint struct {
 	saved atomic.Value // string
 }
 
-func (s *diesAtCheckpoint) LeaseJob(ctx context.Context, id, owner string, ttl time.Duration) (threadmap.Job, error) {
+func (s *diesAtCheckpoint) LeaseJob(ctx context.Context, id, owner string, ttl time.Duration) (slackbot.Job, error) {
 	return s.Store.(threadmap.JobLeaser).LeaseJob(ctx, id, owner, ttl)
 }
 
-func (s *diesAtCheckpoint) UpdateJob(ctx context.Context, j threadmap.Job) error {
+func (s *diesAtCheckpoint) UpdateJob(ctx context.Context, j slackbot.Job) error {
 	err := s.Store.UpdateJob(ctx, j)
 	if j.LastEventID != "" && err == nil && s.saved.CompareAndSwap(nil, j.LastEventID) {
 		s.stop()

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/deepagents-slack/slackbot"
 	"github.com/deepagents-slack/slackbot/internal/agents/agentstest"
 	"github.com/deepagents-slack/slackbot/internal/threadmap"
 )
@@ -16,11 +17,11 @@ type recordOnly struct{ threadmap.Store }
 
 var errTwoWrites = errors.New("conversation and prompt job written apart; use Record")
 
-func (recordOnly) BindConversation(context.Context, threadmap.Conversation) (threadmap.Conversation, error) {
-	return threadmap.Conversation{}, errTwoWrites
+func (recordOnly) BindConversation(context.Context, slackbot.Conversation) (slackbot.Conversation, error) {
+	return slackbot.Conversation{}, errTwoWrites
 }
 
-func (recordOnly) AddJob(context.Context, threadmap.Job) (bool, error) { return false, errTwoWrites }
+func (recordOnly) AddJob(context.Context, slackbot.Job) (bool, error) { return false, errTwoWrites }
 
 // A slash command's conversation and a test run's are each recorded with
 // their first prompt job in one write.
@@ -34,7 +35,7 @@ func TestConversationStartsInOneWrite(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		key := threadmap.Key{TeamID: "T1", ChannelID: "COPS1", RootTS: ticket.RootTS}
+		key := slackbot.Key{TeamID: "T1", ChannelID: "COPS1", RootTS: ticket.RootTS}
 		conv, err := store.Conversation(ctx, key)
 		if err != nil || conv.ThreadID != ticket.ThreadID || !conv.Options.TestRun {
 			t.Fatalf("conversation %+v, %v; want thread %s, test run", conv, err, ticket.ThreadID)
@@ -46,9 +47,9 @@ func TestConversationStartsInOneWrite(t *testing.T) {
 	})
 
 	t.Run("slash command", func(t *testing.T) {
-		cmd := threadmap.Job{
-			ID: "cmd:1", Key: threadmap.Key{TeamID: "T1", ChannelID: "COPS1"}, ThreadID: "cmd:1",
-			Kind: kindCommand, State: threadmap.JobAccepted,
+		cmd := slackbot.Job{
+			ID: "cmd:1", Key: slackbot.Key{TeamID: "T1", ChannelID: "COPS1"}, ThreadID: "cmd:1",
+			Kind: kindCommand, State: slackbot.JobAccepted,
 			Payload: payload{UserID: "U1", Text: "hello"}.encode(),
 		}
 		if _, err := store.AddJob(ctx, cmd); err != nil {
@@ -60,10 +61,10 @@ func TestConversationStartsInOneWrite(t *testing.T) {
 		}
 		r.work(ctx, leased, time.Now())
 		done, err := store.Job(ctx, cmd.ID)
-		if err != nil || done.State != threadmap.JobDone || done.ReplyTS == "" {
+		if err != nil || done.State != slackbot.JobDone || done.ReplyTS == "" {
 			t.Fatalf("command job %+v, %v; want done with its root message", done, err)
 		}
-		key := threadmap.Key{TeamID: "T1", ChannelID: "COPS1", RootTS: done.ReplyTS}
+		key := slackbot.Key{TeamID: "T1", ChannelID: "COPS1", RootTS: done.ReplyTS}
 		conv, err := store.Conversation(ctx, key)
 		if err != nil || conv.StartedBy != "U1" {
 			t.Fatalf("conversation %+v, %v", conv, err)

@@ -11,9 +11,8 @@ import (
 
 	"github.com/google/uuid"
 
-	"github.com/deepagents-slack/slackbot/internal/slackhandler"
+	"github.com/deepagents-slack/slackbot"
 	"github.com/deepagents-slack/slackbot/internal/slacktext"
-	"github.com/deepagents-slack/slackbot/internal/threadmap"
 )
 
 // Reactions on users' messages.
@@ -27,37 +26,37 @@ const (
 
 // Command answers a slash command. Prompts are recorded as work and acked
 // with an empty reply: the root message the worker posts is the answer.
-func (r *Relay) Command(ctx context.Context, c slackhandler.Command) slackhandler.Reply {
+func (r *Relay) Command(ctx context.Context, c slackbot.Command) slackbot.Reply {
 	word, rest := splitFirstWord(c.Text)
 	testRun := false
 	switch strings.ToLower(word) {
 	case "", "help":
-		return slackhandler.Reply{Text: helpText(r.cfg.SlashCommand, r.cfg.Policy, c.ChannelID)}
+		return slackbot.Reply{Text: helpText(r.cfg.SlashCommand, r.cfg.Policy, c.ChannelID)}
 	case "status":
-		return slackhandler.Reply{Text: statusText(r.cfg.Policy, c.ChannelID) + r.runtimeStatusText()}
+		return slackbot.Reply{Text: statusText(r.cfg.Policy, c.ChannelID) + r.runtimeStatusText()}
 	case "test":
 		if !r.cfg.Policy.IsOps(c.UserID) {
-			return slackhandler.Reply{Text: opsOnlyText}
+			return slackbot.Reply{Text: opsOnlyText}
 		}
 		if rest == "" {
-			return slackhandler.Reply{Text: fmt.Sprintf(emptyTestText, r.cfg.SlashCommand)}
+			return slackbot.Reply{Text: fmt.Sprintf(emptyTestText, r.cfg.SlashCommand)}
 		}
 		testRun = true
 		c.Text = rest
 	}
 	if !r.cfg.Policy.Allows(c.ChannelID) {
-		return slackhandler.Reply{Text: notAllowedText}
+		return slackbot.Reply{Text: notAllowedText}
 	}
 	id := c.TriggerID
 	if id == "" {
 		id = uuid.NewString()
 	}
-	job := threadmap.Job{
+	job := slackbot.Job{
 		ID:       "cmd:" + id,
-		Key:      threadmap.Key{TeamID: c.TeamID, ChannelID: c.ChannelID},
+		Key:      slackbot.Key{TeamID: c.TeamID, ChannelID: c.ChannelID},
 		ThreadID: "cmd:" + id, // no conversation yet: the worker posts its root
 		Kind:     kindCommand,
-		State:    threadmap.JobAccepted,
+		State:    slackbot.JobAccepted,
 		Payload: payload{
 			UserID:      c.UserID,
 			Text:        readableForAgent(c.Text),
@@ -68,25 +67,25 @@ func (r *Relay) Command(ctx context.Context, c slackhandler.Command) slackhandle
 	}
 	if _, err := r.cfg.Store.AddJob(ctx, job); err != nil {
 		r.log.Error("record slash command", "err", err)
-		return slackhandler.Reply{Text: "Sorry, I couldn't accept that right now. Please try again in a moment."}
+		return slackbot.Reply{Text: "Sorry, I couldn't accept that right now. Please try again in a moment."}
 	}
 	r.log.Info("slash command accepted", "job", job.ID, "channel", c.ChannelID, "test_run", testRun)
 	r.notify()
-	return slackhandler.Reply{}
+	return slackbot.Reply{}
 }
 
 // Message accepts a mention, a DM or a reply in a thread the bot owns.
 // Exactly once: the job id is the message's (channel, ts), inserted
 // atomically, so duplicate deliveries of one message — retries, or the
 // app_mention and message events Slack sends for one mention — start one run.
-func (r *Relay) Message(ctx context.Context, m slackhandler.Message) error {
+func (r *Relay) Message(ctx context.Context, m slackbot.Message) error {
 	log := r.log.With("event_id", m.EventID, "channel", m.ChannelID, "ts", m.TS)
 	if m.RetryNum > 0 {
 		log = log.With("retry_num", m.RetryNum, "retry_reason", m.RetryReason)
 	}
 	im := m.ChannelType == "im"
 	topLevel := m.ThreadTS == "" || m.ThreadTS == m.TS
-	key := threadmap.Key{TeamID: m.TeamID, ChannelID: m.ChannelID, RootTS: m.TS}
+	key := slackbot.Key{TeamID: m.TeamID, ChannelID: m.ChannelID, RootTS: m.TS}
 	if !topLevel {
 		key.RootTS = m.ThreadTS
 	}
@@ -97,13 +96,13 @@ func (r *Relay) Message(ctx context.Context, m slackhandler.Message) error {
 	// accepted, and the Record below binds a conversation only if new and
 	// dedupes the job, so such a repeat is still caught. Top-level messages
 	// skip the lookup: no read on their ack path.
-	var conv threadmap.Conversation
+	var conv slackbot.Conversation
 	owned := false
 	if !topLevel {
 		var err error
 		conv, err = r.cfg.Store.Conversation(ctx, key)
 		owned = err == nil
-		if err != nil && !errors.Is(err, threadmap.ErrNotFound) {
+		if err != nil && !errors.Is(err, slackbot.ErrNotFound) {
 			return fmt.Errorf("look up conversation: %w", err)
 		}
 	}
@@ -131,7 +130,7 @@ func (r *Relay) Message(ctx context.Context, m slackhandler.Message) error {
 	// A thread gets its conversation no later than its first job, so only
 	// an owned thread can have work still open: that work runs first, this
 	// message waits its turn, and the user is shown so.
-	var bind *threadmap.Conversation
+	var bind *slackbot.Conversation
 	queued := false
 	if owned {
 		ahead, err := r.cfg.Store.UnfinishedJobs(ctx, conv.ThreadID)
@@ -140,9 +139,9 @@ func (r *Relay) Message(ctx context.Context, m slackhandler.Message) error {
 		}
 		queued = ahead > 0
 	} else {
-		conv = threadmap.Conversation{
+		conv = slackbot.Conversation{
 			Key:       key,
-			ThreadID:  threadmap.ThreadID(key),
+			ThreadID:  slackbot.ThreadID(key),
 			AgentID:   r.cfg.Policy.AgentFor(m.ChannelID),
 			Options:   r.cfg.Policy.OptionsFor(m.ChannelID, false),
 			StartedBy: m.UserID,
@@ -152,12 +151,12 @@ func (r *Relay) Message(ctx context.Context, m slackhandler.Message) error {
 		}
 		bind = &conv
 	}
-	job := threadmap.Job{
+	job := slackbot.Job{
 		ID:       "msg:" + m.ChannelID + ":" + m.TS,
 		Key:      key,
 		ThreadID: conv.ThreadID,
 		Kind:     kindPrompt,
-		State:    threadmap.JobAccepted,
+		State:    slackbot.JobAccepted,
 		Payload: payload{
 			UserID:        m.UserID,
 			Text:          prompt,
@@ -174,7 +173,7 @@ func (r *Relay) Message(ctx context.Context, m slackhandler.Message) error {
 	// Slack's retries and the same message arriving as two events
 	// (app_mention and message), and is kept as long as a delivery claim
 	// would be (Retention), so the event id is not recorded as well.
-	recorded, err := r.cfg.Store.Record(ctx, threadmap.Record{Conversation: bind, Job: &job})
+	recorded, err := r.cfg.Store.Record(ctx, slackbot.Record{Conversation: bind, Job: &job})
 	if err != nil {
 		return fmt.Errorf("record message: %w", err)
 	}
@@ -196,7 +195,7 @@ func (r *Relay) Message(ctx context.Context, m slackhandler.Message) error {
 }
 
 // refuseOnce tells a user, once per message, that the bot is not enabled here.
-func (r *Relay) refuseOnce(ctx context.Context, m slackhandler.Message) error {
+func (r *Relay) refuseOnce(ctx context.Context, m slackbot.Message) error {
 	first, err := r.cfg.Store.ClaimDelivery(ctx, "refusal:"+m.ChannelID+":"+m.TS)
 	if err != nil {
 		return fmt.Errorf("record refusal: %w", err)
@@ -210,7 +209,7 @@ func (r *Relay) refuseOnce(ctx context.Context, m slackhandler.Message) error {
 }
 
 // hintOnce answers a bare mention with how to use the bot.
-func (r *Relay) hintOnce(ctx context.Context, m slackhandler.Message) error {
+func (r *Relay) hintOnce(ctx context.Context, m slackbot.Message) error {
 	first, err := r.cfg.Store.ClaimDelivery(ctx, "hint:"+m.ChannelID+":"+m.TS)
 	if err != nil {
 		return fmt.Errorf("record hint: %w", err)
@@ -225,7 +224,7 @@ func (r *Relay) hintOnce(ctx context.Context, m slackhandler.Message) error {
 
 // AssistantThreadStarted remembers a new AI app thread's context channel
 // and offers suggested prompts in it.
-func (r *Relay) AssistantThreadStarted(ctx context.Context, t slackhandler.AssistantThread) error {
+func (r *Relay) AssistantThreadStarted(ctx context.Context, t slackbot.AssistantThread) error {
 	if err := r.rememberContext(ctx, t); err != nil {
 		return err
 	}
@@ -325,24 +324,24 @@ func readableForAgent(s string) string {
 // prompt job that opens it, so no crash can leave the thread bound with no
 // job to answer it. A repeat writes nothing new: a retried job's ids are the
 // same, and the first binding of the thread wins.
-func (r *Relay) startConversation(ctx context.Context, key threadmap.Key, agent, jobID string, p payload) (threadID string, err error) {
-	conv := threadmap.Conversation{
+func (r *Relay) startConversation(ctx context.Context, key slackbot.Key, agent, jobID string, p payload) (threadID string, err error) {
+	conv := slackbot.Conversation{
 		Key:       key,
-		ThreadID:  threadmap.ThreadID(key),
+		ThreadID:  slackbot.ThreadID(key),
 		AgentID:   agent,
 		Options:   r.cfg.Policy.OptionsFor(key.ChannelID, p.TestRun),
 		StartedBy: p.UserID,
 		CreatedAt: r.cfg.Now().UTC(),
 	}
-	job := threadmap.Job{
+	job := slackbot.Job{
 		ID:       jobID,
 		Key:      key,
 		ThreadID: conv.ThreadID,
 		Kind:     kindPrompt,
-		State:    threadmap.JobAccepted,
+		State:    slackbot.JobAccepted,
 		Payload:  p.encode(),
 	}
-	if _, err := r.cfg.Store.Record(ctx, threadmap.Record{Conversation: &conv, Job: &job}); err != nil {
+	if _, err := r.cfg.Store.Record(ctx, slackbot.Record{Conversation: &conv, Job: &job}); err != nil {
 		return "", fmt.Errorf("record conversation and prompt: %w", err)
 	}
 	return conv.ThreadID, nil

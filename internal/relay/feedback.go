@@ -10,8 +10,8 @@ import (
 	"github.com/google/uuid"
 	"github.com/slack-go/slack"
 
+	"github.com/deepagents-slack/slackbot"
 	"github.com/deepagents-slack/slackbot/internal/langsmith"
-	"github.com/deepagents-slack/slackbot/internal/threadmap"
 )
 
 const (
@@ -60,13 +60,13 @@ func (r *Relay) feedback(ctx context.Context, channel, user, userName, value str
 	}
 	job, err := r.cfg.Store.Job(ctx, jobID)
 	switch {
-	case errors.Is(err, threadmap.ErrNotFound):
+	case errors.Is(err, slackbot.ErrNotFound):
 		r.tell(channel, user, "This answer is too old to rate, sorry.")
 		return nil
 	case err != nil:
 		return fmt.Errorf("load job for feedback: %w", err)
 	}
-	first, err := r.cfg.Store.RecordFeedback(ctx, threadmap.Feedback{
+	first, err := r.cfg.Store.RecordFeedback(ctx, slackbot.Feedback{
 		JobID: job.ID, UserID: user, RunID: job.RunID, Score: score, CreatedAt: r.cfg.Now(),
 	})
 	if err != nil {

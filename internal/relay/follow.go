@@ -9,9 +9,9 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/deepagents-slack/slackbot"
 	"github.com/deepagents-slack/slackbot/internal/agents"
 	"github.com/deepagents-slack/slackbot/internal/slackpost"
-	"github.com/deepagents-slack/slackbot/internal/threadmap"
 )
 
 // outcome is how a run ended, as the user should learn it.
@@ -39,7 +39,7 @@ const webhookGrace = 30 * time.Second
 // As it reads, it saves a resume point in job.LastEventID (see checkpoint),
 // so a worker that takes the job over rejoins the stream there instead of
 // replaying the whole run.
-func (r *Relay) follow(ctx context.Context, log *slog.Logger, job *threadmap.Job, live *slackpost.Live, first *agents.Stream) (outcome, error) {
+func (r *Relay) follow(ctx context.Context, log *slog.Logger, job *slackbot.Job, live *slackpost.Live, first *agents.Stream) (outcome, error) {
 	// A webhook that came while the stream told the run is not needed.
 	defer r.webhooks.unsubscribe(webhookKey(*job))
 	tracker := &agents.Tracker{}
@@ -132,7 +132,7 @@ func (r *Relay) follow(ctx context.Context, log *slog.Logger, job *threadmap.Job
 // stream ends; it returns the read error, nil at a clean end. It saves the
 // stream's resume point in job as it moves, at most once per
 // checkpointEvery, so a busy stream does not write per token.
-func (r *Relay) readStream(ctx context.Context, log *slog.Logger, job *threadmap.Job, stream *agents.Stream, tracker *agents.Tracker, live *slackpost.Live, cp *checkpoint) error {
+func (r *Relay) readStream(ctx context.Context, log *slog.Logger, job *slackbot.Job, stream *agents.Stream, tracker *agents.Tracker, live *slackpost.Live, cp *checkpoint) error {
 	for {
 		ev, err := stream.Next()
 		if err != nil {
@@ -195,7 +195,7 @@ func (c *checkpoint) due(saved string, now time.Time) bool {
 // awaitRun waits for a run the bot cannot stream: its completion webhook
 // (whose body carries the final values) or the thread leaving "busy",
 // polled with backoff.
-func (r *Relay) awaitRun(ctx context.Context, log *slog.Logger, job threadmap.Job, live *slackpost.Live, seen agents.RunView) (outcome, error) {
+func (r *Relay) awaitRun(ctx context.Context, log *slog.Logger, job slackbot.Job, live *slackpost.Live, seen agents.RunView) (outcome, error) {
 	key := webhookKey(job)
 	defer r.webhooks.unsubscribe(key)
 	pr := progressOf(seen)
@@ -235,7 +235,7 @@ func (r *Relay) awaitRun(ctx context.Context, log *slog.Logger, job threadmap.Jo
 // whose stream (if any) did not tell the end: from the thread's values
 // where the runtime shows them, else from the completion webhook, else it
 // says plainly that the bot could not read the result.
-func (r *Relay) settle(ctx context.Context, log *slog.Logger, job threadmap.Job, seen agents.RunView, th *agents.Thread) (outcome, error) {
+func (r *Relay) settle(ctx context.Context, log *slog.Logger, job slackbot.Job, seen agents.RunView, th *agents.Thread) (outcome, error) {
 	if values, ok := r.threadValues(ctx, th); ok {
 		return outcomeOf(seen, th.Status, values, interruptsOf(th), threadError(th)), nil
 	}
@@ -265,7 +265,7 @@ func (r *Relay) settle(ctx context.Context, log *slog.Logger, job threadmap.Job,
 
 // unreadableText tells the user honestly that the run's result exists but
 // the bot cannot read it, where to look, and what fixes it.
-func (r *Relay) unreadableText(job threadmap.Job, status string) string {
+func (r *Relay) unreadableText(job slackbot.Job, status string) string {
 	what := "The agent finished, but I couldn't read its answer"
 	switch status {
 	case agents.ThreadInterrupted:
@@ -301,7 +301,7 @@ func (r *Relay) threadValues(ctx context.Context, th *agents.Thread) (json.RawMe
 // runWebhook returns the completion webhook of the run job follows, once
 // it came. One that names another run (a URL names one run start, so it
 // should never happen) is dropped and the wait goes on.
-func (r *Relay) runWebhook(log *slog.Logger, job threadmap.Job, key string) *webhookResult {
+func (r *Relay) runWebhook(log *slog.Logger, job slackbot.Job, key string) *webhookResult {
 	p := r.webhooks.payload(key)
 	if p != nil && p.RunID != "" && job.RunID != "" && job.RunID != unknownRunID && p.RunID != job.RunID {
 		log.Warn("completion webhook names another run; ignored", "webhook_run_id", p.RunID)

@@ -10,10 +10,9 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"github.com/deepagents-slack/slackbot"
 	"github.com/deepagents-slack/slackbot/internal/agents"
-	"github.com/deepagents-slack/slackbot/internal/slackhandler"
 	"github.com/deepagents-slack/slackbot/internal/slackpost"
-	"github.com/deepagents-slack/slackbot/internal/threadmap"
 )
 
 // Defaults of what a run's input may carry from Slack.
@@ -48,7 +47,7 @@ func (f SharedFile) slack() slackpost.File {
 }
 
 // sharedFiles are the files of a Slack message, as a job keeps them.
-func sharedFiles(in []slackhandler.File) []SharedFile {
+func sharedFiles(in []slackbot.File) []SharedFile {
 	var out []SharedFile
 	for _, f := range in {
 		out = append(out, SharedFile{
@@ -69,7 +68,7 @@ func sharedFile(f slackpost.File) SharedFile {
 // runInput is the human message a prompt job's run starts with: the
 // thread's earlier messages when the bot was just mentioned in someone
 // else's thread, the user's text, and the files shared with it.
-func (r *Relay) runInput(ctx context.Context, log *slog.Logger, job threadmap.Job, p payload) *agents.Input {
+func (r *Relay) runInput(ctx context.Context, log *slog.Logger, job slackbot.Job, p payload) *agents.Input {
 	var text strings.Builder
 	if p.ThreadContext {
 		text.WriteString(r.threadContext(ctx, log, job.Key, p.MessageTS))
@@ -90,7 +89,7 @@ func (r *Relay) runInput(ctx context.Context, log *slog.Logger, job threadmap.Jo
 // threadContext reads the thread the bot was mentioned in and renders the
 // messages before the mention, newest kept first within the budget. A
 // thread that cannot be read is said so: the run still goes ahead.
-func (r *Relay) threadContext(ctx context.Context, log *slog.Logger, key threadmap.Key, beforeTS string) string {
+func (r *Relay) threadContext(ctx context.Context, log *slog.Logger, key slackbot.Key, beforeTS string) string {
 	msgs, err := r.cfg.Slack.ThreadReplies(ctx, key.ChannelID, key.RootTS)
 	if err != nil {
 		log.Warn("could not read the thread for context", "err", err)

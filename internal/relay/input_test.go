@@ -9,10 +9,10 @@ import (
 
 	"github.com/slack-go/slack"
 
+	"github.com/deepagents-slack/slackbot"
 	"github.com/deepagents-slack/slackbot/internal/agents"
 	"github.com/deepagents-slack/slackbot/internal/slackpost"
 	"github.com/deepagents-slack/slackbot/internal/slackpost/slackfake"
-	"github.com/deepagents-slack/slackbot/internal/threadmap"
 )
 
 // TestFileParts: each shared file becomes an image block, text, or a named
@@ -92,17 +92,17 @@ func TestRunInputBlocks(t *testing.T) {
 	}}
 	f := fake.AddFile("a.png", "image/png", []byte("png bytes"))
 	p := payload{Text: "what is this?", Files: []SharedFile{{ID: f.ID, Name: f.Name, Mimetype: f.Mimetype, Size: int64(f.Size), URLPrivateDownload: f.URLPrivateDownload}}}
-	in := r.runInput(context.Background(), slog.New(slog.DiscardHandler), threadmap.Job{}, p)
+	in := r.runInput(context.Background(), slog.New(slog.DiscardHandler), slackbot.Job{}, p)
 	m := in.Messages[0]
 	if len(m.Blocks) != 2 || m.Blocks[0].Type != agents.BlockText || !strings.HasPrefix(m.Blocks[0].Text, "what is this?") || m.Blocks[1].Type != agents.BlockImage {
 		t.Fatalf("blocks = %+v", m.Blocks)
 	}
-	plain := r.runInput(context.Background(), slog.New(slog.DiscardHandler), threadmap.Job{}, payload{Text: "hi"})
+	plain := r.runInput(context.Background(), slog.New(slog.DiscardHandler), slackbot.Job{}, payload{Text: "hi"})
 	if m := plain.Messages[0]; m.Content != "hi" || m.Blocks != nil {
 		t.Fatalf("plain input = %+v", m)
 	}
 	r.cfg.Agents = runtime(agents.Managed)
-	managed := r.runInput(context.Background(), slog.New(slog.DiscardHandler), threadmap.Job{}, p).Messages[0]
+	managed := r.runInput(context.Background(), slog.New(slog.DiscardHandler), slackbot.Job{}, p).Messages[0]
 	if managed.Blocks != nil || !strings.Contains(managed.Content, "a.png (image/png, 9 bytes): an image, not passed to you (this agent runtime takes text only)") {
 		t.Fatalf("managed input = %+v", managed)
 	}

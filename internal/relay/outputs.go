@@ -11,8 +11,8 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/deepagents-slack/slackbot"
 	"github.com/deepagents-slack/slackbot/internal/slackpost"
-	"github.com/deepagents-slack/slackbot/internal/threadmap"
 )
 
 // Output file defaults.
@@ -86,7 +86,7 @@ func fileContent(raw json.RawMessage) ([]byte, bool) {
 // shared. So a worker taking the job over never shares them twice, and a
 // later run shares only what it wrote or changed. A failure is logged and
 // never fails the answer, which is already delivered.
-func (r *Relay) shareOutputs(ctx context.Context, log *slog.Logger, job threadmap.Job) {
+func (r *Relay) shareOutputs(ctx context.Context, log *slog.Logger, job slackbot.Job) {
 	if r.cfg.OutputPrefix == "" || job.RunID == "" {
 		return
 	}

@@ -8,11 +8,11 @@ import (
 
 	"github.com/slack-go/slack"
 
+	"github.com/deepagents-slack/slackbot"
 	"github.com/deepagents-slack/slackbot/internal/agents"
 	"github.com/deepagents-slack/slackbot/internal/slackpost"
 	"github.com/deepagents-slack/slackbot/internal/slackpost/slackfake"
 	"github.com/deepagents-slack/slackbot/internal/slacktext"
-	"github.com/deepagents-slack/slackbot/internal/threadmap"
 )
 
 // hostileSeeds are prompts and agent outputs that have broken Slack
@@ -81,7 +81,7 @@ func FuzzBotPayloads(f *testing.F) {
 			for len(ic.ActionRequests) < n {
 				ic.ActionRequests = append(ic.ActionRequests, ic.ActionRequests[1])
 			}
-			card := threadmap.Card{ID: "card-0123456789abcdef", StartedBy: "U1", ChannelID: "C0FUZZ001"}
+			card := slackbot.Card{ID: "card-0123456789abcdef", StartedBy: "U1", ChannelID: "C0FUZZ001"}
 			ts := post("approval card", cardMessage(card, ic))
 			card.DecidedBy, card.DecidedAt = "U2", time.Unix(1_700_000_000, 0)
 			decided := decidedMessage(card, ic, []agents.Decision{{Type: agents.DecisionReject, Message: prompt + output}})

@@ -1,6 +1,6 @@
 package relay
 
-import "github.com/deepagents-slack/slackbot/internal/threadmap"
+import "github.com/deepagents-slack/slackbot"
 
 // Policy is the per-channel configuration: which agent answers where, which
 // channels run headless or as test runs, and who may do what.
@@ -29,8 +29,8 @@ func (p Policy) Allows(channel string) bool {
 
 // OptionsFor returns the thread options of a new conversation in channel;
 // testRun forces test_run (ops' /agent test).
-func (p Policy) OptionsFor(channel string, testRun bool) threadmap.Options {
-	return threadmap.Options{
+func (p Policy) OptionsFor(channel string, testRun bool) slackbot.Options {
+	return slackbot.Options{
 		TestRun:                   testRun || p.TestRunChannels[channel],
 		SkipMemoryWriteProtection: p.HeadlessChannels[channel],
 	}

@@ -12,6 +12,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/deepagents-slack/slackbot"
 	"github.com/deepagents-slack/slackbot/internal/agents"
 	"github.com/deepagents-slack/slackbot/internal/langsmith"
 	"github.com/deepagents-slack/slackbot/internal/slackpost"
@@ -234,7 +235,7 @@ func (r *Relay) workLoop(ctx context.Context) {
 			continue
 		case ctx.Err() != nil:
 			return
-		case !errors.Is(err, threadmap.ErrNoJob):
+		case !errors.Is(err, slackbot.ErrNoJob):
 			r.log.Error("lease job", "err", err)
 		}
 		idle.Reset(r.cfg.PollInterval)

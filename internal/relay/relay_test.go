@@ -9,8 +9,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/deepagents-slack/slackbot"
 	"github.com/deepagents-slack/slackbot/internal/agents"
-	"github.com/deepagents-slack/slackbot/internal/threadmap"
 )
 
 func TestReadableForAgent(t *testing.T) {
@@ -81,13 +81,13 @@ func TestPolicy(t *testing.T) {
 	if p.Allows("C9") || !p.Allows("C1") {
 		t.Error("allow-list not applied")
 	}
-	if got := p.OptionsFor("C2", false); got != (threadmap.Options{SkipMemoryWriteProtection: true}) {
+	if got := p.OptionsFor("C2", false); got != (slackbot.Options{SkipMemoryWriteProtection: true}) {
 		t.Errorf("headless options = %+v", got)
 	}
-	if got := p.OptionsFor("C3", false); got != (threadmap.Options{TestRun: true}) {
+	if got := p.OptionsFor("C3", false); got != (slackbot.Options{TestRun: true}) {
 		t.Errorf("test-run channel options = %+v", got)
 	}
-	if got := p.OptionsFor("C1", true); got != (threadmap.Options{TestRun: true}) {
+	if got := p.OptionsFor("C1", true); got != (slackbot.Options{TestRun: true}) {
 		t.Errorf("/agent test options = %+v", got)
 	}
 	for _, tc := range []struct {
@@ -147,7 +147,7 @@ func TestCardMessageStaysWithinSlackLimits(t *testing.T) {
 		reqs = append(reqs, agents.ActionRequest{Name: "write_file", Args: map[string]any{
 			"file_path": fmt.Sprintf("/memories/%d.md", i), "content": strings.Repeat("```<&> ü", 2000)}})
 	}
-	card := threadmap.Card{ID: "card-1", StartedBy: "U1"}
+	card := slackbot.Card{ID: "card-1", StartedBy: "U1"}
 	msg := cardMessage(card, agents.Interrupt{ActionRequests: reqs})
 	if len(msg.Blocks) > 50 {
 		t.Fatalf("%d blocks, Slack allows 50", len(msg.Blocks))

@@ -8,8 +8,8 @@ import (
 	"net/http"
 	"strconv"
 
+	"github.com/deepagents-slack/slackbot"
 	"github.com/deepagents-slack/slackbot/internal/agents"
-	"github.com/deepagents-slack/slackbot/internal/threadmap"
 )
 
 // unknownRunID stands for a streamed run whose id the runtime did not tell
@@ -30,7 +30,7 @@ type startedRun struct {
 // agent_id, options]} and reports whether the run must instead create the
 // thread through the seed route (a Managed Deep Agents API whose POST
 // /threads does not take our thread_id, an earlier revision).
-func (r *Relay) prepareRun(ctx context.Context, conv threadmap.Conversation, p payload) (seed bool, err error) {
+func (r *Relay) prepareRun(ctx context.Context, conv slackbot.Conversation, p payload) (seed bool, err error) {
 	if p.Resume != nil {
 		return false, nil
 	}
@@ -54,7 +54,7 @@ func (r *Relay) prepareRun(ctx context.Context, conv threadmap.Conversation, p p
 // read: when the runtime stays silent for StreamIdleTimeout the stream is
 // dropped and the run, whose id is then unknown, is followed through the
 // webhook and the thread.
-func (r *Relay) startRun(ctx context.Context, log *slog.Logger, conv threadmap.Conversation, job threadmap.Job, p payload, seed bool, input *agents.Input) (startedRun, error) {
+func (r *Relay) startRun(ctx context.Context, log *slog.Logger, conv slackbot.Conversation, job slackbot.Job, p payload, seed bool, input *agents.Input) (startedRun, error) {
 	rt := r.cfg.Agents
 	p.contextChannel = r.contextChannel(ctx, log, conv.Key, p)
 	if seed {
@@ -88,7 +88,7 @@ func (r *Relay) startRun(ctx context.Context, log *slog.Logger, conv threadmap.C
 // needsSeed makes sure the conversation's thread exists and reports
 // whether it could not be created with our id, so the run must create it
 // through the seed route.
-func (r *Relay) needsSeed(ctx context.Context, conv threadmap.Conversation) (bool, error) {
+func (r *Relay) needsSeed(ctx context.Context, conv slackbot.Conversation) (bool, error) {
 	rt := r.cfg.Agents
 	if rt.Dialect() == agents.Managed && rt.Capabilities().ThreadIDOnCreate == agents.No {
 		// POST /threads would make a thread with another id each time.
@@ -117,7 +117,7 @@ func (r *Relay) threadMissing(ctx context.Context, threadID string) (bool, error
 // threadRequest is the POST /threads body of a conversation. On an Agent
 // Server there are no thread options: test_run and headless go into the
 // metadata instead.
-func (r *Relay) threadRequest(conv threadmap.Conversation) *agents.CreateThreadRequest {
+func (r *Relay) threadRequest(conv slackbot.Conversation) *agents.CreateThreadRequest {
 	meta := map[string]any{
 		"slack_team_id":    conv.Key.TeamID,
 		"slack_channel_id": conv.Key.ChannelID,
@@ -144,7 +144,7 @@ func (r *Relay) threadRequest(conv threadmap.Conversation) *agents.CreateThreadR
 var streamModes = []string{"values", "messages-tuple", "updates"}
 
 // streamRequest is the POST /threads/{id}/runs/stream body of a job.
-func (r *Relay) streamRequest(conv threadmap.Conversation, job threadmap.Job, p payload, input *agents.Input) *agents.RunRequest {
+func (r *Relay) streamRequest(conv slackbot.Conversation, job slackbot.Job, p payload, input *agents.Input) *agents.RunRequest {
 	req := &agents.RunRequest{
 		Agent:             conv.AgentID,
 		Metadata:          r.runMetadata(conv, p),
@@ -176,7 +176,7 @@ func (r *Relay) streamRequest(conv threadmap.Conversation, job threadmap.Job, p 
 }
 
 // seedRequest builds the POST /threads/runs body for a job (Managed only).
-func (r *Relay) seedRequest(conv threadmap.Conversation, job threadmap.Job, p payload, input *agents.Input) *agents.CreateRunRequest {
+func (r *Relay) seedRequest(conv slackbot.Conversation, job slackbot.Job, p payload, input *agents.Input) *agents.CreateRunRequest {
 	th := r.threadRequest(conv)
 	meta := map[string]string{}
 	for k, v := range th.Metadata {
@@ -206,7 +206,7 @@ func (r *Relay) seedRequest(conv threadmap.Conversation, job threadmap.Job, p pa
 	return req
 }
 
-func (r *Relay) runMetadata(conv threadmap.Conversation, p payload) map[string]any {
+func (r *Relay) runMetadata(conv slackbot.Conversation, p payload) map[string]any {
 	messageTS := p.MessageTS
 	if messageTS == "" {
 		messageTS = conv.Key.RootTS

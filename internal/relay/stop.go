@@ -8,10 +8,9 @@ import (
 
 	"github.com/slack-go/slack"
 
+	"github.com/deepagents-slack/slackbot"
 	"github.com/deepagents-slack/slackbot/internal/agents"
-	"github.com/deepagents-slack/slackbot/internal/slackhandler"
 	"github.com/deepagents-slack/slackbot/internal/slackpost"
-	"github.com/deepagents-slack/slackbot/internal/threadmap"
 )
 
 // stopActionID names the Stop button on a live reply; its value is the
@@ -57,13 +56,13 @@ func (r *Relay) stop(ctx context.Context, jobID, user, via string) (stopResult, 
 	log := r.log.With("job", jobID, "user", user, "via", via)
 	job, err := r.cfg.Store.Job(ctx, jobID)
 	switch {
-	case errors.Is(err, threadmap.ErrNotFound):
+	case errors.Is(err, slackbot.ErrNotFound):
 		return stopResult{text: "This run is no longer known."}, nil
 	case err != nil:
 		return stopResult{}, fmt.Errorf("load job to stop: %w", err)
 	case job.Final():
 		return stopResult{text: alreadyFinishedText}, nil
-	case job.State == threadmap.JobPaused:
+	case job.State == slackbot.JobPaused:
 		return stopResult{text: "This run is waiting for an approval; reject the request to stop it."}, nil
 	}
 	p, err := decodePayload(job.Payload)
@@ -77,7 +76,7 @@ func (r *Relay) stop(ctx context.Context, jobID, user, via string) (stopResult, 
 	if job.RunID == "" || job.RunID == unknownRunID {
 		return stopResult{text: "The run is still starting; try again in a moment."}, nil
 	}
-	st, first, err := r.cfg.Store.RecordStop(ctx, threadmap.Stop{JobID: job.ID, RunID: job.RunID, StoppedBy: user, StoppedAt: r.cfg.Now()})
+	st, first, err := r.cfg.Store.RecordStop(ctx, slackbot.Stop{JobID: job.ID, RunID: job.RunID, StoppedBy: user, StoppedAt: r.cfg.Now()})
 	if err != nil {
 		return stopResult{}, fmt.Errorf("record stop: %w", err)
 	}
@@ -96,7 +95,7 @@ func (r *Relay) stop(ctx context.Context, jobID, user, via string) (stopResult, 
 // cancelStopped asks the runtime to cancel a stopped job's run. When it
 // cannot, the stop is withdrawn — the run goes on, or has ended on its own,
 // and its reply must not say it was stopped — and the user is told why.
-func (r *Relay) cancelStopped(ctx context.Context, log *slog.Logger, job threadmap.Job, st threadmap.Stop) {
+func (r *Relay) cancelStopped(ctx context.Context, log *slog.Logger, job slackbot.Job, st slackbot.Stop) {
 	err := r.cfg.Agents.CancelRun(ctx, job.ThreadID, job.RunID)
 	if err == nil {
 		r.metrics.RunStopped()
@@ -125,11 +124,11 @@ const alreadyFinishedText = "This run has already finished."
 // agent_session_stopped event): the thread's current run is stopped as the
 // Stop button would, with the same rules. Slack has already halted the
 // streamed reply; the worker finishes it with chat.update.
-func (r *Relay) AgentSessionStopped(ctx context.Context, s slackhandler.SessionStop) error {
+func (r *Relay) AgentSessionStopped(ctx context.Context, s slackbot.SessionStop) error {
 	log := r.log.With("event_id", s.EventID, "channel", s.ChannelID, "thread_ts", s.ThreadTS, "user", s.UserID)
-	key := threadmap.Key{TeamID: s.TeamID, ChannelID: s.ChannelID, RootTS: s.ThreadTS}
-	job, err := r.cfg.Store.CurrentJob(ctx, threadmap.ThreadID(key))
-	if errors.Is(err, threadmap.ErrNotFound) {
+	key := slackbot.Key{TeamID: s.TeamID, ChannelID: s.ChannelID, RootTS: s.ThreadTS}
+	job, err := r.cfg.Store.CurrentJob(ctx, slackbot.ThreadID(key))
+	if errors.Is(err, slackbot.ErrNotFound) {
 		// The run ended on its own as the user pressed Stop: its answer stands.
 		log.Info("Slack's stop found no open run in the thread")
 		return nil
@@ -152,10 +151,10 @@ func (r *Relay) AgentSessionStopped(ctx context.Context, s slackhandler.SessionS
 // stoppedBy returns who stopped a job's run, if anyone did and the stop
 // took: a run the runtime reports succeeded ended on its own before the
 // cancel reached it, and keeps its answer.
-func (r *Relay) stoppedBy(ctx context.Context, log *slog.Logger, job threadmap.Job) (string, bool) {
+func (r *Relay) stoppedBy(ctx context.Context, log *slog.Logger, job slackbot.Job) (string, bool) {
 	st, err := r.cfg.Store.StopOf(ctx, job.ID)
 	if err != nil {
-		if !errors.Is(err, threadmap.ErrNotFound) {
+		if !errors.Is(err, slackbot.ErrNotFound) {
 			log.Warn("look up stop", "err", err)
 		}
 		return "", false
@@ -184,7 +183,7 @@ func stoppedText(user, produced string) string {
 
 // finishStopped ends a stopped run's reply: who stopped it and what the
 // agent produced until then. The job is done: the conversation goes on.
-func (r *Relay) finishStopped(ctx context.Context, log *slog.Logger, job *threadmap.Job, p payload, live *slackpost.Live, by string, out outcome) error {
+func (r *Relay) finishStopped(ctx context.Context, log *slog.Logger, job *slackbot.Job, p payload, live *slackpost.Live, by string, out outcome) error {
 	produced := out.answer
 	if produced == "" {
 		produced = out.shown
@@ -197,7 +196,7 @@ func (r *Relay) finishStopped(ctx context.Context, log *slog.Logger, job *thread
 		return fmt.Errorf("deliver stopped reply: %w", err)
 	}
 	r.metrics.RunFinished("stopped")
-	job.State = threadmap.JobDone
+	job.State = slackbot.JobDone
 	if err := r.save(ctx, job); err != nil {
 		return err
 	}

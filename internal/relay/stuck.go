@@ -10,10 +10,10 @@ import (
 
 	"github.com/slack-go/slack"
 
+	"github.com/deepagents-slack/slackbot"
 	"github.com/deepagents-slack/slackbot/internal/agents"
 	"github.com/deepagents-slack/slackbot/internal/slackpost"
 	"github.com/deepagents-slack/slackbot/internal/slacktext"
-	"github.com/deepagents-slack/slackbot/internal/threadmap"
 )
 
 // This file holds what makes every job end: bounded attempts with backoff,
@@ -109,7 +109,7 @@ func (r *Relay) keepLease(ctx context.Context, cancel context.CancelCauseFunc, l
 			return
 		case <-expiry.C:
 			r.log.Warn("could not renew the lease for a whole lease period; leaving the job to others", "job", l.jobID)
-			cancel(threadmap.ErrLeaseLost)
+			cancel(slackbot.ErrLeaseLost)
 			return
 		case <-tick.C:
 			began := time.Now()
@@ -120,8 +120,8 @@ func (r *Relay) keepLease(ctx context.Context, cancel context.CancelCauseFunc, l
 			case err == nil:
 				l.until = began.Add(ttl - leaseMargin(ttl))
 				expiry.Reset(time.Until(l.until))
-			case errors.Is(err, threadmap.ErrLeaseLost), errors.Is(err, threadmap.ErrNotFound):
-				cancel(threadmap.ErrLeaseLost)
+			case errors.Is(err, slackbot.ErrLeaseLost), errors.Is(err, slackbot.ErrNotFound):
+				cancel(slackbot.ErrLeaseLost)
 				return
 			case ctx.Err() == nil:
 				r.log.Warn("renew lease", "job", l.jobID, "err", err)
@@ -132,12 +132,12 @@ func (r *Relay) keepLease(ctx context.Context, cancel context.CancelCauseFunc, l
 
 // retryLater ends this attempt: the job's lease is shortened to the backoff
 // delay, after which any worker may take the job for its next attempt.
-func (r *Relay) retryLater(ctx context.Context, log *slog.Logger, job threadmap.Job, cause error) {
+func (r *Relay) retryLater(ctx context.Context, log *slog.Logger, job slackbot.Job, cause error) {
 	delay := r.retryDelay(job.Attempts)
 	log.Warn("job attempt failed; will retry", "err", cause, "retry_in", delay, "attempts_left", maxAttempts-job.Attempts)
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()
-	if err := r.cfg.Store.RenewLease(sctx, job.ID, job.LeaseOwner, delay); err != nil && !errors.Is(err, threadmap.ErrLeaseLost) {
+	if err := r.cfg.Store.RenewLease(sctx, job.ID, job.LeaseOwner, delay); err != nil && !errors.Is(err, slackbot.ErrLeaseLost) {
 		log.Warn("schedule retry", "err", err) // the lease expires on its own then
 		return
 	}
@@ -157,7 +157,7 @@ const (
 // message), else privately (an ephemeral message, or the slash command's
 // response_url), else only a log line and a metric. The job is then failed,
 // so the conversation's next message goes ahead.
-func (r *Relay) giveUp(ctx context.Context, log *slog.Logger, leased threadmap.Job, reason string, cause error) {
+func (r *Relay) giveUp(ctx context.Context, log *slog.Logger, leased slackbot.Job, reason string, cause error) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 	defer cancel()
 	job, err := r.cfg.Store.Job(ctx, leased.ID)
@@ -171,7 +171,7 @@ func (r *Relay) giveUp(ctx context.Context, log *slog.Logger, leased threadmap.J
 	p, _ := decodePayload(job.Payload) // an undecodable payload still gets a log line
 	text := giveUpText(reason, cause)
 	told := r.tellGaveUp(ctx, log, job, p, text)
-	job.State, job.Error = threadmap.JobFailed, truncate(reason+": "+shortErr(cause), 1000)
+	job.State, job.Error = slackbot.JobFailed, truncate(reason+": "+shortErr(cause), 1000)
 	if err := r.save(ctx, &job); err != nil {
 		log.Error("give up job: save it", "err", err)
 		return
@@ -184,7 +184,7 @@ func (r *Relay) giveUp(ctx context.Context, log *slog.Logger, leased threadmap.J
 // tellGaveUp delivers text by the first way that works and names it. In
 // the thread the bot's reply is replaced first, so no placeholder or open
 // stream is left behind; a new reply is the fallback.
-func (r *Relay) tellGaveUp(ctx context.Context, log *slog.Logger, job threadmap.Job, p payload, text string) string {
+func (r *Relay) tellGaveUp(ctx context.Context, log *slog.Logger, job slackbot.Job, p payload, text string) string {
 	// text is plain (it may quote the runtime's error detail): escaped once,
 	// cut after escaping.
 	text = slacktext.Truncate(slacktext.Escape(text), 3000)

@@ -12,6 +12,7 @@ import (
 
 	"github.com/slack-go/slack"
 
+	"github.com/deepagents-slack/slackbot"
 	"github.com/deepagents-slack/slackbot/internal/agents"
 	"github.com/deepagents-slack/slackbot/internal/threadmap"
 )
@@ -145,7 +146,7 @@ func TestKeepLeaseStopsBeforeTheLeaseRunsOut(t *testing.T) {
 	case <-time.After(30 * time.Second):
 		t.Fatal("the worker kept the job although no renewal succeeded")
 	}
-	if !errors.Is(context.Cause(ctx), threadmap.ErrLeaseLost) {
+	if !errors.Is(context.Cause(ctx), slackbot.ErrLeaseLost) {
 		t.Errorf("cause = %v; want ErrLeaseLost", context.Cause(ctx))
 	}
 	if store.calls.Load() == 0 {

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/deepagents-slack/slackbot"
 	"github.com/deepagents-slack/slackbot/internal/agents/agentstest"
 	"github.com/deepagents-slack/slackbot/internal/threadmap"
 )
@@ -124,7 +125,7 @@ func (s *renewalWatch) RenewLease(ctx context.Context, _, _ string, _ time.Durat
 	return ctx.Err()
 }
 
-func (s *renewalWatch) Job(ctx context.Context, id string) (threadmap.Job, error) {
+func (s *renewalWatch) Job(ctx context.Context, id string) (slackbot.Job, error) {
 	<-s.entered
 	return s.Store.Job(ctx, id)
 }
@@ -147,7 +148,7 @@ func TestWorkJoinsItsLeaseKeeper(t *testing.T) {
 	if !store.returned.Load() {
 		t.Fatal("work returned while its lease keeper was still renewing")
 	}
-	if got, _ := base.Job(t.Context(), job.ID); got.State != threadmap.JobFailed {
+	if got, _ := base.Job(t.Context(), job.ID); got.State != slackbot.JobFailed {
 		t.Errorf("job state = %s; want failed (given up)", got.State)
 	}
 }

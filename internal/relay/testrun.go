@@ -9,6 +9,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/deepagents-slack/slackbot"
 	"github.com/deepagents-slack/slackbot/internal/slackpost"
 	"github.com/deepagents-slack/slackbot/internal/slacktext"
 	"github.com/deepagents-slack/slackbot/internal/threadmap"
@@ -83,7 +84,7 @@ func (r *Relay) StartTestRun(ctx context.Context, tr TestRun) (TestRunTicket, er
 		}
 		return TestRunTicket{}, fmt.Errorf("post the test run in %s: %w", tr.ChannelID, err)
 	}
-	key := threadmap.Key{TeamID: tr.TeamID, ChannelID: tr.ChannelID, RootTS: ts}
+	key := slackbot.Key{TeamID: tr.TeamID, ChannelID: tr.ChannelID, RootTS: ts}
 	agent := tr.AgentID
 	if agent == "" {
 		agent = r.cfg.Policy.AgentFor(tr.ChannelID)
@@ -101,7 +102,7 @@ func (r *Relay) StartTestRun(ctx context.Context, tr TestRun) (TestRunTicket, er
 // abandonTestRun says in the thread of a posted root message that the test
 // run could not be recorded, so the channel is not left with a request
 // nobody answers, and returns err.
-func (r *Relay) abandonTestRun(key threadmap.Key, err error) error {
+func (r *Relay) abandonTestRun(key slackbot.Key, err error) error {
 	r.log.Error("test run not recorded", "channel", key.ChannelID, "root_ts", key.RootTS, "err", err)
 	r.background(func(ctx context.Context) error {
 		_, perr := r.cfg.Slack.Post(ctx, key.ChannelID, key.RootTS, slackpost.Message{
@@ -146,7 +147,7 @@ func (r *Relay) FollowTestRun(ctx context.Context, t TestRunTicket) (TestRunResu
 				continue
 			case ctx.Err() != nil:
 				return r.timedOut(ctx, t), nil
-			case !errors.Is(err, threadmap.ErrNoJob):
+			case !errors.Is(err, slackbot.ErrNoJob):
 				r.log.Warn("lease test run", "job", t.JobID, "err", err)
 			}
 		}
@@ -176,19 +177,19 @@ func (r *Relay) timedOut(waited context.Context, t TestRunTicket) TestRunResult 
 }
 
 // testRunResult reports how a test run's job ended, if it did.
-func testRunResult(t TestRunTicket, job threadmap.Job) (TestRunResult, bool) {
+func testRunResult(t TestRunTicket, job slackbot.Job) (TestRunResult, bool) {
 	res := TestRunResult{TestRunTicket: t, RunID: job.RunID}
 	switch job.State {
-	case threadmap.JobDone:
+	case slackbot.JobDone:
 		p, err := decodePayload(job.Payload)
 		if err != nil {
 			res.Status, res.Error = TestRunError, err.Error()
 			return res, true
 		}
 		res.Status, res.Answer = TestRunSuccess, p.Answer
-	case threadmap.JobFailed:
+	case slackbot.JobFailed:
 		res.Status, res.Error = TestRunError, job.Error
-	case threadmap.JobPaused:
+	case slackbot.JobPaused:
 		res.Status, res.Error = TestRunPaused, "the run paused for an approval: decide it on the card in the thread"
 	default:
 		return res, false
@@ -198,7 +199,7 @@ func testRunResult(t TestRunTicket, job threadmap.Job) (TestRunResult, bool) {
 
 // keepAnswer stores the final answer in the job when its requester waits
 // for it outside Slack.
-func keepAnswer(job *threadmap.Job, p payload, answer string) {
+func keepAnswer(job *slackbot.Job, p payload, answer string) {
 	if !p.Report {
 		return
 	}

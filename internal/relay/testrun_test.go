@@ -10,6 +10,7 @@ import (
 
 	"github.com/slack-go/slack"
 
+	"github.com/deepagents-slack/slackbot"
 	"github.com/deepagents-slack/slackbot/internal/agents"
 	"github.com/deepagents-slack/slackbot/internal/agents/agentstest"
 	"github.com/deepagents-slack/slackbot/internal/slackpost"
@@ -101,7 +102,7 @@ func TestFollowTestRunWaitsForTheReplicaThatHoldsIt(t *testing.T) {
 	go func() {
 		time.Sleep(300 * time.Millisecond)
 		p, _ := decodePayload(job.Payload)
-		job.State, job.RunID = threadmap.JobDone, "run-from-replica-a"
+		job.State, job.RunID = slackbot.JobDone, "run-from-replica-a"
 		keepAnswer(&job, p, "answered by replica a")
 		if err := store.UpdateJob(context.Background(), job); err != nil {
 			t.Error(err)
@@ -140,8 +141,8 @@ func TestStartTestRunRefusals(t *testing.T) {
 
 type failingAdds struct{ threadmap.Store }
 
-func (failingAdds) Record(context.Context, threadmap.Record) (threadmap.Recorded, error) {
-	return threadmap.Recorded{}, errors.New("disk full")
+func (failingAdds) Record(context.Context, slackbot.Record) (slackbot.Recorded, error) {
+	return slackbot.Recorded{}, errors.New("disk full")
 }
 
 // A test run whose root message is posted but whose job cannot be

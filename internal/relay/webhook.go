@@ -14,8 +14,8 @@ import (
 
 	"github.com/gorilla/mux"
 
+	"github.com/deepagents-slack/slackbot"
 	"github.com/deepagents-slack/slackbot/internal/agents"
-	"github.com/deepagents-slack/slackbot/internal/threadmap"
 )
 
 // webhookHub hands a run's completion webhook to the worker following it.
@@ -198,7 +198,7 @@ func (h *webhookHub) evictLocked(size int) {
 // answers (one per resume) and when the start was sent. A resume keeps the
 // job id, so the job alone would hand the paused run's webhook, which may
 // come late, to the resumed run.
-func webhookKey(job threadmap.Job) string {
+func webhookKey(job slackbot.Job) string {
 	p, _ := decodePayload(job.Payload)
 	key := job.ID + "\x00" + p.CardID
 	if !p.RunStartedAt.IsZero() {

@@ -10,10 +10,10 @@ import (
 
 	"github.com/slack-go/slack"
 
+	"github.com/deepagents-slack/slackbot"
 	"github.com/deepagents-slack/slackbot/internal/agents"
 	"github.com/deepagents-slack/slackbot/internal/slackpost"
 	"github.com/deepagents-slack/slackbot/internal/slacktext"
-	"github.com/deepagents-slack/slackbot/internal/threadmap"
 )
 
 // work runs one leased job to its next resting state. A lease lost to
@@ -22,7 +22,7 @@ import (
 // permanent one, or the last allowed attempt, ends the job (giveUp); else
 // the job is tried again after a backoff. leasedAt is when the lease
 // request began, the earliest time the lease can have been granted.
-func (r *Relay) work(ctx context.Context, job threadmap.Job, leasedAt time.Time) {
+func (r *Relay) work(ctx context.Context, job slackbot.Job, leasedAt time.Time) {
 	jctx, cancel := context.WithCancelCause(ctx)
 	l := &lease{
 		jobID: job.ID, owner: job.LeaseOwner, done: make(chan struct{}),
@@ -55,11 +55,11 @@ func (r *Relay) work(ctx context.Context, job threadmap.Job, leasedAt time.Time)
 	case ctx.Err() != nil:
 		// Shutting down: hand the job over at once.
 		rctx, rcancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-		if rerr := r.cfg.Store.ReleaseLease(rctx, job.ID, job.LeaseOwner); rerr != nil && !errors.Is(rerr, threadmap.ErrLeaseLost) {
+		if rerr := r.cfg.Store.ReleaseLease(rctx, job.ID, job.LeaseOwner); rerr != nil && !errors.Is(rerr, slackbot.ErrLeaseLost) {
 			log.Warn("release lease", "err", rerr)
 		}
 		rcancel()
-	case errors.Is(err, threadmap.ErrLeaseLost) || jctx.Err() != nil:
+	case errors.Is(err, slackbot.ErrLeaseLost) || jctx.Err() != nil:
 		log.Warn("lease lost; another worker continues the job", "err", context.Cause(jctx))
 	case isPermanent(err):
 		r.giveUp(ctx, log, job, gaveUpPermanent, err)
@@ -73,7 +73,7 @@ func (r *Relay) work(ctx context.Context, job threadmap.Job, leasedAt time.Time)
 }
 
 // save stores the job's worker-owned fields under the job's own lease.
-func (r *Relay) save(ctx context.Context, job *threadmap.Job) error {
+func (r *Relay) save(ctx context.Context, job *slackbot.Job) error {
 	if err := r.cfg.Store.UpdateJob(ctx, *job); err != nil {
 		return fmt.Errorf("save job %s: %w", job.ID, err)
 	}
@@ -83,7 +83,7 @@ func (r *Relay) save(ctx context.Context, job *threadmap.Job) error {
 // saveDone saves a job right after a step that cannot be undone (a Slack
 // post, a run start), even when shutdown cancelled ctx meanwhile: the next
 // owner of the job must not repeat the step.
-func (r *Relay) saveDone(ctx context.Context, job *threadmap.Job) error {
+func (r *Relay) saveDone(ctx context.Context, job *slackbot.Job) error {
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()
 	return r.save(sctx, job)
@@ -91,10 +91,10 @@ func (r *Relay) saveDone(ctx context.Context, job *threadmap.Job) error {
 
 // workCommand posts the root message of a slash command's conversation and
 // records the prompt job that runs in its thread.
-func (r *Relay) workCommand(ctx context.Context, log *slog.Logger, job threadmap.Job) error {
+func (r *Relay) workCommand(ctx context.Context, log *slog.Logger, job slackbot.Job) error {
 	p, err := decodePayload(job.Payload)
 	if err != nil {
-		job.State, job.Error = threadmap.JobFailed, err.Error()
+		job.State, job.Error = slackbot.JobFailed, err.Error()
 		return r.save(ctx, &job)
 	}
 	if job.ReplyTS == "" {
@@ -111,7 +111,7 @@ func (r *Relay) workCommand(ctx context.Context, log *slog.Logger, job threadmap
 						log.Warn("respond via response_url", "err", rerr)
 					}
 				}
-				job.State, job.Error = threadmap.JobFailed, err.Error()
+				job.State, job.Error = slackbot.JobFailed, err.Error()
 				return r.save(ctx, &job)
 			}
 			return fmt.Errorf("post root message: %w", err)
@@ -121,14 +121,14 @@ func (r *Relay) workCommand(ctx context.Context, log *slog.Logger, job threadmap
 			return err
 		}
 	}
-	key := threadmap.Key{TeamID: job.Key.TeamID, ChannelID: job.Key.ChannelID, RootTS: job.ReplyTS}
+	key := slackbot.Key{TeamID: job.Key.TeamID, ChannelID: job.Key.ChannelID, RootTS: job.ReplyTS}
 	next := p
 	next.MessageTS = ""
 	threadID, err := r.startConversation(ctx, key, r.cfg.Policy.AgentFor(key.ChannelID), "run:"+job.ID, next)
 	if err != nil {
 		return err
 	}
-	job.State = threadmap.JobDone
+	job.State = slackbot.JobDone
 	if err := r.save(ctx, &job); err != nil {
 		return err
 	}
@@ -139,10 +139,10 @@ func (r *Relay) workCommand(ctx context.Context, log *slog.Logger, job threadmap
 
 // workRun starts (or resumes) the run of a prompt or resume job, follows it
 // and delivers its outcome.
-func (r *Relay) workRun(ctx context.Context, log *slog.Logger, job threadmap.Job) error {
+func (r *Relay) workRun(ctx context.Context, log *slog.Logger, job slackbot.Job) error {
 	p, err := decodePayload(job.Payload)
 	if err != nil {
-		job.State, job.Error = threadmap.JobFailed, err.Error()
+		job.State, job.Error = slackbot.JobFailed, err.Error()
 		return r.save(ctx, &job)
 	}
 	conv, err := r.cfg.Store.Conversation(ctx, job.Key)
@@ -168,7 +168,7 @@ func (r *Relay) workRun(ctx context.Context, log *slog.Logger, job threadmap.Job
 	// and, if the run is there, it is followed.
 	orphan := false
 	var stream *agents.Stream // the run's own stream, when it was started streaming
-	if job.RunID == "" && job.State == threadmap.JobStarting {
+	if job.RunID == "" && job.State == slackbot.JobStarting {
 		runID, started, proven, err := r.findStartedRun(ctx, conv.ThreadID, p, r.runMetadata(conv, p))
 		switch {
 		case err != nil:
@@ -178,7 +178,7 @@ func (r *Relay) workRun(ctx context.Context, log *slog.Logger, job threadmap.Job
 			return r.finishFailed(ctx, &job, p, live, unprovableStartText)
 		case started && runID != "":
 			log.Info("found the run an earlier attempt started", "run_id", runID)
-			job.RunID, job.State = runID, threadmap.JobRunning
+			job.RunID, job.State = runID, slackbot.JobRunning
 			if err := r.save(ctx, &job); err != nil {
 				return err
 			}
@@ -211,14 +211,14 @@ func (r *Relay) workRun(ctx context.Context, log *slog.Logger, job threadmap.Job
 		if err != nil {
 			if slackpost.IsNotInChannel(err) || job.Attempts >= maxAttempts {
 				log.Warn("cannot post in thread; giving up", "err", err)
-				job.State, job.Error = threadmap.JobFailed, err.Error()
+				job.State, job.Error = slackbot.JobFailed, err.Error()
 				return r.save(ctx, &job)
 			}
 			return fmt.Errorf("post live reply: %w", err)
 		}
 		// Nothing is sent to the runtime yet: the job is "accepted" until
 		// the run start itself goes out.
-		job.ReplyTS, job.State = ts, threadmap.JobAccepted
+		job.ReplyTS, job.State = ts, slackbot.JobAccepted
 		job.Payload = p.encode()
 		if err := r.saveDone(ctx, &job); err != nil {
 			return err
@@ -227,7 +227,7 @@ func (r *Relay) workRun(ctx context.Context, log *slog.Logger, job threadmap.Job
 		if err != nil {
 			return r.runNotStarted(ctx, log, &job, p, live, err)
 		}
-		job.State = threadmap.JobStarting
+		job.State = slackbot.JobStarting
 		if err := r.save(ctx, &job); err != nil {
 			return err
 		}
@@ -251,7 +251,7 @@ func (r *Relay) workRun(ctx context.Context, log *slog.Logger, job threadmap.Job
 		if stream != nil {
 			defer stream.Close()
 		}
-		job.RunID, job.State = run.runID, threadmap.JobRunning
+		job.RunID, job.State = run.runID, slackbot.JobRunning
 		if err := r.saveDone(ctx, &job); err != nil {
 			return err
 		}
@@ -312,7 +312,7 @@ func (r *Relay) workRun(ctx context.Context, log *slog.Logger, job threadmap.Job
 		return fmt.Errorf("deliver answer: %w", err)
 	}
 	r.shareOutputs(ctx, log, job)
-	job.State = threadmap.JobDone
+	job.State = slackbot.JobDone
 	keepAnswer(&job, p, out.answer)
 	if err := r.save(ctx, &job); err != nil {
 		return err
@@ -326,8 +326,8 @@ func (r *Relay) workRun(ctx context.Context, log *slog.Logger, job threadmap.Job
 // request was never sent, or the runtime refused it): the job goes back to
 // "accepted" so that its next attempt starts the run, after the usual
 // backoff. A permanent error, or the last attempt, ends it with a note.
-func (r *Relay) runNotStarted(ctx context.Context, log *slog.Logger, job *threadmap.Job, p payload, live *slackpost.Live, err error) error {
-	job.State = threadmap.JobAccepted
+func (r *Relay) runNotStarted(ctx context.Context, log *slog.Logger, job *slackbot.Job, p payload, live *slackpost.Live, err error) error {
+	job.State = slackbot.JobAccepted
 	if serr := r.saveDone(ctx, job); serr != nil {
 		return serr
 	}
@@ -359,14 +359,14 @@ func placeholderFor(kind string) string {
 
 // finishFailed ends the live reply with a clear failure note and marks the
 // job failed.
-func (r *Relay) finishFailed(ctx context.Context, job *threadmap.Job, p payload, live *slackpost.Live, text string) error {
+func (r *Relay) finishFailed(ctx context.Context, job *slackbot.Job, p payload, live *slackpost.Live, text string) error {
 	if err := live.Fail(ctx, text); err != nil {
 		if job.Attempts < maxAttempts {
 			return fmt.Errorf("post failure note: %w", err)
 		}
 		r.log.Error("post failure note; giving up", "job", job.ID, "err", err)
 	}
-	job.State, job.Error = threadmap.JobFailed, truncate(text, 1000)
+	job.State, job.Error = slackbot.JobFailed, truncate(text, 1000)
 	if err := r.save(ctx, job); err != nil {
 		return err
 	}
@@ -376,7 +376,7 @@ func (r *Relay) finishFailed(ctx context.Context, job *threadmap.Job, p payload,
 
 // afterRun updates the user's message reactions (the live reply cleared the
 // AI-app status).
-func (r *Relay) afterRun(job threadmap.Job, p payload, reaction string) {
+func (r *Relay) afterRun(job slackbot.Job, p payload, reaction string) {
 	r.unreact(job.Key.ChannelID, p.MessageTS, reactWorking)
 	r.react(job.Key.ChannelID, p.MessageTS, reaction)
 	r.notify() // the conversation's next job may be waiting on this one

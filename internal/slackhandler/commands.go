@@ -7,6 +7,8 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+
+	"github.com/deepagents-slack/slackbot"
 )
 
 // commandReply is the JSON body of a slash command ack.
@@ -41,7 +43,7 @@ func (h *Handler) serveCommand(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	reply, answered := bounded(h, r, func(ctx context.Context) Reply {
+	reply, answered := bounded(h, r, func(ctx context.Context) slackbot.Reply {
 		return h.Dispatcher.Command(ctx, cmd)
 	})
 	if !answered {
@@ -62,8 +64,8 @@ func (h *Handler) serveCommand(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, commandReply{ResponseType: responseType, Text: reply.Text})
 }
 
-func commandFromForm(f url.Values) Command {
-	return Command{
+func commandFromForm(f url.Values) slackbot.Command {
+	return slackbot.Command{
 		TeamID:       f.Get("team_id"),
 		EnterpriseID: f.Get("enterprise_id"),
 		ChannelID:    f.Get("channel_id"),

@@ -7,6 +7,8 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/deepagents-slack/slackbot"
 )
 
 // slashForm is a slash command as Slack posts it (fields from Slack's docs).
@@ -31,17 +33,17 @@ func slashForm(text string) url.Values {
 }
 
 func TestSlashCommand(t *testing.T) {
-	wantCmd := func(text string) []Command {
-		return []Command{{TeamID: "T0001", EnterpriseID: "E0001", ChannelID: "C2147483705", ChannelName: "test",
+	wantCmd := func(text string) []slackbot.Command {
+		return []slackbot.Command{{TeamID: "T0001", EnterpriseID: "E0001", ChannelID: "C2147483705", ChannelName: "test",
 			UserID: "U2147483697", UserName: "Steve", Command: "/agent", Text: text,
 			ResponseURL: "https://hooks.slack.com/commands/1234/5678", TriggerID: "13345224609.738474920.8088930838d88f008e0"}}
 	}
 	tests := []struct {
 		name     string
 		form     url.Values
-		reply    Reply
+		reply    slackbot.Reply
 		wantBody string // "" means an empty body
-		wantCmds []Command
+		wantCmds []slackbot.Command
 	}{
 		{
 			name:     "empty reply acks empty",
@@ -51,14 +53,14 @@ func TestSlashCommand(t *testing.T) {
 		{
 			name:     "ephemeral reply",
 			form:     slashForm("  help  "),
-			reply:    Reply{Text: "Usage: /agent <prompt>"},
+			reply:    slackbot.Reply{Text: "Usage: /agent <prompt>"},
 			wantBody: `{"response_type":"ephemeral","text":"Usage: /agent <prompt>"}`,
 			wantCmds: wantCmd("help"),
 		},
 		{
 			name:     "in-channel reply",
 			form:     slashForm("status"),
-			reply:    Reply{Text: "Working on it", InChannel: true},
+			reply:    slackbot.Reply{Text: "Working on it", InChannel: true},
 			wantBody: `{"response_type":"in_channel","text":"Working on it"}`,
 			wantCmds: wantCmd("status"),
 		},

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"testing"
 	"time"
+
+	"github.com/deepagents-slack/slackbot"
 )
 
 func newDeliverHandler(d Dispatcher, m Metrics) *Handler {
@@ -73,7 +75,7 @@ func TestDeliver(t *testing.T) {
 		{
 			name:        "slash command reply goes in the ack payload",
 			d:           Delivery{Kind: KindSlashCommands, Payload: json.RawMessage(command)},
-			setup:       func(f *fakeDispatcher) { f.reply = Reply{Text: "how to use"} },
+			setup:       func(f *fakeDispatcher) { f.reply = slackbot.Reply{Text: "how to use"} },
 			wantOK:      true,
 			wantPayload: `{"response_type":"ephemeral","text":"how to use"}`,
 			check: func(t *testing.T, f *fakeDispatcher) {

@@ -11,6 +11,8 @@ import (
 	"github.com/slack-go/slack"
 	"github.com/slack-go/slack/slackevents"
 	"github.com/slack-go/slack/slackutilsx"
+
+	"github.com/deepagents-slack/slackbot"
 )
 
 // Inner event types the handler dispatches. Everything else is acked and
@@ -181,8 +183,8 @@ func (h *Handler) noteRetry(header http.Header, log *reqLog) (int, string) {
 // message (isMsg), an AI app thread, or Slack's own Stop in one.
 type decodedEvent struct {
 	fields messageFields
-	thread AssistantThread
-	stop   SessionStop
+	thread slackbot.AssistantThread
+	stop   slackbot.SessionStop
 	isMsg  bool
 }
 
@@ -219,7 +221,7 @@ func (h *Handler) decodeEvent(event []byte, eventType string, log *reqLog) (deco
 	case eventAgentSessionStopped:
 		var e slackevents.AgentSessionStoppedEvent
 		if err = json.Unmarshal(event, &e); err == nil {
-			ev.stop = SessionStop{ChannelID: e.Channel, ThreadTS: e.ThreadTimestamp, UserID: e.User,
+			ev.stop = slackbot.SessionStop{ChannelID: e.Channel, ThreadTS: e.ThreadTimestamp, UserID: e.User,
 				StreamingTS: e.StreamingMessageTimestamps, EventTS: e.EventTimestamp}
 		}
 	}
@@ -315,7 +317,7 @@ type messageFields struct {
 	Edited      *struct {
 		TS string `json:"ts"`
 	} `json:"edited"`
-	Files []File `json:"files"`
+	Files []slackbot.File `json:"files"`
 }
 
 func fieldsOfMention(e *slackevents.AppMentionEvent) messageFields {
@@ -339,10 +341,10 @@ func fieldsOfMessage(e *slackevents.MessageEvent) messageFields {
 	return f
 }
 
-func files(in []slack.File) []File {
-	var out []File
+func files(in []slack.File) []slackbot.File {
+	var out []slackbot.File
 	for _, f := range in {
-		out = append(out, File{
+		out = append(out, slackbot.File{
 			ID: f.ID, Name: f.Name, Title: f.Title, Mimetype: f.Mimetype, Filetype: f.Filetype, Size: int64(f.Size),
 			URLPrivate: f.URLPrivate, URLPrivateDownload: f.URLPrivateDownload,
 		})
@@ -350,13 +352,13 @@ func files(in []slack.File) []File {
 	return out
 }
 
-func assistantThread(at slackevents.AssistantThread) AssistantThread {
-	return AssistantThread{ChannelID: at.ChannelID, ThreadTS: at.ThreadTimeStamp, UserID: at.UserID, ContextChannelID: at.Context.ChannelID}
+func assistantThread(at slackevents.AssistantThread) slackbot.AssistantThread {
+	return slackbot.AssistantThread{ChannelID: at.ChannelID, ThreadTS: at.ThreadTimeStamp, UserID: at.UserID, ContextChannelID: at.Context.ChannelID}
 }
 
 // decodeByHand reads the fields the bot needs from an inner event slack-go
 // could not decode. ok is false when even those cannot be read.
-func decodeByHand(event []byte, innerType string) (f messageFields, t AssistantThread, st SessionStop, isMsg, ok bool) {
+func decodeByHand(event []byte, innerType string) (f messageFields, t slackbot.AssistantThread, st slackbot.SessionStop, isMsg, ok bool) {
 	switch innerType {
 	case eventAppMention, eventMessage:
 		if err := json.Unmarshal(event, &f); err != nil {
@@ -374,7 +376,7 @@ func decodeByHand(event []byte, innerType string) (f messageFields, t AssistantT
 		if err := json.Unmarshal(event, &ev); err != nil {
 			return f, t, st, false, false
 		}
-		return f, t, SessionStop{ChannelID: ev.Channel, ThreadTS: ev.ThreadTS, UserID: ev.User, StreamingTS: ev.StreamingTS, EventTS: ev.EventTS}, false, true
+		return f, t, slackbot.SessionStop{ChannelID: ev.Channel, ThreadTS: ev.ThreadTS, UserID: ev.User, StreamingTS: ev.StreamingTS, EventTS: ev.EventTS}, false, true
 	default:
 		var ev struct {
 			AssistantThread struct {
@@ -391,7 +393,7 @@ func decodeByHand(event []byte, innerType string) (f messageFields, t AssistantT
 			return f, t, st, false, false
 		}
 		at := ev.AssistantThread
-		return f, AssistantThread{ChannelID: at.ChannelID, ThreadTS: at.ThreadTS, UserID: at.UserID,
+		return f, slackbot.AssistantThread{ChannelID: at.ChannelID, ThreadTS: at.ThreadTS, UserID: at.UserID,
 			ContextChannelID: at.Context.ChannelID, EventTS: ev.EventTS}, st, false, true
 	}
 }
@@ -403,29 +405,29 @@ var userSubtypes = map[string]bool{"": true, "file_share": true, "thread_broadca
 
 // userMessage turns a message or app_mention into a Message, or says why it
 // is ignored.
-func (h *Handler) userMessage(f messageFields, bots []string) (Message, string) {
+func (h *Handler) userMessage(f messageFields, bots []string) (slackbot.Message, string) {
 	mention := f.Type == eventAppMention
 	if !userSubtypes[f.Subtype] {
-		return Message{}, "subtype " + f.Subtype
+		return slackbot.Message{}, "subtype " + f.Subtype
 	}
 	if f.Hidden {
-		return Message{}, "hidden"
+		return slackbot.Message{}, "hidden"
 	}
 	if reason := h.ignoreReason(f.User, f.BotID, bots); reason != "" {
-		return Message{}, reason
+		return slackbot.Message{}, reason
 	}
 	if mention && f.Edited != nil {
 		// Edits never start runs; the original message was handled already.
-		return Message{}, "edited"
+		return slackbot.Message{}, "edited"
 	}
 	if f.Channel == "" || f.TS == "" {
-		return Message{}, "no channel or ts"
+		return slackbot.Message{}, "no channel or ts"
 	}
 	channelType := f.ChannelType
 	if channelType == "" {
 		channelType = channelTypeFromID(f.Channel)
 	}
-	return Message{
+	return slackbot.Message{
 		ChannelID:   f.Channel,
 		ChannelType: channelType,
 		UserID:      f.User,

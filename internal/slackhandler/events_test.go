@@ -8,6 +8,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/deepagents-slack/slackbot"
 )
 
 const testAuthorizations = `[{"enterprise_id":null,"team_id":"T1","user_id":"UBOT","is_bot":true,"is_enterprise_install":false}]`
@@ -27,56 +29,56 @@ func TestEventsDispatch(t *testing.T) {
 	tests := []struct {
 		name string
 		body string
-		want []Message // nil: nothing dispatched
+		want []slackbot.Message // nil: nothing dispatched
 	}{
 		{
 			name: "app_mention at top level",
 			body: callback(`{"type":"app_mention","user":"U1","text":"<@UBOT> summarize <#C9|news> for <@U2>","ts":"1.000100","channel":"C1","event_ts":"1.000100"}`),
-			want: []Message{{EventID: "Ev1", TeamID: "T1", ChannelID: "C1", ChannelType: "channel", UserID: "U1",
+			want: []slackbot.Message{{EventID: "Ev1", TeamID: "T1", ChannelID: "C1", ChannelType: "channel", UserID: "U1",
 				Text: "summarize <#C9|news> for <@U2>", TS: "1.000100", Mention: true}},
 		},
 		{
 			name: "app_mention in a thread",
 			body: callback(`{"type":"app_mention","user":"U1","text":"<@UBOT|agent> and now?","ts":"2.0","thread_ts":"1.0","channel":"C1","event_ts":"2.0"}`),
-			want: []Message{{EventID: "Ev1", TeamID: "T1", ChannelID: "C1", ChannelType: "channel", UserID: "U1",
+			want: []slackbot.Message{{EventID: "Ev1", TeamID: "T1", ChannelID: "C1", ChannelType: "channel", UserID: "U1",
 				Text: "and now?", TS: "2.0", ThreadTS: "1.0", Mention: true}},
 		},
 		{
 			name: "DM",
 			body: callback(`{"type":"message","client_msg_id":"m1","user":"U1","text":"hello there","ts":"3.0","channel":"D1","channel_type":"im","event_ts":"3.0"}`),
-			want: []Message{{EventID: "Ev1", TeamID: "T1", ChannelID: "D1", ChannelType: "im", UserID: "U1",
+			want: []slackbot.Message{{EventID: "Ev1", TeamID: "T1", ChannelID: "D1", ChannelType: "im", UserID: "U1",
 				Text: "hello there", TS: "3.0"}},
 		},
 		{
 			name: "DM reply in its thread",
 			body: callback(`{"type":"message","user":"U1","text":"more","ts":"4.0","thread_ts":"3.0","channel":"D1","channel_type":"im","event_ts":"4.0"}`),
-			want: []Message{{EventID: "Ev1", TeamID: "T1", ChannelID: "D1", ChannelType: "im", UserID: "U1",
+			want: []slackbot.Message{{EventID: "Ev1", TeamID: "T1", ChannelID: "D1", ChannelType: "im", UserID: "U1",
 				Text: "more", TS: "4.0", ThreadTS: "3.0"}},
 		},
 		{
 			name: "plain thread reply in a channel",
 			body: callback(`{"type":"message","user":"U1","text":"what about <@U2>?","ts":"5.0","thread_ts":"1.0","channel":"C1","channel_type":"channel","event_ts":"5.0"}`),
-			want: []Message{{EventID: "Ev1", TeamID: "T1", ChannelID: "C1", ChannelType: "channel", UserID: "U1",
+			want: []slackbot.Message{{EventID: "Ev1", TeamID: "T1", ChannelID: "C1", ChannelType: "channel", UserID: "U1",
 				Text: "what about <@U2>?", TS: "5.0", ThreadTS: "1.0"}},
 		},
 		{
 			name: "channel message mentioning the bot",
 			body: callback(`{"type":"message","user":"U1","text":"hey <@UBOT> go","ts":"6.0","channel":"G1","channel_type":"group","event_ts":"6.0"}`),
-			want: []Message{{EventID: "Ev1", TeamID: "T1", ChannelID: "G1", ChannelType: "group", UserID: "U1",
+			want: []slackbot.Message{{EventID: "Ev1", TeamID: "T1", ChannelID: "G1", ChannelType: "group", UserID: "U1",
 				Text: "hey go", TS: "6.0", Mention: true}},
 		},
 		{
 			name: "mention of the bot user named in authorizations",
 			body: callbackWithAuth(`{"type":"message","user":"U1","text":"<@UOTHER> hi","ts":"7.0","channel":"C1","channel_type":"mpim","event_ts":"7.0"}`,
 				`[{"team_id":"T1","user_id":"UOTHER","is_bot":true}]`),
-			want: []Message{{EventID: "Ev1", TeamID: "T1", ChannelID: "C1", ChannelType: "mpim", UserID: "U1",
+			want: []slackbot.Message{{EventID: "Ev1", TeamID: "T1", ChannelID: "C1", ChannelType: "mpim", UserID: "U1",
 				Text: "hi", TS: "7.0", Mention: true}},
 		},
 		{
 			name: "a human named in a user-token authorization is not the bot",
 			body: callbackWithAuth(`{"type":"message","user":"UHUMAN","text":"hi","ts":"8.0","channel":"D1","channel_type":"im","event_ts":"8.0"}`,
 				`[{"team_id":"T1","user_id":"UHUMAN","is_bot":false}]`),
-			want: []Message{{EventID: "Ev1", TeamID: "T1", ChannelID: "D1", ChannelType: "im", UserID: "UHUMAN",
+			want: []slackbot.Message{{EventID: "Ev1", TeamID: "T1", ChannelID: "D1", ChannelType: "im", UserID: "UHUMAN",
 				Text: "hi", TS: "8.0"}},
 		},
 		{
@@ -125,36 +127,36 @@ func TestEventsDispatch(t *testing.T) {
 		{
 			name: "thread_broadcast is a user's reply, also sent to the channel",
 			body: callback(`{"type":"message","subtype":"thread_broadcast","user":"U1","text":"<@UBOT> also here","ts":"17.0","thread_ts":"1.0","channel":"C1","channel_type":"channel","event_ts":"17.0","root":{"type":"message","user":"U1","text":"root","ts":"1.0"}}`),
-			want: []Message{{EventID: "Ev1", TeamID: "T1", ChannelID: "C1", ChannelType: "channel", UserID: "U1",
+			want: []slackbot.Message{{EventID: "Ev1", TeamID: "T1", ChannelID: "C1", ChannelType: "channel", UserID: "U1",
 				Text: "also here", TS: "17.0", ThreadTS: "1.0", Mention: true}},
 		},
 		{
 			name: "file_share is a user's message with files",
 			body: callback(`{"type":"message","subtype":"file_share","user":"U1","text":"what is in this?","ts":"17.5","thread_ts":"1.0","channel":"C1","channel_type":"channel","event_ts":"17.5",` +
 				`"files":[{"id":"F1","name":"report.pdf","title":"Q3 report","mimetype":"application/pdf"}],"upload":false}`),
-			want: []Message{{EventID: "Ev1", TeamID: "T1", ChannelID: "C1", ChannelType: "channel", UserID: "U1",
-				Text: "what is in this?", TS: "17.5", ThreadTS: "1.0", Files: []File{{ID: "F1", Name: "report.pdf", Title: "Q3 report", Mimetype: "application/pdf"}}}},
+			want: []slackbot.Message{{EventID: "Ev1", TeamID: "T1", ChannelID: "C1", ChannelType: "channel", UserID: "U1",
+				Text: "what is in this?", TS: "17.5", ThreadTS: "1.0", Files: []slackbot.File{{ID: "F1", Name: "report.pdf", Title: "Q3 report", Mimetype: "application/pdf"}}}},
 		},
 		{
 			name: "Slack Connect user's team",
 			body: callback(`{"type":"app_mention","user":"UEXT","user_team":"T2","text":"<@UBOT> hi","ts":"17.7","channel":"C1","event_ts":"17.7"}`),
-			want: []Message{{EventID: "Ev1", TeamID: "T1", ChannelID: "C1", ChannelType: "channel", UserID: "UEXT", UserTeam: "T2",
+			want: []slackbot.Message{{EventID: "Ev1", TeamID: "T1", ChannelID: "C1", ChannelType: "channel", UserID: "UEXT", UserTeam: "T2",
 				Text: "hi", TS: "17.7", Mention: true}},
 		},
 		{
 			name: "file_share in a thread",
 			body: callback(`{"type":"message","subtype":"file_share","user":"U1","text":"see log","ts":"22.0","thread_ts":"1.0","channel":"C1","channel_type":"channel","event_ts":"22.0",` +
 				`"files":[{"id":"F1","name":"a.log","title":"a.log","mimetype":"text/plain","filetype":"text","size":12,"url_private":"https://files.slack.com/files-pri/T1-F1/a.log","url_private_download":"https://files.slack.com/files-pri/T1-F1/download/a.log"}]}`),
-			want: []Message{{EventID: "Ev1", TeamID: "T1", ChannelID: "C1", ChannelType: "channel", UserID: "U1",
-				Text: "see log", TS: "22.0", ThreadTS: "1.0", Files: []File{{ID: "F1", Name: "a.log", Title: "a.log", Mimetype: "text/plain", Filetype: "text", Size: 12,
+			want: []slackbot.Message{{EventID: "Ev1", TeamID: "T1", ChannelID: "C1", ChannelType: "channel", UserID: "U1",
+				Text: "see log", TS: "22.0", ThreadTS: "1.0", Files: []slackbot.File{{ID: "F1", Name: "a.log", Title: "a.log", Mimetype: "text/plain", Filetype: "text", Size: 12,
 					URLPrivate: "https://files.slack.com/files-pri/T1-F1/a.log", URLPrivateDownload: "https://files.slack.com/files-pri/T1-F1/download/a.log"}}}},
 		},
 		{
 			name: "app_mention with a file",
 			body: callback(`{"type":"app_mention","user":"U1","text":"<@UBOT> look","ts":"23.0","channel":"C1","event_ts":"23.0",` +
 				`"files":[{"id":"F2","name":"s.png","mimetype":"image/png","filetype":"png","size":99,"url_private_download":"https://files.slack.com/files-pri/T1-F2/download/s.png"}]}`),
-			want: []Message{{EventID: "Ev1", TeamID: "T1", ChannelID: "C1", ChannelType: "channel", UserID: "U1",
-				Text: "look", TS: "23.0", Mention: true, Files: []File{{ID: "F2", Name: "s.png", Mimetype: "image/png", Filetype: "png", Size: 99,
+			want: []slackbot.Message{{EventID: "Ev1", TeamID: "T1", ChannelID: "C1", ChannelType: "channel", UserID: "U1",
+				Text: "look", TS: "23.0", Mention: true, Files: []slackbot.File{{ID: "F2", Name: "s.png", Mimetype: "image/png", Filetype: "png", Size: 99,
 					URLPrivateDownload: "https://files.slack.com/files-pri/T1-F2/download/s.png"}}}},
 		},
 		{
@@ -227,7 +229,7 @@ func TestAssistantThreadStarted(t *testing.T) {
 	if rec := serve(newTestRouter(d, nil), eventRequest(body)); rec.Code != http.StatusOK {
 		t.Fatalf("status = %d", rec.Code)
 	}
-	want := []AssistantThread{{EventID: "Ev1", TeamID: "T1", ChannelID: "D1", ThreadTS: "1729999327.187299", UserID: "U1",
+	want := []slackbot.AssistantThread{{EventID: "Ev1", TeamID: "T1", ChannelID: "D1", ThreadTS: "1729999327.187299", UserID: "U1",
 		ContextChannelID: "C7", EventTS: "1715873754.429808"}}
 	if !reflect.DeepEqual(d.threads, want) {
 		t.Errorf("got %+v, want %+v", d.threads, want)
@@ -245,15 +247,15 @@ func TestAssistantSessionEvents(t *testing.T) {
 	)
 	// slack-go cannot decode a number where its type has a string (a field
 	// the bot does not need): the handler reads the fields itself.
-	wantContext := []AssistantThread{{EventID: "Ev1", TeamID: "T1", ChannelID: "D1", ThreadTS: "1729999327.187299", UserID: "U1",
+	wantContext := []slackbot.AssistantThread{{EventID: "Ev1", TeamID: "T1", ChannelID: "D1", ThreadTS: "1729999327.187299", UserID: "U1",
 		ContextChannelID: "C9", EventTS: "1715873800.000100"}}
-	wantStop := []SessionStop{{EventID: "Ev1", TeamID: "T1", ChannelID: "D1", ThreadTS: "1729999327.187299", UserID: "U1",
+	wantStop := []slackbot.SessionStop{{EventID: "Ev1", TeamID: "T1", ChannelID: "D1", ThreadTS: "1729999327.187299", UserID: "U1",
 		StreamingTS: []string{"1729999330.000200"}, EventTS: "1715873900.000300"}}
 	tests := []struct {
 		name         string
 		inner        string
-		wantContexts []AssistantThread
-		wantStops    []SessionStop
+		wantContexts []slackbot.AssistantThread
+		wantStops    []slackbot.SessionStop
 	}{
 		{"context changed", fmt.Sprintf(changed, ""), wantContext, nil},
 		{"context changed, decoded by hand", fmt.Sprintf(changed, `,"enterprise_id":7`), wantContext, nil},
@@ -282,7 +284,7 @@ func TestAssistantSessionEvents(t *testing.T) {
 func TestDecodeSessionStopByHand(t *testing.T) {
 	inner := `{"type":"agent_session_stopped","channel":"D1","thread_ts":"1.0","user":"U1","streaming_message_ts":["2.0","3.0"],"event_ts":"4.0","extra":{"x":1}}`
 	_, _, st, isMsg, ok := decodeByHand([]byte(inner), eventAgentSessionStopped)
-	want := SessionStop{ChannelID: "D1", ThreadTS: "1.0", UserID: "U1", StreamingTS: []string{"2.0", "3.0"}, EventTS: "4.0"}
+	want := slackbot.SessionStop{ChannelID: "D1", ThreadTS: "1.0", UserID: "U1", StreamingTS: []string{"2.0", "3.0"}, EventTS: "4.0"}
 	if !ok || isMsg || !reflect.DeepEqual(st, want) {
 		t.Errorf("decodeByHand = %+v, msg %v, ok %v; want %+v", st, isMsg, ok, want)
 	}

@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/gorilla/mux"
+
+	"github.com/deepagents-slack/slackbot"
 )
 
 const (
@@ -29,14 +31,14 @@ var testNow = time.Now()
 // fakeDispatcher records what it is given, like a dispatcher that queues work.
 type fakeDispatcher struct {
 	mu         sync.Mutex
-	commands   []Command
-	messages   []Message
-	threads    []AssistantThread
-	contexts   []AssistantThread
-	stops      []SessionStop
-	actions    []Action
-	views      []ViewSubmission
-	reply      Reply
+	commands   []slackbot.Command
+	messages   []slackbot.Message
+	threads    []slackbot.AssistantThread
+	contexts   []slackbot.AssistantThread
+	stops      []slackbot.SessionStop
+	actions    []slackbot.Action
+	views      []slackbot.ViewSubmission
+	reply      slackbot.Reply
 	err        error             // returned by Message, AssistantThreadStarted and Action
 	viewErrors map[string]string // returned by ViewSubmission
 	// block, when set, makes every method wait on it, ignoring its context,
@@ -50,7 +52,7 @@ func (f *fakeDispatcher) wait() {
 	}
 }
 
-func (f *fakeDispatcher) Command(_ context.Context, c Command) Reply {
+func (f *fakeDispatcher) Command(_ context.Context, c slackbot.Command) slackbot.Reply {
 	f.wait()
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -58,7 +60,7 @@ func (f *fakeDispatcher) Command(_ context.Context, c Command) Reply {
 	return f.reply
 }
 
-func (f *fakeDispatcher) Message(_ context.Context, m Message) error {
+func (f *fakeDispatcher) Message(_ context.Context, m slackbot.Message) error {
 	f.wait()
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -66,7 +68,7 @@ func (f *fakeDispatcher) Message(_ context.Context, m Message) error {
 	return f.err
 }
 
-func (f *fakeDispatcher) AssistantThreadStarted(_ context.Context, t AssistantThread) error {
+func (f *fakeDispatcher) AssistantThreadStarted(_ context.Context, t slackbot.AssistantThread) error {
 	f.wait()
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -74,7 +76,7 @@ func (f *fakeDispatcher) AssistantThreadStarted(_ context.Context, t AssistantTh
 	return f.err
 }
 
-func (f *fakeDispatcher) AssistantThreadContextChanged(_ context.Context, t AssistantThread) error {
+func (f *fakeDispatcher) AssistantThreadContextChanged(_ context.Context, t slackbot.AssistantThread) error {
 	f.wait()
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -82,7 +84,7 @@ func (f *fakeDispatcher) AssistantThreadContextChanged(_ context.Context, t Assi
 	return f.err
 }
 
-func (f *fakeDispatcher) AgentSessionStopped(_ context.Context, s SessionStop) error {
+func (f *fakeDispatcher) AgentSessionStopped(_ context.Context, s slackbot.SessionStop) error {
 	f.wait()
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -90,7 +92,7 @@ func (f *fakeDispatcher) AgentSessionStopped(_ context.Context, s SessionStop) e
 	return f.err
 }
 
-func (f *fakeDispatcher) Action(_ context.Context, a Action) error {
+func (f *fakeDispatcher) Action(_ context.Context, a slackbot.Action) error {
 	f.wait()
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -98,7 +100,7 @@ func (f *fakeDispatcher) Action(_ context.Context, a Action) error {
 	return f.err
 }
 
-func (f *fakeDispatcher) ViewSubmission(_ context.Context, v ViewSubmission) map[string]string {
+func (f *fakeDispatcher) ViewSubmission(_ context.Context, v slackbot.ViewSubmission) map[string]string {
 	f.wait()
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -113,10 +115,10 @@ func (f *fakeDispatcher) calls() int {
 	return len(f.commands) + len(f.messages) + len(f.threads) + len(f.contexts) + len(f.stops) + len(f.actions) + len(f.views)
 }
 
-func (f *fakeDispatcher) gotMessages() []Message {
+func (f *fakeDispatcher) gotMessages() []slackbot.Message {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return append([]Message(nil), f.messages...)
+	return append([]slackbot.Message(nil), f.messages...)
 }
 
 // recordingMetrics records what the handler reports.

@@ -11,6 +11,8 @@ import (
 	"strings"
 
 	"github.com/slack-go/slack"
+
+	"github.com/deepagents-slack/slackbot"
 )
 
 // serveInteraction handles POST /slack/interactions (already verified).
@@ -81,8 +83,8 @@ func (h *Handler) serveBlockActions(w http.ResponseWriter, r *http.Request, ic *
 // blockActions flattens a block_actions payload into one Action per clicked
 // element. The container names the message for both channel and ephemeral
 // messages; the top-level channel and message are fallbacks.
-func blockActions(ic *slack.InteractionCallback) []Action {
-	base := Action{
+func blockActions(ic *slack.InteractionCallback) []slackbot.Action {
+	base := slackbot.Action{
 		TeamID:      ic.Team.ID,
 		UserID:      ic.User.ID,
 		UserName:    cmp.Or(ic.User.Name, ic.User.Username),
@@ -92,7 +94,7 @@ func blockActions(ic *slack.InteractionCallback) []Action {
 		ResponseURL: ic.ResponseURL,
 		TriggerID:   ic.TriggerID,
 	}
-	out := make([]Action, 0, len(ic.ActionCallback.BlockActions))
+	out := make([]slackbot.Action, 0, len(ic.ActionCallback.BlockActions))
 	for _, ba := range ic.ActionCallback.BlockActions {
 		if ba == nil {
 			continue
@@ -105,7 +107,7 @@ func blockActions(ic *slack.InteractionCallback) []Action {
 }
 
 func (h *Handler) serveViewSubmission(w http.ResponseWriter, r *http.Request, ic *slack.InteractionCallback, log *reqLog) {
-	v := ViewSubmission{
+	v := slackbot.ViewSubmission{
 		TeamID:          cmp.Or(ic.Team.ID, ic.View.TeamID),
 		UserID:          ic.User.ID,
 		CallbackID:      ic.View.CallbackID,

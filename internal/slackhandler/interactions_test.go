@@ -6,6 +6,8 @@ import (
 	"net/url"
 	"reflect"
 	"testing"
+
+	"github.com/deepagents-slack/slackbot"
 )
 
 // blockActionsPayload is a block_actions payload shaped like Slack's reference.
@@ -53,12 +55,12 @@ func TestBlockActions(t *testing.T) {
 	if rec.Code != http.StatusOK || rec.Body.Len() != 0 {
 		t.Fatalf("status %d body %q, want empty 200", rec.Code, rec.Body)
 	}
-	base := Action{TeamID: "T1", UserID: "U1", UserName: "ann", ChannelID: "C1", MessageTS: "100.0", ThreadTS: "90.0",
+	base := slackbot.Action{TeamID: "T1", UserID: "U1", UserName: "ann", ChannelID: "C1", MessageTS: "100.0", ThreadTS: "90.0",
 		ResponseURL: "https://hooks.slack.com/actions/T1/1/abc", TriggerID: "123.456.abc"}
 	first, second := base, base
 	first.ActionID, first.BlockID, first.Value = "approve", "hitl:run1", "run1:0"
 	second.ActionID, second.BlockID, second.Value = "pick", "hitl:run1", "b"
-	if want := []Action{first, second}; !reflect.DeepEqual(d.actions, want) {
+	if want := []slackbot.Action{first, second}; !reflect.DeepEqual(d.actions, want) {
 		t.Errorf("actions:\n got %+v\nwant %+v", d.actions, want)
 	}
 }
@@ -71,7 +73,7 @@ func TestBlockActionsDispatcherError(t *testing.T) {
 }
 
 func TestViewSubmission(t *testing.T) {
-	wantView := []ViewSubmission{{
+	wantView := []slackbot.ViewSubmission{{
 		TeamID: "T1", UserID: "U1", CallbackID: "edit_tool_call", PrivateMetadata: "run1:0",
 		Values: map[string]map[string]string{
 			"args":   {"args_input": `{"q":"go"}`},

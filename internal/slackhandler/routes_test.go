@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/gorilla/mux"
+
+	"github.com/deepagents-slack/slackbot"
 )
 
 // Whatever the dispatcher does, Slack gets an answer. The dispatcher here
@@ -55,10 +57,10 @@ type ctxDispatcher struct {
 
 type ctxKey struct{}
 
-func (c *ctxDispatcher) Command(ctx context.Context, cmd Command) Reply {
+func (c *ctxDispatcher) Command(ctx context.Context, cmd slackbot.Command) slackbot.Reply {
 	_, c.hadDeadline = ctx.Deadline()
 	c.value = ctx.Value(ctxKey{})
-	return Reply{}
+	return slackbot.Reply{}
 }
 
 func TestDispatcherContextIsBoundedAndKeepsValues(t *testing.T) {
@@ -124,7 +126,7 @@ func TestRoutesRejectBeforeDispatching(t *testing.T) {
 
 // The whole edge over a real HTTP connection, as Slack would reach it.
 func TestOverRealHTTP(t *testing.T) {
-	d := &fakeDispatcher{reply: Reply{Text: "On it"}}
+	d := &fakeDispatcher{reply: slackbot.Reply{Text: "On it"}}
 	m := &recordingMetrics{}
 	srv := httptest.NewServer(newTestRouter(d, m))
 	t.Cleanup(srv.Close)
@@ -170,15 +172,19 @@ func TestDefaults(t *testing.T) {
 
 type noopDispatcher struct{}
 
-func (noopDispatcher) Command(context.Context, Command) Reply                        { return Reply{} }
-func (noopDispatcher) Message(context.Context, Message) error                        { return nil }
-func (noopDispatcher) AssistantThreadStarted(context.Context, AssistantThread) error { return nil }
-func (noopDispatcher) AssistantThreadContextChanged(context.Context, AssistantThread) error {
+func (noopDispatcher) Command(context.Context, slackbot.Command) slackbot.Reply {
+	return slackbot.Reply{}
+}
+func (noopDispatcher) Message(context.Context, slackbot.Message) error { return nil }
+func (noopDispatcher) AssistantThreadStarted(context.Context, slackbot.AssistantThread) error {
 	return nil
 }
-func (noopDispatcher) AgentSessionStopped(context.Context, SessionStop) error { return nil }
-func (noopDispatcher) Action(context.Context, Action) error                   { return nil }
-func (noopDispatcher) ViewSubmission(context.Context, ViewSubmission) map[string]string {
+func (noopDispatcher) AssistantThreadContextChanged(context.Context, slackbot.AssistantThread) error {
+	return nil
+}
+func (noopDispatcher) AgentSessionStopped(context.Context, slackbot.SessionStop) error { return nil }
+func (noopDispatcher) Action(context.Context, slackbot.Action) error                   { return nil }
+func (noopDispatcher) ViewSubmission(context.Context, slackbot.ViewSubmission) map[string]string {
 	return nil
 }
 

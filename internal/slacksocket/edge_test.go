@@ -11,6 +11,7 @@ import (
 
 	"github.com/slack-go/slack"
 
+	"github.com/deepagents-slack/slackbot"
 	"github.com/deepagents-slack/slackbot/internal/slackhandler"
 	"github.com/deepagents-slack/slackbot/internal/slacksocket"
 	"github.com/deepagents-slack/slackbot/internal/slacksocket/socketfake"
@@ -24,24 +25,24 @@ type recorder struct {
 	mu       sync.Mutex
 	seen     map[string]bool
 	runs     int
-	commands []slackhandler.Command
-	actions  []slackhandler.Action
+	commands []slackbot.Command
+	actions  []slackbot.Action
 	fail     error // returned by Message while set
 }
 
 func newRecorder() *recorder { return &recorder{seen: map[string]bool{}} }
 
-func (r *recorder) Command(_ context.Context, c slackhandler.Command) slackhandler.Reply {
+func (r *recorder) Command(_ context.Context, c slackbot.Command) slackbot.Reply {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.commands = append(r.commands, c)
 	if c.Text == "help" {
-		return slackhandler.Reply{Text: "how to use /agent"}
+		return slackbot.Reply{Text: "how to use /agent"}
 	}
-	return slackhandler.Reply{}
+	return slackbot.Reply{}
 }
 
-func (r *recorder) Message(_ context.Context, m slackhandler.Message) error {
+func (r *recorder) Message(_ context.Context, m slackbot.Message) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.fail != nil {
@@ -54,24 +55,24 @@ func (r *recorder) Message(_ context.Context, m slackhandler.Message) error {
 	return nil
 }
 
-func (r *recorder) AssistantThreadStarted(context.Context, slackhandler.AssistantThread) error {
+func (r *recorder) AssistantThreadStarted(context.Context, slackbot.AssistantThread) error {
 	return nil
 }
 
-func (r *recorder) AssistantThreadContextChanged(context.Context, slackhandler.AssistantThread) error {
+func (r *recorder) AssistantThreadContextChanged(context.Context, slackbot.AssistantThread) error {
 	return nil
 }
 
-func (r *recorder) AgentSessionStopped(context.Context, slackhandler.SessionStop) error { return nil }
+func (r *recorder) AgentSessionStopped(context.Context, slackbot.SessionStop) error { return nil }
 
-func (r *recorder) Action(_ context.Context, a slackhandler.Action) error {
+func (r *recorder) Action(_ context.Context, a slackbot.Action) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.actions = append(r.actions, a)
 	return nil
 }
 
-func (r *recorder) ViewSubmission(context.Context, slackhandler.ViewSubmission) map[string]string {
+func (r *recorder) ViewSubmission(context.Context, slackbot.ViewSubmission) map[string]string {
 	return nil
 }
 

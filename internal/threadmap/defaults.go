@@ -1,13 +1,17 @@
 package threadmap
 
-import "time"
+import (
+	"time"
+
+	"github.com/deepagents-slack/slackbot"
+)
 
 // The prepare functions fill in what a caller may leave out, the same way for
 // every store, and normalise times to how they are stored.
 
-func prepareConversation(c Conversation, now time.Time) Conversation {
+func prepareConversation(c slackbot.Conversation, now time.Time) slackbot.Conversation {
 	if c.ThreadID == "" {
-		c.ThreadID = ThreadID(c.Key)
+		c.ThreadID = slackbot.ThreadID(c.Key)
 	}
 	c.CreatedAt = utcMicro(c.CreatedAt)
 	if c.CreatedAt.IsZero() {
@@ -16,12 +20,12 @@ func prepareConversation(c Conversation, now time.Time) Conversation {
 	return c
 }
 
-func prepareJob(j Job, now time.Time) Job {
+func prepareJob(j slackbot.Job, now time.Time) slackbot.Job {
 	if j.ThreadID == "" {
-		j.ThreadID = ThreadID(j.Key)
+		j.ThreadID = slackbot.ThreadID(j.Key)
 	}
 	if j.State == "" {
-		j.State = JobAccepted
+		j.State = slackbot.JobAccepted
 	}
 	j.CreatedAt = utcMicro(j.CreatedAt)
 	if j.CreatedAt.IsZero() {
@@ -31,9 +35,9 @@ func prepareJob(j Job, now time.Time) Job {
 	return j
 }
 
-func prepareCard(c Card, now time.Time) Card {
+func prepareCard(c slackbot.Card, now time.Time) slackbot.Card {
 	if c.ThreadID == "" {
-		c.ThreadID = ThreadID(c.Key)
+		c.ThreadID = slackbot.ThreadID(c.Key)
 	}
 	c.CreatedAt = utcMicro(c.CreatedAt)
 	if c.CreatedAt.IsZero() {

@@ -3,11 +3,13 @@ package threadmap
 import (
 	"context"
 	"time"
+
+	"github.com/deepagents-slack/slackbot"
 )
 
 // RecordGroup writes recs as one group, the way Records of callers arriving
 // together are written, and returns each caller's answer.
-func RecordGroup(s Store, recs []Record) ([]Recorded, []error) {
+func RecordGroup(s Store, recs []slackbot.Record) ([]slackbot.Recorded, []error) {
 	var g *groupCommit
 	switch s := s.(type) {
 	case *SQLiteStore:
@@ -22,7 +24,7 @@ func RecordGroup(s Store, recs []Record) ([]Recorded, []error) {
 		group[i] = &pendingRecord{ctx: context.Background(), rec: prepareRecord(r, time.Now()), done: make(chan struct{})}
 	}
 	g.commit(group)
-	res, errs := make([]Recorded, len(recs)), make([]error, len(recs))
+	res, errs := make([]slackbot.Recorded, len(recs)), make([]error, len(recs))
 	for i, p := range group {
 		<-p.done
 		res[i], errs[i] = p.res, p.err

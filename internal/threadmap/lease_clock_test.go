@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/deepagents-slack/slackbot"
 	"github.com/deepagents-slack/slackbot/internal/threadmap"
 )
 
@@ -36,7 +37,7 @@ func TestPostgresLeasesUseTheDatabaseClock(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			id := "skew-" + string(rune('a'+i))
-			if _, err := tc.owner.AddJob(ctx, threadmap.Job{ID: id, Key: threadmap.Key{TeamID: "T1", ChannelID: "C1", RootTS: id}, Kind: "prompt"}); err != nil {
+			if _, err := tc.owner.AddJob(ctx, slackbot.Job{ID: id, Key: slackbot.Key{TeamID: "T1", ChannelID: "C1", RootTS: id}, Kind: "prompt"}); err != nil {
 				t.Fatalf("AddJob: %v", err)
 			}
 			leased, err := tc.owner.LeaseNextJob(ctx, "owner", 20*time.Second)
@@ -46,16 +47,16 @@ func TestPostgresLeasesUseTheDatabaseClock(t *testing.T) {
 			if until := time.Until(leased.LeaseUntil); until < 10*time.Second || until > 25*time.Second {
 				t.Errorf("lease runs %v from the real now; want about 20s, whatever the owner's clock says", until)
 			}
-			if j, err := tc.thief.LeaseNextJob(ctx, "thief", 20*time.Second); !errors.Is(err, threadmap.ErrNoJob) {
+			if j, err := tc.thief.LeaseNextJob(ctx, "thief", 20*time.Second); !errors.Is(err, slackbot.ErrNoJob) {
 				t.Fatalf("the other replica leased %q, %v while the owner's lease is live; want ErrNoJob", j.ID, err)
 			}
 			if err := tc.owner.RenewLease(ctx, id, leased.LeaseOwner, 20*time.Second); err != nil {
 				t.Fatalf("owner RenewLease: %v", err)
 			}
-			if j, err := tc.thief.LeaseNextJob(ctx, "thief", 20*time.Second); !errors.Is(err, threadmap.ErrNoJob) {
+			if j, err := tc.thief.LeaseNextJob(ctx, "thief", 20*time.Second); !errors.Is(err, slackbot.ErrNoJob) {
 				t.Fatalf("the other replica leased %q, %v after the owner renewed; want ErrNoJob", j.ID, err)
 			}
-			leased.State = threadmap.JobDone
+			leased.State = slackbot.JobDone
 			if err := tc.owner.UpdateJob(ctx, leased); err != nil {
 				t.Fatalf("owner UpdateJob: %v", err)
 			}

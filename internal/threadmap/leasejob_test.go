@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/deepagents-slack/slackbot"
 	"github.com/deepagents-slack/slackbot/internal/threadmap"
 )
 
@@ -28,9 +29,9 @@ func TestLeaseJob(t *testing.T) {
 				t.Fatalf("%T does not implement JobLeaser", s)
 			}
 			ctx := t.Context()
-			k := threadmap.Key{TeamID: "T1", ChannelID: "C1", RootTS: "1.1"}
-			other := threadmap.Key{TeamID: "T1", ChannelID: "C1", RootTS: "2.2"}
-			for _, j := range []threadmap.Job{
+			k := slackbot.Key{TeamID: "T1", ChannelID: "C1", RootTS: "1.1"}
+			other := slackbot.Key{TeamID: "T1", ChannelID: "C1", RootTS: "2.2"}
+			for _, j := range []slackbot.Job{
 				{ID: "older-elsewhere", Key: other, Kind: "prompt"},
 				{ID: "first", Key: k, Kind: "prompt"},
 				{ID: "second", Key: k, Kind: "prompt"},
@@ -40,11 +41,11 @@ func TestLeaseJob(t *testing.T) {
 				}
 			}
 
-			if _, err := l.LeaseJob(ctx, "missing", "cli", time.Minute); !errors.Is(err, threadmap.ErrNotFound) {
+			if _, err := l.LeaseJob(ctx, "missing", "cli", time.Minute); !errors.Is(err, slackbot.ErrNotFound) {
 				t.Fatalf("missing job: err = %v, want ErrNotFound", err)
 			}
 			// Jobs of one conversation run in order: the second waits.
-			if _, err := l.LeaseJob(ctx, "second", "cli", time.Minute); !errors.Is(err, threadmap.ErrNoJob) {
+			if _, err := l.LeaseJob(ctx, "second", "cli", time.Minute); !errors.Is(err, slackbot.ErrNoJob) {
 				t.Fatalf("second job while the first is open: err = %v, want ErrNoJob", err)
 			}
 			// The job asked for is leased even though an older job of
@@ -56,7 +57,7 @@ func TestLeaseJob(t *testing.T) {
 			if j.ID != "first" || !strings.HasPrefix(j.LeaseOwner, "cli/") || j.Attempts != 1 {
 				t.Fatalf("leased %+v", j)
 			}
-			if _, err := l.LeaseJob(ctx, "first", "replica", time.Minute); !errors.Is(err, threadmap.ErrNoJob) {
+			if _, err := l.LeaseJob(ctx, "first", "replica", time.Minute); !errors.Is(err, slackbot.ErrNoJob) {
 				t.Fatalf("leased twice: err = %v, want ErrNoJob", err)
 			}
 			if next, err := s.LeaseNextJob(ctx, "replica", time.Minute); err != nil || next.ID != "older-elsewhere" {
@@ -68,11 +69,11 @@ func TestLeaseJob(t *testing.T) {
 			if err != nil || !strings.HasPrefix(j.LeaseOwner, "replica/") || j.Attempts != 2 {
 				t.Fatalf("takeover: %+v, %v", j, err)
 			}
-			j.State = threadmap.JobDone
+			j.State = slackbot.JobDone
 			if err := s.UpdateJob(ctx, j); err != nil {
 				t.Fatal(err)
 			}
-			if _, err := l.LeaseJob(ctx, "first", "cli", time.Minute); !errors.Is(err, threadmap.ErrNoJob) {
+			if _, err := l.LeaseJob(ctx, "first", "cli", time.Minute); !errors.Is(err, slackbot.ErrNoJob) {
 				t.Fatalf("final job: err = %v, want ErrNoJob", err)
 			}
 			if j, err := l.LeaseJob(ctx, "second", "cli", time.Minute); err != nil || j.ID != "second" {

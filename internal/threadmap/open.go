@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+
+	"github.com/deepagents-slack/slackbot"
 )
 
 // DefaultSQLitePath is the database file used when no DSN is configured.
@@ -24,13 +26,7 @@ type Pruner interface {
 	// PruneFinished deletes done and failed jobs last updated before
 	// olderThan, with their approval cards. Open and paused jobs and their
 	// cards are kept whatever their age.
-	PruneFinished(ctx context.Context, olderThan time.Time) (Pruned, error)
-}
-
-// Pruned counts what PruneFinished removed.
-type Pruned struct {
-	Jobs  int64
-	Cards int64
+	PruneFinished(ctx context.Context, olderThan time.Time) (slackbot.Pruned, error)
 }
 
 // Option tunes a store at Open.

@@ -12,6 +12,8 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/deepagents-slack/slackbot"
 )
 
 // defaultPostgresConns bounds the connections one process opens; the DSN
@@ -161,8 +163,8 @@ func (s *PostgresStore) Close() error {
 }
 
 // Conversation returns the conversation for k, or ErrNotFound.
-func (s *PostgresStore) Conversation(ctx context.Context, k Key) (Conversation, error) {
-	var c Conversation
+func (s *PostgresStore) Conversation(ctx context.Context, k slackbot.Key) (slackbot.Conversation, error) {
+	var c slackbot.Conversation
 	err := s.queryRow(ctx, func(r pgx.Row) error {
 		return r.Scan(&c.Key.TeamID, &c.Key.ChannelID, &c.Key.RootTS, &c.ThreadID, &c.AgentID,
 			&c.Options.TestRun, &c.Options.SkipMemoryWriteProtection, &c.StartedBy, &c.CreatedAt, &c.MentionsOnly)
@@ -171,7 +173,7 @@ func (s *PostgresStore) Conversation(ctx context.Context, k Key) (Conversation, 
 		FROM conversations WHERE team_id = $1 AND channel_id = $2 AND root_ts = $3`,
 		k.TeamID, k.ChannelID, k.RootTS)
 	if err != nil {
-		return Conversation{}, postgresErr("conversation", err)
+		return slackbot.Conversation{}, postgresErr("conversation", err)
 	}
 	c.CreatedAt = c.CreatedAt.UTC()
 	return c, nil
@@ -180,7 +182,7 @@ func (s *PostgresStore) Conversation(ctx context.Context, k Key) (Conversation, 
 // BindConversation stores c unless its key is bound already and returns the
 // stored conversation. An empty ThreadID is derived from the key and a zero
 // CreatedAt is now.
-func (s *PostgresStore) BindConversation(ctx context.Context, c Conversation) (Conversation, error) {
+func (s *PostgresStore) BindConversation(ctx context.Context, c slackbot.Conversation) (slackbot.Conversation, error) {
 	c = prepareConversation(c, s.clock())
 	_, err := s.exec(ctx, `INSERT INTO conversations (team_id, channel_id, root_ts, thread_id, agent_id,
 			test_run, skip_memory_write_protection, started_by, created_at, mentions_only)
@@ -189,14 +191,14 @@ func (s *PostgresStore) BindConversation(ctx context.Context, c Conversation) (C
 		c.Key.TeamID, c.Key.ChannelID, c.Key.RootTS, c.ThreadID, c.AgentID,
 		c.Options.TestRun, c.Options.SkipMemoryWriteProtection, c.StartedBy, c.CreatedAt, c.MentionsOnly)
 	if err != nil {
-		return Conversation{}, fmt.Errorf("threadmap: bind conversation: %w", err)
+		return slackbot.Conversation{}, fmt.Errorf("threadmap: bind conversation: %w", err)
 	}
 	return s.Conversation(ctx, c.Key)
 }
 
 // ClaimDelivery reports whether this call was the first to claim id.
 func (s *PostgresStore) ClaimDelivery(ctx context.Context, id string) (bool, error) {
-	r, err := s.Record(ctx, Record{DeliveryID: id})
+	r, err := s.Record(ctx, slackbot.Record{DeliveryID: id})
 	if err != nil {
 		return false, fmt.Errorf("threadmap: claim delivery: %w", err)
 	}
@@ -214,9 +216,9 @@ func (s *PostgresStore) PruneDeliveries(ctx context.Context, olderThan time.Time
 
 // PruneFinished deletes finished jobs last updated before olderThan and
 // their cards, in one transaction.
-func (s *PostgresStore) PruneFinished(ctx context.Context, olderThan time.Time) (Pruned, error) {
+func (s *PostgresStore) PruneFinished(ctx context.Context, olderThan time.Time) (slackbot.Pruned, error) {
 	before := utcMicro(olderThan)
-	var p Pruned
+	var p slackbot.Pruned
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
 		tag, err := tx.Exec(ctx, `DELETE FROM cards WHERE job_id IN (
 			SELECT id FROM jobs WHERE state IN ('done', 'failed') AND updated_at < $1)`, before)
@@ -233,7 +235,7 @@ func (s *PostgresStore) PruneFinished(ctx context.Context, olderThan time.Time) 
 		return err
 	})
 	if err != nil {
-		return Pruned{}, fmt.Errorf("threadmap: prune finished jobs: %w", err)
+		return slackbot.Pruned{}, fmt.Errorf("threadmap: prune finished jobs: %w", err)
 	}
 	return p, nil
 }
@@ -241,8 +243,8 @@ func (s *PostgresStore) PruneFinished(ctx context.Context, olderThan time.Time) 
 // AddJob inserts j unless a job with its ID exists. The job starts without a
 // lease and with no attempts; an empty ThreadID is derived from the key, an
 // empty State is accepted.
-func (s *PostgresStore) AddJob(ctx context.Context, j Job) (bool, error) {
-	r, err := s.Record(ctx, Record{Job: &j})
+func (s *PostgresStore) AddJob(ctx context.Context, j slackbot.Job) (bool, error) {
+	r, err := s.Record(ctx, slackbot.Record{Job: &j})
 	if err != nil {
 		return false, fmt.Errorf("threadmap: add job: %w", err)
 	}
@@ -251,7 +253,7 @@ func (s *PostgresStore) AddJob(ctx context.Context, j Job) (bool, error) {
 
 // Record writes r in one transaction, shared with the Records of other
 // callers waiting at the same time; see Store.
-func (s *PostgresStore) Record(ctx context.Context, r Record) (Recorded, error) {
+func (s *PostgresStore) Record(ctx context.Context, r slackbot.Record) (slackbot.Recorded, error) {
 	return s.group.record(ctx, prepareRecord(r, s.clock()))
 }
 
@@ -295,7 +297,7 @@ func (s *PostgresStore) writeRecords(ctx context.Context, group []*pendingRecord
 	slices.SortStableFunc(deliveries, func(a, b *pendingRecord) int { return cmp.Compare(a.rec.DeliveryID, b.rec.DeliveryID) })
 
 	for _, p := range group {
-		p.res = Recorded{}
+		p.res = slackbot.Recorded{}
 	}
 	for _, p := range convs {
 		c := p.rec.Conversation
@@ -336,14 +338,14 @@ func (s *PostgresStore) writeRecords(ctx context.Context, group []*pendingRecord
 }
 
 // Job returns the job with id, or ErrNotFound.
-func (s *PostgresStore) Job(ctx context.Context, id string) (Job, error) {
-	var j Job
+func (s *PostgresStore) Job(ctx context.Context, id string) (slackbot.Job, error) {
+	var j slackbot.Job
 	err := s.queryRow(ctx, func(r pgx.Row) (err error) {
 		j, err = scanPostgresJob(r)
 		return err
 	}, `SELECT `+jobColumns+` FROM jobs WHERE id = $1`, id)
 	if err != nil {
-		return Job{}, postgresErr("job", err)
+		return slackbot.Job{}, postgresErr("job", err)
 	}
 	return j, nil
 }
@@ -360,7 +362,7 @@ func (s *PostgresStore) UnfinishedJobs(ctx context.Context, threadID string) (in
 }
 
 // LeaseNextJob leases the next job that may be worked; see Store.
-func (s *PostgresStore) LeaseNextJob(ctx context.Context, owner string, ttl time.Duration) (Job, error) {
+func (s *PostgresStore) LeaseNextJob(ctx context.Context, owner string, ttl time.Duration) (slackbot.Job, error) {
 	return s.lease(ctx, "", owner, ttl)
 }
 
@@ -370,9 +372,9 @@ func (s *PostgresStore) LeaseNextJob(ctx context.Context, owner string, ttl time
 // over a job another one is leasing right now instead of queueing behind
 // it; the job's thread stays blocked for them all the same, since the
 // locked job is still its oldest open one.
-func (s *PostgresStore) lease(ctx context.Context, id, owner string, ttl time.Duration) (Job, error) {
+func (s *PostgresStore) lease(ctx context.Context, id, owner string, ttl time.Duration) (slackbot.Job, error) {
 	if owner == "" {
-		return Job{}, errEmptyOwner
+		return slackbot.Job{}, errEmptyOwner
 	}
 	args := []any{newLeaseOwner(owner), s.leaseNow(), micros(ttl), s.clock()}
 	byID := ""
@@ -380,7 +382,7 @@ func (s *PostgresStore) lease(ctx context.Context, id, owner string, ttl time.Du
 		byID = "j.id = $5 AND "
 		args = append(args, id)
 	}
-	var j Job
+	var j slackbot.Job
 	err := s.queryRow(ctx, func(r pgx.Row) (err error) {
 		j, err = scanPostgresJob(r)
 		return err
@@ -402,13 +404,13 @@ func (s *PostgresStore) lease(ctx context.Context, id, owner string, ttl time.Du
 	switch {
 	case errors.Is(err, pgx.ErrNoRows) && id != "":
 		if _, err := s.Job(ctx, id); err != nil {
-			return Job{}, err // ErrNotFound: no such job
+			return slackbot.Job{}, err // ErrNotFound: no such job
 		}
-		return Job{}, ErrNoJob
+		return slackbot.Job{}, slackbot.ErrNoJob
 	case errors.Is(err, pgx.ErrNoRows):
-		return Job{}, ErrNoJob
+		return slackbot.Job{}, slackbot.ErrNoJob
 	case err != nil:
-		return Job{}, fmt.Errorf("threadmap: lease job: %w", err)
+		return slackbot.Job{}, fmt.Errorf("threadmap: lease job: %w", err)
 	}
 	return j, nil
 }
@@ -426,7 +428,7 @@ func (s *PostgresStore) RenewLease(ctx context.Context, jobID, owner string, ttl
 
 // UpdateJob saves the worker-owned fields of j while j.LeaseOwner holds the
 // lease; a paused or final job gives its lease up.
-func (s *PostgresStore) UpdateJob(ctx context.Context, j Job) error {
+func (s *PostgresStore) UpdateJob(ctx context.Context, j slackbot.Job) error {
 	tag, err := s.exec(ctx, `UPDATE jobs SET
 			state = $1, run_id = $2, reply_ts = $3, last_event_id = $4, delivered = $5, error = $6, payload = $7,
 			updated_at = $8,
@@ -461,15 +463,15 @@ func (s *PostgresStore) leaseResult(ctx context.Context, op, jobID string, tag p
 		return fmt.Errorf("threadmap: %s: %w", op, err)
 	}
 	if !exists {
-		return fmt.Errorf("threadmap: %s %s: %w", op, jobID, ErrNotFound)
+		return fmt.Errorf("threadmap: %s %s: %w", op, jobID, slackbot.ErrNotFound)
 	}
-	return ErrLeaseLost
+	return slackbot.ErrLeaseLost
 }
 
 // SaveCard inserts c, or replaces the stored card with the same ID while that
 // one is undecided. Decisions are only recorded by DecideCard: the decision
 // fields of c are ignored, and a decided card is left as it is.
-func (s *PostgresStore) SaveCard(ctx context.Context, c Card) error {
+func (s *PostgresStore) SaveCard(ctx context.Context, c slackbot.Card) error {
 	c = prepareCard(c, s.clock())
 	_, err := s.exec(ctx, `INSERT INTO cards (id, job_id, team_id, channel_id, root_ts, thread_id,
 			post_channel_id, message_ts, started_by, interrupt, created_at)
@@ -489,14 +491,14 @@ func (s *PostgresStore) SaveCard(ctx context.Context, c Card) error {
 }
 
 // Card returns the card with id, or ErrNotFound.
-func (s *PostgresStore) Card(ctx context.Context, id string) (Card, error) {
-	var c Card
+func (s *PostgresStore) Card(ctx context.Context, id string) (slackbot.Card, error) {
+	var c slackbot.Card
 	err := s.queryRow(ctx, func(r pgx.Row) (err error) {
 		c, err = scanPostgresCard(r)
 		return err
 	}, `SELECT `+cardColumns+` FROM cards WHERE id = $1`, id)
 	if err != nil {
-		return Card{}, postgresErr("card", err)
+		return slackbot.Card{}, postgresErr("card", err)
 	}
 	return c, nil
 }
@@ -505,16 +507,16 @@ func (s *PostgresStore) Card(ctx context.Context, id string) (Card, error) {
 // transaction, turns its paused job into a resume job; see Store. A second
 // decider's UPDATE waits for the first one's row lock and then finds the
 // card decided.
-func (s *PostgresStore) DecideCard(ctx context.Context, id, by string, decision, resume []byte, at time.Time) (Card, bool, error) {
+func (s *PostgresStore) DecideCard(ctx context.Context, id, by string, decision, resume []byte, at time.Time) (slackbot.Card, bool, error) {
 	if by == "" {
-		return Card{}, false, errEmptyDecider
+		return slackbot.Card{}, false, errEmptyDecider
 	}
 	now := s.clock()
 	at = utcMicro(at)
 	if at.IsZero() {
 		at = now
 	}
-	var card Card
+	var card slackbot.Card
 	var decided bool
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
 		tag, err := tx.Exec(ctx, `UPDATE cards SET decision = $1, decided_by = $2, decided_at = $3
@@ -534,19 +536,19 @@ func (s *PostgresStore) DecideCard(ctx context.Context, id, by string, decision,
 		return err
 	})
 	if err != nil {
-		return Card{}, false, fmt.Errorf("threadmap: decide card: %w", err)
+		return slackbot.Card{}, false, fmt.Errorf("threadmap: decide card: %w", err)
 	}
 	return card, decided, nil
 }
 
-func scanPostgresJob(r pgx.Row) (Job, error) {
-	var j Job
+func scanPostgresJob(r pgx.Row) (slackbot.Job, error) {
+	var j slackbot.Job
 	var leaseUntil *time.Time
 	err := r.Scan(&j.ID, &j.Key.TeamID, &j.Key.ChannelID, &j.Key.RootTS, &j.ThreadID, &j.Kind, &j.Payload,
 		&j.State, &j.RunID, &j.ReplyTS, &j.LastEventID, &j.Delivered, &j.Error, &j.Attempts,
 		&j.LeaseOwner, &leaseUntil, &j.CreatedAt, &j.UpdatedAt)
 	if err != nil {
-		return Job{}, err
+		return slackbot.Job{}, err
 	}
 	if leaseUntil != nil {
 		j.LeaseUntil = leaseUntil.UTC()
@@ -555,13 +557,13 @@ func scanPostgresJob(r pgx.Row) (Job, error) {
 	return j, nil
 }
 
-func scanPostgresCard(r pgx.Row) (Card, error) {
-	var c Card
+func scanPostgresCard(r pgx.Row) (slackbot.Card, error) {
+	var c slackbot.Card
 	var decidedAt *time.Time
 	err := r.Scan(&c.ID, &c.JobID, &c.Key.TeamID, &c.Key.ChannelID, &c.Key.RootTS, &c.ThreadID,
 		&c.ChannelID, &c.MessageTS, &c.StartedBy, &c.Interrupt, &c.Decision, &c.DecidedBy, &decidedAt, &c.CreatedAt)
 	if err != nil {
-		return Card{}, err
+		return slackbot.Card{}, err
 	}
 	if decidedAt != nil {
 		c.DecidedAt = decidedAt.UTC()
@@ -573,7 +575,7 @@ func scanPostgresCard(r pgx.Row) (Card, error) {
 // postgresErr maps "no rows" to ErrNotFound.
 func postgresErr(what string, err error) error {
 	if errors.Is(err, pgx.ErrNoRows) {
-		return fmt.Errorf("threadmap: %s: %w", what, ErrNotFound)
+		return fmt.Errorf("threadmap: %s: %w", what, slackbot.ErrNotFound)
 	}
 	return fmt.Errorf("threadmap: %s: %w", what, err)
 }

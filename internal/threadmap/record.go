@@ -6,29 +6,9 @@ import (
 	"fmt"
 	"sync"
 	"time"
+
+	"github.com/deepagents-slack/slackbot"
 )
-
-// Record is what accepting one piece of Slack work writes, all of it in one
-// transaction: the conversation it binds, the job it adds and the delivery
-// it claims. Each part is optional and each is written only if new.
-type Record struct {
-	// Conversation is bound unless its key is bound already (the first
-	// binding wins, as with BindConversation).
-	Conversation *Conversation
-	// Job is added unless a job with its ID exists, as with AddJob.
-	Job *Job
-	// DeliveryID is claimed unless it was claimed before, as with ClaimDelivery.
-	DeliveryID string
-}
-
-// Recorded reports which parts of a Record were new.
-type Recorded struct {
-	JobAdded        bool
-	DeliveryClaimed bool
-}
-
-// ErrClosed is returned for writes asked of a closed store.
-var ErrClosed = errors.New("threadmap: store closed")
 
 var errEmptyRecord = errors.New("threadmap: Record with nothing to record")
 
@@ -42,8 +22,8 @@ const groupTimeout = 30 * time.Second
 // pendingRecord is one caller's Record waiting for its group's commit.
 type pendingRecord struct {
 	ctx  context.Context
-	rec  Record
-	res  Recorded
+	rec  slackbot.Record
+	res  slackbot.Recorded
 	err  error
 	done chan struct{}
 }
@@ -85,13 +65,13 @@ func newGroupCommit(writers int, write func(ctx context.Context, group []*pendin
 }
 
 // record queues rec and waits for the commit that holds it.
-func (g *groupCommit) record(ctx context.Context, rec Record) (Recorded, error) {
+func (g *groupCommit) record(ctx context.Context, rec slackbot.Record) (slackbot.Recorded, error) {
 	if rec.Conversation == nil && rec.Job == nil && rec.DeliveryID == "" {
-		return Recorded{}, errEmptyRecord
+		return slackbot.Recorded{}, errEmptyRecord
 	}
 	p := &pendingRecord{ctx: ctx, rec: rec, done: make(chan struct{})}
 	if err := g.enqueue(ctx, p); err != nil {
-		return Recorded{}, err
+		return slackbot.Recorded{}, err
 	}
 	select {
 	case <-p.done:
@@ -99,7 +79,7 @@ func (g *groupCommit) record(ctx context.Context, rec Record) (Recorded, error) 
 	case <-ctx.Done():
 		// The group may still commit this Record: like any write whose
 		// caller gave up, it may or may not have happened.
-		return Recorded{}, ctx.Err()
+		return slackbot.Recorded{}, ctx.Err()
 	}
 }
 
@@ -110,7 +90,7 @@ func (g *groupCommit) enqueue(ctx context.Context, p *pendingRecord) error {
 	g.closing.RLock()
 	defer g.closing.RUnlock()
 	if g.closed {
-		return ErrClosed
+		return slackbot.ErrClosed
 	}
 	select {
 	case g.queue <- p:
@@ -188,12 +168,12 @@ func (g *groupCommit) commit(group []*pendingRecord) {
 	err := g.writeWithTimeout(live)
 	if err != nil && len(live) > 1 {
 		for _, p := range live {
-			p.res = Recorded{}
+			p.res = slackbot.Recorded{}
 			// Its own timeout: the failed group may have used up most of
 			// the group's.
 			p.err = g.writeWithTimeout([]*pendingRecord{p})
 			if p.err != nil {
-				p.res = Recorded{}
+				p.res = slackbot.Recorded{}
 				p.err = fmt.Errorf("threadmap: record: %w", p.err)
 			}
 			close(p.done)
@@ -202,7 +182,7 @@ func (g *groupCommit) commit(group []*pendingRecord) {
 	}
 	for _, p := range live {
 		if err != nil {
-			p.res, p.err = Recorded{}, fmt.Errorf("threadmap: record: %w", err)
+			p.res, p.err = slackbot.Recorded{}, fmt.Errorf("threadmap: record: %w", err)
 		}
 		close(p.done)
 	}
@@ -217,7 +197,7 @@ func (g *groupCommit) writeWithTimeout(group []*pendingRecord) error {
 
 // prepareRecord fills in what a caller may leave out, as the single-part
 // methods do.
-func prepareRecord(r Record, now time.Time) Record {
+func prepareRecord(r slackbot.Record, now time.Time) slackbot.Record {
 	if r.Conversation != nil {
 		c := prepareConversation(*r.Conversation, now)
 		r.Conversation = &c

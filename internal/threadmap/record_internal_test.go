@@ -7,6 +7,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/deepagents-slack/slackbot"
 )
 
 // TestGroupCommitRetryHasItsOwnTimeout: a group whose transaction used up
@@ -25,7 +27,7 @@ func TestGroupCommitRetryHasItsOwnTimeout(t *testing.T) {
 
 	group := make([]*pendingRecord, 3)
 	for i := range group {
-		group[i] = &pendingRecord{ctx: context.Background(), rec: Record{DeliveryID: fmt.Sprint("d", i)}, done: make(chan struct{})}
+		group[i] = &pendingRecord{ctx: context.Background(), rec: slackbot.Record{DeliveryID: fmt.Sprint("d", i)}, done: make(chan struct{})}
 	}
 	g.commit(group)
 	for i, p := range group {
@@ -60,8 +62,8 @@ func TestGroupCommitCloseWhileRecording(t *testing.T) {
 				defer wg.Done()
 				for i := 0; ; i++ {
 					id := fmt.Sprint(round, "/", c, "/", i)
-					_, err := g.record(context.Background(), Record{DeliveryID: id})
-					if errors.Is(err, ErrClosed) {
+					_, err := g.record(context.Background(), slackbot.Record{DeliveryID: id})
+					if errors.Is(err, slackbot.ErrClosed) {
 						return
 					}
 					if err != nil {

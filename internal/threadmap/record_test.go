@@ -10,6 +10,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/deepagents-slack/slackbot"
 	"github.com/deepagents-slack/slackbot/internal/threadmap"
 )
 
@@ -58,21 +59,21 @@ func TestRecordGroupWithFailure(t *testing.T) {
 	for _, b := range backends {
 		t.Run(b.name, func(t *testing.T) {
 			s := b.open(t)
-			rec := func(id, kind string) threadmap.Record {
-				k := threadmap.Key{TeamID: "T1", ChannelID: "C1", RootTS: id}
-				return threadmap.Record{
-					Conversation: &threadmap.Conversation{Key: k, AgentID: "agent-1"},
-					Job:          &threadmap.Job{ID: "msg:" + id, Key: k, Kind: kind},
+			rec := func(id, kind string) slackbot.Record {
+				k := slackbot.Key{TeamID: "T1", ChannelID: "C1", RootTS: id}
+				return slackbot.Record{
+					Conversation: &slackbot.Conversation{Key: k, AgentID: "agent-1"},
+					Job:          &slackbot.Job{ID: "msg:" + id, Key: k, Kind: kind},
 					DeliveryID:   "event:" + id,
 				}
 			}
-			group := []threadmap.Record{rec("1", "prompt"), rec("2", "poison"), rec("3", "prompt"), rec("1", "prompt")}
+			group := []slackbot.Record{rec("1", "prompt"), rec("2", "poison"), rec("3", "prompt"), rec("1", "prompt")}
 			res, errs := threadmap.RecordGroup(s, group)
 
 			if errs[1] == nil {
 				t.Errorf("poisoned Record succeeded: %+v", res[1])
 			}
-			want := []threadmap.Recorded{{JobAdded: true, DeliveryClaimed: true}, {}, {JobAdded: true, DeliveryClaimed: true}, {}}
+			want := []slackbot.Recorded{{JobAdded: true, DeliveryClaimed: true}, {}, {JobAdded: true, DeliveryClaimed: true}, {}}
 			for i := range group {
 				if i != 1 && (errs[i] != nil || res[i] != want[i]) {
 					t.Errorf("Record %d = %+v, %v; want %+v, nil", i, res[i], errs[i], want[i])
@@ -88,7 +89,7 @@ func TestRecordGroupWithFailure(t *testing.T) {
 			if _, err := s.Job(t.Context(), "msg:2"); err == nil {
 				t.Error("the poisoned job was recorded")
 			}
-			if _, err := s.Conversation(t.Context(), threadmap.Key{TeamID: "T1", ChannelID: "C1", RootTS: "2"}); err == nil {
+			if _, err := s.Conversation(t.Context(), slackbot.Key{TeamID: "T1", ChannelID: "C1", RootTS: "2"}); err == nil {
 				t.Error("the failed Record's conversation was bound")
 			}
 			if ok, err := s.ClaimDelivery(t.Context(), "event:2"); err != nil || !ok {
@@ -113,10 +114,10 @@ func BenchmarkRecordConcurrent(b *testing.B) {
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
 			id := fmt.Sprint(n.Add(1))
-			k := threadmap.Key{TeamID: "T1", ChannelID: "C1", RootTS: id}
-			r, err := s.Record(b.Context(), threadmap.Record{
-				Conversation: &threadmap.Conversation{Key: k, AgentID: "agent-1"},
-				Job:          &threadmap.Job{ID: "msg:" + id, Key: k, Kind: "prompt", Payload: []byte(`{"text":"hi"}`)},
+			k := slackbot.Key{TeamID: "T1", ChannelID: "C1", RootTS: id}
+			r, err := s.Record(b.Context(), slackbot.Record{
+				Conversation: &slackbot.Conversation{Key: k, AgentID: "agent-1"},
+				Job:          &slackbot.Job{ID: "msg:" + id, Key: k, Kind: "prompt", Payload: []byte(`{"text":"hi"}`)},
 				DeliveryID:   "event:" + id,
 			})
 			if err != nil || !r.JobAdded {

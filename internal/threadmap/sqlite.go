@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"modernc.org/sqlite" // also registers the pure-Go "sqlite" driver
+
+	"github.com/deepagents-slack/slackbot"
 )
 
 // sqliteParams configure every connection. busy_timeout makes a connection
@@ -210,13 +212,13 @@ func (s *SQLiteStore) Close() error {
 }
 
 // Conversation returns the conversation for k, or ErrNotFound.
-func (s *SQLiteStore) Conversation(ctx context.Context, k Key) (Conversation, error) {
-	var c Conversation
+func (s *SQLiteStore) Conversation(ctx context.Context, k slackbot.Key) (slackbot.Conversation, error) {
+	var c slackbot.Conversation
 	var created int64
 	err := s.selectConversation.QueryRowContext(ctx, k.TeamID, k.ChannelID, k.RootTS).Scan(&c.Key.TeamID, &c.Key.ChannelID, &c.Key.RootTS, &c.ThreadID, &c.AgentID,
 		&c.Options.TestRun, &c.Options.SkipMemoryWriteProtection, &c.StartedBy, &created, &c.MentionsOnly)
 	if err != nil {
-		return Conversation{}, sqliteErr("conversation", err)
+		return slackbot.Conversation{}, sqliteErr("conversation", err)
 	}
 	c.CreatedAt = fromMicros(created)
 	return c, nil
@@ -225,7 +227,7 @@ func (s *SQLiteStore) Conversation(ctx context.Context, k Key) (Conversation, er
 // BindConversation stores c unless its key is bound already and returns the
 // stored conversation. An empty ThreadID is derived from the key and a zero
 // CreatedAt is now.
-func (s *SQLiteStore) BindConversation(ctx context.Context, c Conversation) (Conversation, error) {
+func (s *SQLiteStore) BindConversation(ctx context.Context, c slackbot.Conversation) (slackbot.Conversation, error) {
 	c = prepareConversation(c, s.clock())
 	_, err := s.write.ExecContext(ctx, `INSERT INTO conversations (team_id, channel_id, root_ts, thread_id, agent_id,
 			test_run, skip_memory_write_protection, started_by, created_at, mentions_only)
@@ -234,14 +236,14 @@ func (s *SQLiteStore) BindConversation(ctx context.Context, c Conversation) (Con
 		c.Key.TeamID, c.Key.ChannelID, c.Key.RootTS, c.ThreadID, c.AgentID,
 		c.Options.TestRun, c.Options.SkipMemoryWriteProtection, c.StartedBy, c.CreatedAt.UnixMicro(), c.MentionsOnly)
 	if err != nil {
-		return Conversation{}, fmt.Errorf("threadmap: bind conversation: %w", err)
+		return slackbot.Conversation{}, fmt.Errorf("threadmap: bind conversation: %w", err)
 	}
 	return s.Conversation(ctx, c.Key)
 }
 
 // ClaimDelivery reports whether this call was the first to claim id.
 func (s *SQLiteStore) ClaimDelivery(ctx context.Context, id string) (bool, error) {
-	r, err := s.Record(ctx, Record{DeliveryID: id})
+	r, err := s.Record(ctx, slackbot.Record{DeliveryID: id})
 	if err != nil {
 		return false, fmt.Errorf("threadmap: claim delivery: %w", err)
 	}
@@ -263,9 +265,9 @@ func (s *SQLiteStore) PruneDeliveries(ctx context.Context, olderThan time.Time) 
 
 // PruneFinished deletes finished jobs last updated before olderThan and
 // their cards, in one transaction.
-func (s *SQLiteStore) PruneFinished(ctx context.Context, olderThan time.Time) (Pruned, error) {
+func (s *SQLiteStore) PruneFinished(ctx context.Context, olderThan time.Time) (slackbot.Pruned, error) {
 	before := utcMicro(olderThan).UnixMicro()
-	var p Pruned
+	var p slackbot.Pruned
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, `DELETE FROM cards WHERE job_id IN (
 			SELECT id FROM jobs WHERE state IN ('done', 'failed') AND updated_at < ?)`, before)
@@ -287,7 +289,7 @@ func (s *SQLiteStore) PruneFinished(ctx context.Context, olderThan time.Time) (P
 		return err
 	})
 	if err != nil {
-		return Pruned{}, fmt.Errorf("threadmap: prune finished jobs: %w", err)
+		return slackbot.Pruned{}, fmt.Errorf("threadmap: prune finished jobs: %w", err)
 	}
 	return p, nil
 }
@@ -298,8 +300,8 @@ const jobColumns = `id, team_id, channel_id, root_ts, thread_id, kind, payload, 
 // AddJob inserts j unless a job with its ID exists. The job starts without a
 // lease and with no attempts; an empty ThreadID is derived from the key, an
 // empty State is accepted.
-func (s *SQLiteStore) AddJob(ctx context.Context, j Job) (bool, error) {
-	r, err := s.Record(ctx, Record{Job: &j})
+func (s *SQLiteStore) AddJob(ctx context.Context, j slackbot.Job) (bool, error) {
+	r, err := s.Record(ctx, slackbot.Record{Job: &j})
 	if err != nil {
 		return false, fmt.Errorf("threadmap: add job: %w", err)
 	}
@@ -308,7 +310,7 @@ func (s *SQLiteStore) AddJob(ctx context.Context, j Job) (bool, error) {
 
 // Record writes r in one transaction, shared with the Records of other
 // callers waiting at the same time; see Store.
-func (s *SQLiteStore) Record(ctx context.Context, r Record) (Recorded, error) {
+func (s *SQLiteStore) Record(ctx context.Context, r slackbot.Record) (slackbot.Recorded, error) {
 	return s.group.record(ctx, prepareRecord(r, s.clock()))
 }
 
@@ -330,10 +332,10 @@ func (s *SQLiteStore) writeRecords(ctx context.Context, group []*pendingRecord) 
 }
 
 // Job returns the job with id, or ErrNotFound.
-func (s *SQLiteStore) Job(ctx context.Context, id string) (Job, error) {
+func (s *SQLiteStore) Job(ctx context.Context, id string) (slackbot.Job, error) {
 	j, err := scanSQLiteJob(s.read.QueryRowContext(ctx, `SELECT `+jobColumns+` FROM jobs WHERE id = ?`, id))
 	if err != nil {
-		return Job{}, sqliteErr("job", err)
+		return slackbot.Job{}, sqliteErr("job", err)
 	}
 	return j, nil
 }
@@ -350,7 +352,7 @@ func (s *SQLiteStore) UnfinishedJobs(ctx context.Context, threadID string) (int,
 }
 
 // LeaseNextJob leases the next job that may be worked; see Store.
-func (s *SQLiteStore) LeaseNextJob(ctx context.Context, owner string, ttl time.Duration) (Job, error) {
+func (s *SQLiteStore) LeaseNextJob(ctx context.Context, owner string, ttl time.Duration) (slackbot.Job, error) {
 	return s.lease(ctx, "", owner, ttl)
 }
 
@@ -360,9 +362,9 @@ func (s *SQLiteStore) LeaseNextJob(ctx context.Context, owner string, ttl time.D
 // word so SQLite uses them. Lease times come from this process's clock,
 // which is the database's clock too: every process sharing a SQLite file
 // runs on one machine.
-func (s *SQLiteStore) lease(ctx context.Context, id, owner string, ttl time.Duration) (Job, error) {
+func (s *SQLiteStore) lease(ctx context.Context, id, owner string, ttl time.Duration) (slackbot.Job, error) {
 	if owner == "" {
-		return Job{}, errEmptyOwner
+		return slackbot.Job{}, errEmptyOwner
 	}
 	owner = newLeaseOwner(owner)
 	now := s.clock()
@@ -388,13 +390,13 @@ func (s *SQLiteStore) lease(ctx context.Context, id, owner string, ttl time.Dura
 	switch {
 	case errors.Is(err, sql.ErrNoRows) && id != "":
 		if _, err := s.Job(ctx, id); err != nil {
-			return Job{}, err // ErrNotFound: no such job
+			return slackbot.Job{}, err // ErrNotFound: no such job
 		}
-		return Job{}, ErrNoJob
+		return slackbot.Job{}, slackbot.ErrNoJob
 	case errors.Is(err, sql.ErrNoRows):
-		return Job{}, ErrNoJob
+		return slackbot.Job{}, slackbot.ErrNoJob
 	case err != nil:
-		return Job{}, fmt.Errorf("threadmap: lease job: %w", err)
+		return slackbot.Job{}, fmt.Errorf("threadmap: lease job: %w", err)
 	}
 	return j, nil
 }
@@ -412,7 +414,7 @@ func (s *SQLiteStore) RenewLease(ctx context.Context, jobID, owner string, ttl t
 
 // UpdateJob saves the worker-owned fields of j while j.LeaseOwner holds the
 // lease; a paused or final job gives its lease up.
-func (s *SQLiteStore) UpdateJob(ctx context.Context, j Job) error {
+func (s *SQLiteStore) UpdateJob(ctx context.Context, j slackbot.Job) error {
 	res, err := s.write.ExecContext(ctx, `UPDATE jobs SET
 			state = ?1, run_id = ?2, reply_ts = ?3, last_event_id = ?4, delivered = ?5, error = ?6, payload = ?7,
 			updated_at = ?8,
@@ -450,9 +452,9 @@ func (s *SQLiteStore) leaseResult(ctx context.Context, op, jobID string, res sql
 		return fmt.Errorf("threadmap: %s: %w", op, err)
 	}
 	if exists == 0 {
-		return fmt.Errorf("threadmap: %s %s: %w", op, jobID, ErrNotFound)
+		return fmt.Errorf("threadmap: %s %s: %w", op, jobID, slackbot.ErrNotFound)
 	}
-	return ErrLeaseLost
+	return slackbot.ErrLeaseLost
 }
 
 const cardColumns = `id, job_id, team_id, channel_id, root_ts, thread_id, post_channel_id, message_ts, started_by,
@@ -461,7 +463,7 @@ const cardColumns = `id, job_id, team_id, channel_id, root_ts, thread_id, post_c
 // SaveCard inserts c, or replaces the stored card with the same ID while that
 // one is undecided. Decisions are only recorded by DecideCard: the decision
 // fields of c are ignored, and a decided card is left as it is.
-func (s *SQLiteStore) SaveCard(ctx context.Context, c Card) error {
+func (s *SQLiteStore) SaveCard(ctx context.Context, c slackbot.Card) error {
 	c = prepareCard(c, s.clock())
 	_, err := s.write.ExecContext(ctx, `INSERT INTO cards (id, job_id, team_id, channel_id, root_ts, thread_id,
 			post_channel_id, message_ts, started_by, interrupt, created_at)
@@ -481,26 +483,26 @@ func (s *SQLiteStore) SaveCard(ctx context.Context, c Card) error {
 }
 
 // Card returns the card with id, or ErrNotFound.
-func (s *SQLiteStore) Card(ctx context.Context, id string) (Card, error) {
+func (s *SQLiteStore) Card(ctx context.Context, id string) (slackbot.Card, error) {
 	c, err := scanSQLiteCard(s.read.QueryRowContext(ctx, `SELECT `+cardColumns+` FROM cards WHERE id = ?`, id))
 	if err != nil {
-		return Card{}, sqliteErr("card", err)
+		return slackbot.Card{}, sqliteErr("card", err)
 	}
 	return c, nil
 }
 
 // DecideCard records the first decision on a card and, in the same
 // transaction, turns its paused job into a resume job; see Store.
-func (s *SQLiteStore) DecideCard(ctx context.Context, id, by string, decision, resume []byte, at time.Time) (Card, bool, error) {
+func (s *SQLiteStore) DecideCard(ctx context.Context, id, by string, decision, resume []byte, at time.Time) (slackbot.Card, bool, error) {
 	if by == "" {
-		return Card{}, false, errEmptyDecider
+		return slackbot.Card{}, false, errEmptyDecider
 	}
 	now := s.clock()
 	at = utcMicro(at)
 	if at.IsZero() {
 		at = now
 	}
-	var card Card
+	var card slackbot.Card
 	var decided bool
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, `UPDATE cards SET decision = ?, decided_by = ?, decided_at = ?
@@ -524,7 +526,7 @@ func (s *SQLiteStore) DecideCard(ctx context.Context, id, by string, decision, r
 		return err
 	})
 	if err != nil {
-		return Card{}, false, fmt.Errorf("threadmap: decide card: %w", err)
+		return slackbot.Card{}, false, fmt.Errorf("threadmap: decide card: %w", err)
 	}
 	return card, decided, nil
 }
@@ -552,15 +554,15 @@ func (s *SQLiteStore) ResumeJob(ctx context.Context, jobID string, resume []byte
 	return resumed, nil
 }
 
-func scanSQLiteJob(r interface{ Scan(...any) error }) (Job, error) {
-	var j Job
+func scanSQLiteJob(r interface{ Scan(...any) error }) (slackbot.Job, error) {
+	var j slackbot.Job
 	var leaseUntil sql.NullInt64
 	var created, updated int64
 	err := r.Scan(&j.ID, &j.Key.TeamID, &j.Key.ChannelID, &j.Key.RootTS, &j.ThreadID, &j.Kind, &j.Payload,
 		&j.State, &j.RunID, &j.ReplyTS, &j.LastEventID, &j.Delivered, &j.Error, &j.Attempts,
 		&j.LeaseOwner, &leaseUntil, &created, &updated)
 	if err != nil {
-		return Job{}, err
+		return slackbot.Job{}, err
 	}
 	if leaseUntil.Valid {
 		j.LeaseUntil = fromMicros(leaseUntil.Int64)
@@ -569,14 +571,14 @@ func scanSQLiteJob(r interface{ Scan(...any) error }) (Job, error) {
 	return j, nil
 }
 
-func scanSQLiteCard(r interface{ Scan(...any) error }) (Card, error) {
-	var c Card
+func scanSQLiteCard(r interface{ Scan(...any) error }) (slackbot.Card, error) {
+	var c slackbot.Card
 	var decidedAt sql.NullInt64
 	var created int64
 	err := r.Scan(&c.ID, &c.JobID, &c.Key.TeamID, &c.Key.ChannelID, &c.Key.RootTS, &c.ThreadID,
 		&c.ChannelID, &c.MessageTS, &c.StartedBy, &c.Interrupt, &c.Decision, &c.DecidedBy, &decidedAt, &created)
 	if err != nil {
-		return Card{}, err
+		return slackbot.Card{}, err
 	}
 	if decidedAt.Valid {
 		c.DecidedAt = fromMicros(decidedAt.Int64)
@@ -590,7 +592,7 @@ func fromMicros(us int64) time.Time { return time.UnixMicro(us).UTC() }
 // sqliteErr maps "no rows" to ErrNotFound.
 func sqliteErr(what string, err error) error {
 	if errors.Is(err, sql.ErrNoRows) {
-		return fmt.Errorf("threadmap: %s: %w", what, ErrNotFound)
+		return fmt.Errorf("threadmap: %s: %w", what, slackbot.ErrNotFound)
 	}
 	return fmt.Errorf("threadmap: %s: %w", what, err)
 }

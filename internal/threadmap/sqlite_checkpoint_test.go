@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"path/filepath"
 	"testing"
+
+	"github.com/deepagents-slack/slackbot"
 )
 
 // The write connection leaves checkpoints to the checkpointer (its own
@@ -27,7 +29,7 @@ func TestSQLiteCheckpointsOffTheWriteConnection(t *testing.T) {
 		t.Fatalf("write connection synchronous = %d, %v; want 2 (FULL)", sync, err)
 	}
 	for i := range 50 {
-		if _, err := s.Record(ctx, Record{DeliveryID: fmt.Sprintf("event:Ev%d", i)}); err != nil {
+		if _, err := s.Record(ctx, slackbot.Record{DeliveryID: fmt.Sprintf("event:Ev%d", i)}); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+
+	"github.com/deepagents-slack/slackbot"
 )
 
 // A Record group is written with one multi-row INSERT per table and chunk
@@ -137,7 +139,7 @@ func (s *SQLiteStore) insertRows(ctx context.Context, tx *sql.Tx, t *sqliteTable
 func (s *SQLiteStore) insertRecords(ctx context.Context, tx *sql.Tx, group []*pendingRecord) error {
 	var convs, jobs, deliveries []*pendingRecord
 	for _, p := range group {
-		p.res = Recorded{}
+		p.res = slackbot.Recorded{}
 		if p.rec.Conversation != nil {
 			convs = append(convs, p)
 		}

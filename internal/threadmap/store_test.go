@@ -16,6 +16,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/deepagents-slack/slackbot"
 	"github.com/deepagents-slack/slackbot/internal/threadmap"
 	"github.com/deepagents-slack/slackbot/internal/threadmap/storetest"
 )
@@ -143,27 +144,27 @@ func TestOpenRejectsBadDSN(t *testing.T) {
 func TestSQLitePersistsAcrossReopen(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "threads.db")
 	ctx := t.Context()
-	k := threadmap.Key{TeamID: "T1", ChannelID: "C1", RootTS: "1700000000.000100"}
+	k := slackbot.Key{TeamID: "T1", ChannelID: "C1", RootTS: "1700000000.000100"}
 
 	s, err := threadmap.Open(ctx, path)
 	if err != nil {
 		t.Fatalf("Open: %v", err)
 	}
-	conv, err := s.BindConversation(ctx, threadmap.Conversation{Key: k, AgentID: "agent-a"})
+	conv, err := s.BindConversation(ctx, slackbot.Conversation{Key: k, AgentID: "agent-a"})
 	if err != nil {
 		t.Fatalf("BindConversation: %v", err)
 	}
 	if _, err := s.ClaimDelivery(ctx, "Ev1"); err != nil {
 		t.Fatalf("ClaimDelivery: %v", err)
 	}
-	if _, err := s.AddJob(ctx, threadmap.Job{ID: "Ev1", Key: k, Kind: "prompt"}); err != nil {
+	if _, err := s.AddJob(ctx, slackbot.Job{ID: "Ev1", Key: k, Kind: "prompt"}); err != nil {
 		t.Fatalf("AddJob: %v", err)
 	}
 	leased, err := s.LeaseNextJob(ctx, "w1", time.Hour)
 	if err != nil {
 		t.Fatalf("LeaseNextJob: %v", err)
 	}
-	if err := s.SaveCard(ctx, threadmap.Card{ID: "card-1", JobID: "Ev1", Key: k}); err != nil {
+	if err := s.SaveCard(ctx, slackbot.Card{ID: "card-1", JobID: "Ev1", Key: k}); err != nil {
 		t.Fatalf("SaveCard: %v", err)
 	}
 	if err := s.Close(); err != nil {
@@ -226,8 +227,8 @@ func TestSQLiteSharedFile(t *testing.T) {
 					}
 					if ok {
 						claims[si][i] = true // only the winner writes
-						key := threadmap.Key{TeamID: "T1", ChannelID: "C1", RootTS: id}
-						if _, err := s.AddJob(t.Context(), threadmap.Job{ID: id, Key: key, Kind: "prompt"}); err != nil {
+						key := slackbot.Key{TeamID: "T1", ChannelID: "C1", RootTS: id}
+						if _, err := s.AddJob(t.Context(), slackbot.Job{ID: id, Key: key, Kind: "prompt"}); err != nil {
 							errs[si*2+g] = err
 							return
 						}
@@ -251,7 +252,7 @@ func TestSQLiteSharedFile(t *testing.T) {
 		wg.Go(func() {
 			for {
 				j, err := s.LeaseNextJob(t.Context(), fmt.Sprintf("w%d", si), time.Hour)
-				if errors.Is(err, threadmap.ErrNoJob) {
+				if errors.Is(err, slackbot.ErrNoJob) {
 					return
 				}
 				if err != nil {
@@ -339,8 +340,8 @@ func BenchmarkSQLiteClaimAndAddJob(b *testing.B) {
 		if ok, err := s.ClaimDelivery(b.Context(), id); err != nil || !ok {
 			b.Fatalf("ClaimDelivery = %v, %v", ok, err)
 		}
-		key := threadmap.Key{TeamID: "T1", ChannelID: "C1", RootTS: id}
-		if ok, err := s.AddJob(b.Context(), threadmap.Job{ID: id, Key: key, Kind: "prompt", Payload: []byte(`{"text":"hi"}`)}); err != nil || !ok {
+		key := slackbot.Key{TeamID: "T1", ChannelID: "C1", RootTS: id}
+		if ok, err := s.AddJob(b.Context(), slackbot.Job{ID: id, Key: key, Kind: "prompt", Payload: []byte(`{"text":"hi"}`)}); err != nil || !ok {
 			b.Fatalf("AddJob = %v, %v", ok, err)
 		}
 	}

@@ -6,10 +6,12 @@ import (
 	"fmt"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/deepagents-slack/slackbot"
 )
 
 // RecordFeedback stores the first verdict of a user on an answer.
-func (s *PostgresStore) RecordFeedback(ctx context.Context, f Feedback) (bool, error) {
+func (s *PostgresStore) RecordFeedback(ctx context.Context, f slackbot.Feedback) (bool, error) {
 	if f.JobID == "" || f.UserID == "" {
 		return false, errors.New("threadmap: record feedback: job and user are required")
 	}
@@ -27,9 +29,9 @@ func (s *PostgresStore) RecordFeedback(ctx context.Context, f Feedback) (bool, e
 }
 
 // RecordStop stores the first stop of a job.
-func (s *PostgresStore) RecordStop(ctx context.Context, st Stop) (Stop, bool, error) {
+func (s *PostgresStore) RecordStop(ctx context.Context, st slackbot.Stop) (slackbot.Stop, bool, error) {
 	if st.JobID == "" || st.StoppedBy == "" {
-		return Stop{}, false, errors.New("threadmap: record stop: job and user are required")
+		return slackbot.Stop{}, false, errors.New("threadmap: record stop: job and user are required")
 	}
 	st.StoppedAt = utcMicro(st.StoppedAt)
 	if st.StoppedAt.IsZero() {
@@ -39,7 +41,7 @@ func (s *PostgresStore) RecordStop(ctx context.Context, st Stop) (Stop, bool, er
 		VALUES ($1, $2, $3, $4) ON CONFLICT (job_id) DO NOTHING`,
 		st.JobID, st.RunID, st.StoppedBy, st.StoppedAt)
 	if err != nil {
-		return Stop{}, false, fmt.Errorf("threadmap: record stop: %w", err)
+		return slackbot.Stop{}, false, fmt.Errorf("threadmap: record stop: %w", err)
 	}
 	if tag.RowsAffected() == 1 {
 		return st, true, nil
@@ -49,13 +51,13 @@ func (s *PostgresStore) RecordStop(ctx context.Context, st Stop) (Stop, bool, er
 }
 
 // StopOf returns the stop of a job, or ErrNotFound.
-func (s *PostgresStore) StopOf(ctx context.Context, jobID string) (Stop, error) {
-	st := Stop{JobID: jobID}
+func (s *PostgresStore) StopOf(ctx context.Context, jobID string) (slackbot.Stop, error) {
+	st := slackbot.Stop{JobID: jobID}
 	err := s.queryRow(ctx, func(r pgx.Row) error {
 		return r.Scan(&st.RunID, &st.StoppedBy, &st.StoppedAt)
 	}, `SELECT run_id, stopped_by, stopped_at FROM stops WHERE job_id = $1`, jobID)
 	if err != nil {
-		return Stop{}, postgresErr("stop", err)
+		return slackbot.Stop{}, postgresErr("stop", err)
 	}
 	st.StoppedAt = st.StoppedAt.UTC()
 	return st, nil

@@ -5,10 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/deepagents-slack/slackbot"
 )
 
 // RecordFeedback stores the first verdict of a user on an answer.
-func (s *SQLiteStore) RecordFeedback(ctx context.Context, f Feedback) (bool, error) {
+func (s *SQLiteStore) RecordFeedback(ctx context.Context, f slackbot.Feedback) (bool, error) {
 	if f.JobID == "" || f.UserID == "" {
 		return false, errors.New("threadmap: record feedback: job and user are required")
 	}
@@ -30,9 +32,9 @@ func (s *SQLiteStore) RecordFeedback(ctx context.Context, f Feedback) (bool, err
 }
 
 // RecordStop stores the first stop of a job.
-func (s *SQLiteStore) RecordStop(ctx context.Context, st Stop) (Stop, bool, error) {
+func (s *SQLiteStore) RecordStop(ctx context.Context, st slackbot.Stop) (slackbot.Stop, bool, error) {
 	if st.JobID == "" || st.StoppedBy == "" {
-		return Stop{}, false, errors.New("threadmap: record stop: job and user are required")
+		return slackbot.Stop{}, false, errors.New("threadmap: record stop: job and user are required")
 	}
 	st.StoppedAt = utcMicro(st.StoppedAt)
 	if st.StoppedAt.IsZero() {
@@ -42,11 +44,11 @@ func (s *SQLiteStore) RecordStop(ctx context.Context, st Stop) (Stop, bool, erro
 		VALUES (?, ?, ?, ?) ON CONFLICT (job_id) DO NOTHING`,
 		st.JobID, st.RunID, st.StoppedBy, st.StoppedAt.UnixMicro())
 	if err != nil {
-		return Stop{}, false, fmt.Errorf("threadmap: record stop: %w", err)
+		return slackbot.Stop{}, false, fmt.Errorf("threadmap: record stop: %w", err)
 	}
 	n, err := res.RowsAffected()
 	if err != nil {
-		return Stop{}, false, fmt.Errorf("threadmap: record stop: %w", err)
+		return slackbot.Stop{}, false, fmt.Errorf("threadmap: record stop: %w", err)
 	}
 	if n == 1 {
 		return st, true, nil
@@ -56,13 +58,13 @@ func (s *SQLiteStore) RecordStop(ctx context.Context, st Stop) (Stop, bool, erro
 }
 
 // StopOf returns the stop of a job, or ErrNotFound.
-func (s *SQLiteStore) StopOf(ctx context.Context, jobID string) (Stop, error) {
-	st := Stop{JobID: jobID}
+func (s *SQLiteStore) StopOf(ctx context.Context, jobID string) (slackbot.Stop, error) {
+	st := slackbot.Stop{JobID: jobID}
 	var at int64
 	err := s.read.QueryRowContext(ctx, `SELECT run_id, stopped_by, stopped_at FROM stops WHERE job_id = ?`, jobID).
 		Scan(&st.RunID, &st.StoppedBy, &at)
 	if err != nil {
-		return Stop{}, sqliteErr("stop", err)
+		return slackbot.Stop{}, sqliteErr("stop", err)
 	}
 	st.StoppedAt = time.UnixMicro(at).UTC()
 	return st, nil

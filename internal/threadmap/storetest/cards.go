@@ -8,25 +8,26 @@ import (
 	"testing"
 	"time"
 
+	"github.com/deepagents-slack/slackbot"
 	"github.com/deepagents-slack/slackbot/internal/threadmap"
 )
 
 // pausedJob adds a job, leases it and pauses it the way a worker does when
 // its run is interrupted.
-func pausedJob(t *testing.T, s threadmap.Store, id, thread string) threadmap.Job {
+func pausedJob(t *testing.T, s threadmap.Store, id, thread string) slackbot.Job {
 	t.Helper()
 	mustAdd(t, s, newJob(id, thread))
 	j := mustLease(t, s, "w1", time.Minute, id)
 	j.State, j.RunID, j.ReplyTS, j.LastEventID, j.Delivered, j.Error =
-		threadmap.JobPaused, "run-1", "1700000000.000300", "evt-9", 1, "interrupted"
+		slackbot.JobPaused, "run-1", "1700000000.000300", "evt-9", 1, "interrupted"
 	if err := s.UpdateJob(t.Context(), j); err != nil {
 		t.Fatalf("UpdateJob(paused): %v", err)
 	}
 	return j
 }
 
-func newCard(id string, job threadmap.Job) threadmap.Card {
-	return threadmap.Card{
+func newCard(id string, job slackbot.Job) slackbot.Card {
+	return slackbot.Card{
 		ID: id, JobID: job.ID, Key: job.Key, ChannelID: job.Key.ChannelID, MessageTS: "1700000000.000400",
 		StartedBy: "U1", Interrupt: []byte(`{"action_requests":[{"name":"write_file"}]}`),
 	}
@@ -35,9 +36,9 @@ func newCard(id string, job threadmap.Job) threadmap.Card {
 func testCards(t *testing.T, s threadmap.Store, clk *Clock) {
 	ctx := t.Context()
 	_, err := s.Card(ctx, "missing")
-	wantErr(t, "Card(missing)", err, threadmap.ErrNotFound)
+	wantErr(t, "Card(missing)", err, slackbot.ErrNotFound)
 	_, _, err = s.DecideCard(ctx, "missing", "U1", []byte(`{}`), []byte(`{}`), clk.Now())
-	wantErr(t, "DecideCard(missing)", err, threadmap.ErrNotFound)
+	wantErr(t, "DecideCard(missing)", err, slackbot.ErrNotFound)
 
 	job := pausedJob(t, s, "a1", threadA)
 	card := newCard("card-1", job)
@@ -45,7 +46,7 @@ func testCards(t *testing.T, s threadmap.Store, clk *Clock) {
 		t.Fatalf("SaveCard: %v", err)
 	}
 	want := card
-	want.ThreadID, want.CreatedAt = threadmap.ThreadID(job.Key), stamp(clk)
+	want.ThreadID, want.CreatedAt = slackbot.ThreadID(job.Key), stamp(clk)
 	got, err := s.Card(ctx, "card-1")
 	if err != nil || !cardsEqual(got, want) || got.Decided() {
 		t.Fatalf("Card = %+v, %v\nwant undecided %+v", got, err, want)
@@ -96,7 +97,7 @@ func testCards(t *testing.T, s threadmap.Store, clk *Clock) {
 	if err != nil || ok || !cardsEqual(again, decided) {
 		t.Fatalf("second DecideCard = %+v, %v, %v; want the first decision unchanged, false", again, ok, err)
 	}
-	if got := mustJob(t, s, "a1"); got.LeaseOwner != leased.LeaseOwner || got.State != threadmap.JobAccepted || !bytes.Equal(got.Payload, resume) {
+	if got := mustJob(t, s, "a1"); got.LeaseOwner != leased.LeaseOwner || got.State != slackbot.JobAccepted || !bytes.Equal(got.Payload, resume) {
 		t.Fatalf("job after a second decision = %+v; want still leased by w2 with the first resume", got)
 	}
 }
@@ -107,7 +108,7 @@ func testDecideCardConcurrent(t *testing.T, s threadmap.Store, clk *Clock) {
 		t.Fatalf("SaveCard: %v", err)
 	}
 	type result struct {
-		card threadmap.Card
+		card slackbot.Card
 		ok   bool
 		err  error
 	}
@@ -156,7 +157,7 @@ func testDecideCardConcurrent(t *testing.T, s threadmap.Store, clk *Clock) {
 func testDecideCardJobNotPaused(t *testing.T, s threadmap.Store, clk *Clock) {
 	mustAdd(t, s, newJob("a1", threadA))
 	running := mustLease(t, s, "w1", time.Minute, "a1")
-	running.State = threadmap.JobRunning
+	running.State = slackbot.JobRunning
 	if err := s.UpdateJob(t.Context(), running); err != nil {
 		t.Fatalf("UpdateJob(running): %v", err)
 	}
@@ -172,9 +173,9 @@ func testDecideCardJobNotPaused(t *testing.T, s threadmap.Store, clk *Clock) {
 	}
 }
 
-func checkResumed(t *testing.T, j threadmap.Job, resume []byte, at time.Time) {
+func checkResumed(t *testing.T, j slackbot.Job, resume []byte, at time.Time) {
 	t.Helper()
-	if j.State != threadmap.JobAccepted || j.Kind != "resume" || !bytes.Equal(j.Payload, resume) ||
+	if j.State != slackbot.JobAccepted || j.Kind != "resume" || !bytes.Equal(j.Payload, resume) ||
 		j.RunID != "" || j.ReplyTS != "" || j.LastEventID != "" || j.Delivered != 0 || j.Error != "" ||
 		j.LeaseOwner != "" || !j.LeaseUntil.IsZero() || !j.UpdatedAt.Equal(at) || j.Attempts != 0 {
 		t.Fatalf("job after decision = %+v\nwant accepted resume with payload %s, run fields and attempts cleared, no lease, updated %v",
@@ -183,7 +184,7 @@ func checkResumed(t *testing.T, j threadmap.Job, resume []byte, at time.Time) {
 }
 
 // cardsEqual compares cards field by field; times by instant.
-func cardsEqual(a, b threadmap.Card) bool {
+func cardsEqual(a, b slackbot.Card) bool {
 	return a.ID == b.ID && a.JobID == b.JobID && a.Key == b.Key && a.ThreadID == b.ThreadID &&
 		a.ChannelID == b.ChannelID && a.MessageTS == b.MessageTS && a.StartedBy == b.StartedBy &&
 		bytes.Equal(a.Interrupt, b.Interrupt) && bytes.Equal(a.Decision, b.Decision) && a.DecidedBy == b.DecidedBy &&
@@ -198,7 +199,7 @@ func testResumeJob(t *testing.T, s threadmap.Store, clk *Clock) {
 	if ok, err := s.ResumeJob(t.Context(), "r1", []byte(`{"early":true}`)); err != nil || ok {
 		t.Fatalf("ResumeJob(running job) = %v, %v; want false", ok, err)
 	}
-	running.State = threadmap.JobPaused
+	running.State = slackbot.JobPaused
 	if err := s.UpdateJob(t.Context(), running); err != nil {
 		t.Fatalf("UpdateJob(paused): %v", err)
 	}

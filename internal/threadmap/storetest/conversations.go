@@ -9,14 +9,15 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/deepagents-slack/slackbot"
 	"github.com/deepagents-slack/slackbot/internal/threadmap"
 )
 
 func testThreadID(t *testing.T, s threadmap.Store, _ *Clock) {
-	known := threadmap.Key{TeamID: "T0001", ChannelID: "C0001", RootTS: "1700000000.000100"}
+	known := slackbot.Key{TeamID: "T0001", ChannelID: "C0001", RootTS: "1700000000.000100"}
 	tests := []struct {
 		name string
-		key  threadmap.Key
+		key  slackbot.Key
 		want string
 	}{
 		// Hard-coded so that a change to the derivation cannot go unnoticed:
@@ -26,11 +27,11 @@ func testThreadID(t *testing.T, s threadmap.Store, _ *Clock) {
 			uuid.NewSHA1(uuid.NameSpaceURL, []byte("slack://T0001/C0001/1700000001.000200")).String()},
 	}
 	for _, tc := range tests {
-		got := threadmap.ThreadID(tc.key)
+		got := slackbot.ThreadID(tc.key)
 		if got != tc.want {
 			t.Errorf("%s: ThreadID(%v) = %s; want %s", tc.name, tc.key, got, tc.want)
 		}
-		if again := threadmap.ThreadID(tc.key); again != got {
+		if again := slackbot.ThreadID(tc.key); again != got {
 			t.Errorf("%s: ThreadID not stable: %s then %s", tc.name, got, again)
 		}
 		if u := uuid.MustParse(got); u.Version() != 5 || u.Variant() != uuid.RFC4122 {
@@ -38,14 +39,14 @@ func testThreadID(t *testing.T, s threadmap.Store, _ *Clock) {
 		}
 	}
 
-	others := []threadmap.Key{
+	others := []slackbot.Key{
 		{TeamID: "T0002", ChannelID: "C0001", RootTS: known.RootTS},
 		{TeamID: "T0001", ChannelID: "C0002", RootTS: known.RootTS},
 		{TeamID: "T0001", ChannelID: "C0001", RootTS: "1700000000.000101"},
 	}
-	seen := map[string]threadmap.Key{threadmap.ThreadID(known): known}
+	seen := map[string]slackbot.Key{slackbot.ThreadID(known): known}
 	for _, k := range others {
-		id := threadmap.ThreadID(k)
+		id := slackbot.ThreadID(k)
 		if prev, dup := seen[id]; dup {
 			t.Errorf("ThreadID(%v) = ThreadID(%v) = %s; different threads must differ", k, prev, id)
 		}
@@ -53,12 +54,12 @@ func testThreadID(t *testing.T, s threadmap.Store, _ *Clock) {
 	}
 
 	// A conversation bound without a thread id gets the derived one.
-	c, err := s.BindConversation(t.Context(), threadmap.Conversation{Key: known, AgentID: "agent-a"})
+	c, err := s.BindConversation(t.Context(), slackbot.Conversation{Key: known, AgentID: "agent-a"})
 	if err != nil {
 		t.Fatalf("BindConversation: %v", err)
 	}
-	if c.ThreadID != threadmap.ThreadID(known) {
-		t.Errorf("stored ThreadID = %s; want %s", c.ThreadID, threadmap.ThreadID(known))
+	if c.ThreadID != slackbot.ThreadID(known) {
+		t.Errorf("stored ThreadID = %s; want %s", c.ThreadID, slackbot.ThreadID(known))
 	}
 }
 
@@ -66,14 +67,14 @@ func testConversations(t *testing.T, s threadmap.Store, clk *Clock) {
 	ctx := t.Context()
 	k := key("1700000000.000100")
 	_, err := s.Conversation(ctx, k)
-	wantErr(t, "Conversation before binding", err, threadmap.ErrNotFound)
+	wantErr(t, "Conversation before binding", err, slackbot.ErrNotFound)
 
-	first := threadmap.Conversation{
+	first := slackbot.Conversation{
 		Key: k, AgentID: "agent-a", StartedBy: "U1",
-		Options: threadmap.Options{TestRun: true, SkipMemoryWriteProtection: true},
+		Options: slackbot.Options{TestRun: true, SkipMemoryWriteProtection: true},
 	}
 	want := first
-	want.ThreadID = threadmap.ThreadID(k)
+	want.ThreadID = slackbot.ThreadID(k)
 	want.CreatedAt = stamp(clk)
 
 	got, err := s.BindConversation(ctx, first)
@@ -88,7 +89,7 @@ func testConversations(t *testing.T, s threadmap.Store, clk *Clock) {
 	}
 
 	clk.Advance(time.Hour)
-	second := threadmap.Conversation{Key: k, AgentID: "agent-b", StartedBy: "U2"}
+	second := slackbot.Conversation{Key: k, AgentID: "agent-b", StartedBy: "U2"}
 	got, err = s.BindConversation(ctx, second)
 	if err != nil {
 		t.Fatalf("second BindConversation: %v", err)
@@ -102,13 +103,13 @@ func testConversations(t *testing.T, s threadmap.Store, clk *Clock) {
 	}
 
 	// Another thread of the same channel is a separate conversation.
-	other, err := s.BindConversation(ctx, threadmap.Conversation{Key: key("1700000000.000200"), AgentID: "agent-b"})
+	other, err := s.BindConversation(ctx, slackbot.Conversation{Key: key("1700000000.000200"), AgentID: "agent-b"})
 	if err != nil || other.AgentID != "agent-b" || other.ThreadID == want.ThreadID || other.MentionsOnly {
 		t.Fatalf("BindConversation(other thread) = %+v, %v; want its own binding", other, err)
 	}
 
 	// A conversation joined in someone else's thread keeps that mark.
-	joined, err := s.BindConversation(ctx, threadmap.Conversation{Key: key("1700000000.000300"), AgentID: "agent-a", MentionsOnly: true})
+	joined, err := s.BindConversation(ctx, slackbot.Conversation{Key: key("1700000000.000300"), AgentID: "agent-a", MentionsOnly: true})
 	if err != nil || !joined.MentionsOnly {
 		t.Fatalf("BindConversation(joined thread) = %+v, %v; want MentionsOnly", joined, err)
 	}
@@ -119,12 +120,12 @@ func testConversations(t *testing.T, s threadmap.Store, clk *Clock) {
 
 func testBindConversationConcurrent(t *testing.T, s threadmap.Store, _ *Clock) {
 	k := key("1700000000.000100")
-	results := make([]threadmap.Conversation, Concurrency)
+	results := make([]slackbot.Conversation, Concurrency)
 	errs := make([]error, Concurrency)
 	var wg sync.WaitGroup
 	for i := range Concurrency {
 		wg.Go(func() {
-			results[i], errs[i] = s.BindConversation(t.Context(), threadmap.Conversation{
+			results[i], errs[i] = s.BindConversation(t.Context(), slackbot.Conversation{
 				Key: k, AgentID: fmt.Sprintf("agent-%d", i), StartedBy: fmt.Sprintf("U%d", i),
 			})
 		})

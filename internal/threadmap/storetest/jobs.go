@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/deepagents-slack/slackbot"
 	"github.com/deepagents-slack/slackbot/internal/threadmap"
 )
 
@@ -20,7 +21,7 @@ const (
 func testAddJobDedupe(t *testing.T, s threadmap.Store, clk *Clock) {
 	ctx := t.Context()
 	_, err := s.Job(ctx, "missing")
-	wantErr(t, "Job(missing)", err, threadmap.ErrNotFound)
+	wantErr(t, "Job(missing)", err, slackbot.ErrNotFound)
 
 	j := newJob("Ev0001", threadA)
 	j.CreatedAt = time.Time{}
@@ -52,9 +53,9 @@ func testAddJobDedupe(t *testing.T, s threadmap.Store, clk *Clock) {
 	}
 
 	got := mustJob(t, s, j.ID)
-	want := threadmap.Job{
-		ID: j.ID, Key: j.Key, ThreadID: threadmap.ThreadID(j.Key), Kind: "prompt", Payload: j.Payload,
-		State: threadmap.JobAccepted, CreatedAt: Start.UTC().Truncate(time.Microsecond),
+	want := slackbot.Job{
+		ID: j.ID, Key: j.Key, ThreadID: slackbot.ThreadID(j.Key), Kind: "prompt", Payload: j.Payload,
+		State: slackbot.JobAccepted, CreatedAt: Start.UTC().Truncate(time.Microsecond),
 		UpdatedAt: Start.UTC().Truncate(time.Microsecond),
 	}
 	if !jobsEqual(got, want) {
@@ -85,7 +86,7 @@ func testLeasePerThreadOrder(t *testing.T, s threadmap.Store, clk *Clock) {
 	// a2 waits for a1, the older open job of its thread.
 	mustNoJob(t, s, "w3")
 
-	a1.State = threadmap.JobDone
+	a1.State = slackbot.JobDone
 	if err := s.UpdateJob(ctx, a1); err != nil {
 		t.Fatalf("UpdateJob(a1 done): %v", err)
 	}
@@ -98,12 +99,12 @@ func testLeaseSkipsPaused(t *testing.T, s threadmap.Store, _ *Clock) {
 	ctx := t.Context()
 	mustAdd(t, s, newJob("a1", threadA), newJob("a2", threadA), newJob("b1", threadB))
 	a1 := mustLease(t, s, "w1", time.Minute, "a1")
-	a1.State, a1.RunID = threadmap.JobPaused, "run-1"
+	a1.State, a1.RunID = slackbot.JobPaused, "run-1"
 	if err := s.UpdateJob(ctx, a1); err != nil {
 		t.Fatalf("UpdateJob(a1 paused): %v", err)
 	}
 	paused := mustJob(t, s, "a1")
-	if paused.State != threadmap.JobPaused || paused.LeaseOwner != "" || !paused.LeaseUntil.IsZero() || paused.Final() {
+	if paused.State != slackbot.JobPaused || paused.LeaseOwner != "" || !paused.LeaseUntil.IsZero() || paused.Final() {
 		t.Fatalf("paused job = %+v; want paused, not final, without a lease", paused)
 	}
 	// The paused job is not worked, and it holds its thread's later jobs back.
@@ -125,12 +126,12 @@ func testLeaseExpiredTakeover(t *testing.T, s threadmap.Store, clk *Clock) {
 	if taken.Attempts != 2 || !ownedBy(taken, "w2") {
 		t.Fatalf("taken over: Attempts %d, LeaseOwner %q; want 2, w2/<token>", taken.Attempts, taken.LeaseOwner)
 	}
-	first.State = threadmap.JobRunning
-	wantErr(t, "UpdateJob by the old owner", s.UpdateJob(ctx, first), threadmap.ErrLeaseLost)
-	wantErr(t, "RenewLease by the old owner", s.RenewLease(ctx, "a1", first.LeaseOwner, time.Minute), threadmap.ErrLeaseLost)
-	wantErr(t, "ReleaseLease by the old owner", s.ReleaseLease(ctx, "a1", first.LeaseOwner), threadmap.ErrLeaseLost)
-	wantErr(t, "RenewLease by the owner's bare name", s.RenewLease(ctx, "a1", "w2", time.Minute), threadmap.ErrLeaseLost)
-	if got := mustJob(t, s, "a1"); got.LeaseOwner != taken.LeaseOwner || got.State != threadmap.JobAccepted {
+	first.State = slackbot.JobRunning
+	wantErr(t, "UpdateJob by the old owner", s.UpdateJob(ctx, first), slackbot.ErrLeaseLost)
+	wantErr(t, "RenewLease by the old owner", s.RenewLease(ctx, "a1", first.LeaseOwner, time.Minute), slackbot.ErrLeaseLost)
+	wantErr(t, "ReleaseLease by the old owner", s.ReleaseLease(ctx, "a1", first.LeaseOwner), slackbot.ErrLeaseLost)
+	wantErr(t, "RenewLease by the owner's bare name", s.RenewLease(ctx, "a1", "w2", time.Minute), slackbot.ErrLeaseLost)
+	if got := mustJob(t, s, "a1"); got.LeaseOwner != taken.LeaseOwner || got.State != slackbot.JobAccepted {
 		t.Fatalf("after the old owner's attempts: %+v; want untouched, leased by w2", got)
 	}
 }
@@ -152,8 +153,8 @@ func testRenewLease(t *testing.T, s threadmap.Store, clk *Clock) {
 	clk.Advance(11 * time.Second)
 	mustLease(t, s, "w2", time.Minute, "a1")
 
-	wantErr(t, "RenewLease(missing)", s.RenewLease(ctx, "missing", leased.LeaseOwner, time.Minute), threadmap.ErrNotFound)
-	wantErr(t, "RenewLease with no owner", s.RenewLease(ctx, "a1", "", time.Minute), threadmap.ErrLeaseLost)
+	wantErr(t, "RenewLease(missing)", s.RenewLease(ctx, "missing", leased.LeaseOwner, time.Minute), slackbot.ErrNotFound)
+	wantErr(t, "RenewLease with no owner", s.RenewLease(ctx, "a1", "", time.Minute), slackbot.ErrLeaseLost)
 }
 
 func testUpdateJob(t *testing.T, s threadmap.Store, clk *Clock) {
@@ -163,7 +164,7 @@ func testUpdateJob(t *testing.T, s threadmap.Store, clk *Clock) {
 	clk.Advance(10 * time.Second)
 
 	running := leased
-	running.State, running.RunID, running.ReplyTS = threadmap.JobRunning, "run-1", "1700000000.000300"
+	running.State, running.RunID, running.ReplyTS = slackbot.JobRunning, "run-1", "1700000000.000300"
 	running.LastEventID, running.Delivered, running.Error = "evt-7", 2, "transient"
 	running.Payload = []byte(`{"text":"rewritten"}`)
 	if err := s.UpdateJob(ctx, running); err != nil {
@@ -181,19 +182,19 @@ func testUpdateJob(t *testing.T, s threadmap.Store, clk *Clock) {
 		id    string
 		want  error
 	}{
-		{"another owner", "w2", "a1", threadmap.ErrLeaseLost},
-		{"the owner's bare name", "w1", "a1", threadmap.ErrLeaseLost},
-		{"no owner", "", "a1", threadmap.ErrLeaseLost},
-		{"missing job", leased.LeaseOwner, "missing", threadmap.ErrNotFound},
+		{"another owner", "w2", "a1", slackbot.ErrLeaseLost},
+		{"the owner's bare name", "w1", "a1", slackbot.ErrLeaseLost},
+		{"no owner", "", "a1", slackbot.ErrLeaseLost},
+		{"missing job", leased.LeaseOwner, "missing", slackbot.ErrNotFound},
 	}
 	for _, tc := range tests {
 		j := running
-		j.ID, j.LeaseOwner, j.State = tc.id, tc.owner, threadmap.JobFailed
+		j.ID, j.LeaseOwner, j.State = tc.id, tc.owner, slackbot.JobFailed
 		wantErr(t, "UpdateJob by "+tc.name, s.UpdateJob(ctx, j), tc.want)
 	}
 
 	done := running
-	done.State, done.Delivered, done.Error = threadmap.JobDone, 3, ""
+	done.State, done.Delivered, done.Error = slackbot.JobDone, 3, ""
 	if err := s.UpdateJob(ctx, done); err != nil {
 		t.Fatalf("UpdateJob(done): %v", err)
 	}
@@ -202,7 +203,7 @@ func testUpdateJob(t *testing.T, s threadmap.Store, clk *Clock) {
 		t.Fatalf("done job = %+v; want final, Delivered 3, without a lease", got)
 	}
 	mustUnfinished(t, s, threadA, 0)
-	wantErr(t, "UpdateJob after done", s.UpdateJob(ctx, done), threadmap.ErrLeaseLost)
+	wantErr(t, "UpdateJob after done", s.UpdateJob(ctx, done), slackbot.ErrLeaseLost)
 	mustNoJob(t, s, "w2")
 }
 
@@ -220,8 +221,8 @@ func testReleaseLease(t *testing.T, s threadmap.Store, _ *Clock) {
 	if again.Attempts != 2 {
 		t.Errorf("Attempts after release and re-lease = %d; want 2", again.Attempts)
 	}
-	wantErr(t, "ReleaseLease by the former owner", s.ReleaseLease(ctx, "a1", leased.LeaseOwner), threadmap.ErrLeaseLost)
-	wantErr(t, "ReleaseLease(missing)", s.ReleaseLease(ctx, "missing", leased.LeaseOwner), threadmap.ErrNotFound)
+	wantErr(t, "ReleaseLease by the former owner", s.ReleaseLease(ctx, "a1", leased.LeaseOwner), slackbot.ErrLeaseLost)
+	wantErr(t, "ReleaseLease(missing)", s.ReleaseLease(ctx, "missing", leased.LeaseOwner), slackbot.ErrNotFound)
 }
 
 // testLeaseConcurrent has workers race for jobs: every thread's first job is
@@ -246,7 +247,7 @@ func testLeaseConcurrent(t *testing.T, s threadmap.Store, _ *Clock) {
 			owner := fmt.Sprintf("w%d", w)
 			for {
 				j, err := s.LeaseNextJob(t.Context(), owner, time.Hour)
-				if errors.Is(err, threadmap.ErrNoJob) {
+				if errors.Is(err, slackbot.ErrNoJob) {
 					return
 				}
 				if err != nil {
@@ -275,7 +276,7 @@ func testLeaseConcurrent(t *testing.T, s threadmap.Store, _ *Clock) {
 }
 
 // jobsEqual compares jobs field by field; times by instant.
-func jobsEqual(a, b threadmap.Job) bool {
+func jobsEqual(a, b slackbot.Job) bool {
 	return a.ID == b.ID && a.Key == b.Key && a.ThreadID == b.ThreadID && a.Kind == b.Kind &&
 		bytes.Equal(a.Payload, b.Payload) && a.State == b.State && a.RunID == b.RunID && a.ReplyTS == b.ReplyTS &&
 		a.LastEventID == b.LastEventID && a.Delivered == b.Delivered && a.Error == b.Error &&
@@ -285,7 +286,7 @@ func jobsEqual(a, b threadmap.Job) bool {
 
 // ownedBy reports whether j's lease was taken by a worker named owner: its
 // LeaseOwner is the name, a slash and the lease's own token.
-func ownedBy(j threadmap.Job, owner string) bool {
+func ownedBy(j slackbot.Job, owner string) bool {
 	name, token, ok := strings.Cut(j.LeaseOwner, "/")
 	return ok && name == owner && token != ""
 }
@@ -307,13 +308,13 @@ func testLeaseTokens(t *testing.T, s threadmap.Store, clk *Clock) {
 		t.Fatalf("the lease taken over kept LeaseOwner %q; want a new token", second.LeaseOwner)
 	}
 	stale := first
-	stale.State, stale.ReplyTS = threadmap.JobRunning, "1700000000.000900"
-	wantErr(t, "UpdateJob with the expired token", s.UpdateJob(ctx, stale), threadmap.ErrLeaseLost)
-	wantErr(t, "RenewLease with the expired token", s.RenewLease(ctx, "a1", first.LeaseOwner, time.Minute), threadmap.ErrLeaseLost)
+	stale.State, stale.ReplyTS = slackbot.JobRunning, "1700000000.000900"
+	wantErr(t, "UpdateJob with the expired token", s.UpdateJob(ctx, stale), slackbot.ErrLeaseLost)
+	wantErr(t, "RenewLease with the expired token", s.RenewLease(ctx, "a1", first.LeaseOwner, time.Minute), slackbot.ErrLeaseLost)
 	if got := mustJob(t, s, "a1"); got.LeaseOwner != second.LeaseOwner || got.ReplyTS != "" {
 		t.Fatalf("after the stale worker's attempts: %+v; want untouched, leased by %s", got, second.LeaseOwner)
 	}
-	if _, err := s.LeaseNextJob(ctx, "", time.Minute); err == nil || errors.Is(err, threadmap.ErrNoJob) {
+	if _, err := s.LeaseNextJob(ctx, "", time.Minute); err == nil || errors.Is(err, slackbot.ErrNoJob) {
 		t.Fatalf("LeaseNextJob with no owner name = %v; want an error", err)
 	}
 }
@@ -334,26 +335,26 @@ func testPruneFinished(t *testing.T, s threadmap.Store, clk *Clock) {
 		if err := s.UpdateJob(ctx, j); err != nil {
 			t.Fatalf("UpdateJob(%s): %v", id, err)
 		}
-		if err := s.SaveCard(ctx, threadmap.Card{ID: "card-" + id, JobID: id, Key: j.Key}); err != nil {
+		if err := s.SaveCard(ctx, slackbot.Card{ID: "card-" + id, JobID: id, Key: j.Key}); err != nil {
 			t.Fatalf("SaveCard: %v", err)
 		}
 	}
-	finish("old-done", "1700000001.000100", threadmap.JobDone)
-	finish("old-failed", "1700000002.000100", threadmap.JobFailed)
-	finish("old-paused", "1700000003.000100", threadmap.JobPaused)
+	finish("old-done", "1700000001.000100", slackbot.JobDone)
+	finish("old-failed", "1700000002.000100", slackbot.JobFailed)
+	finish("old-paused", "1700000003.000100", slackbot.JobPaused)
 	clk.Advance(2 * time.Hour)
-	finish("new-done", "1700000005.000100", threadmap.JobDone)
+	finish("new-done", "1700000005.000100", slackbot.JobDone)
 	mustAdd(t, s, newJob("old-open", "1700000004.000100"))
 
 	got, err := p.PruneFinished(ctx, clk.Now().Add(-time.Hour))
-	if err != nil || got != (threadmap.Pruned{Jobs: 2, Cards: 2}) {
+	if err != nil || got != (slackbot.Pruned{Jobs: 2, Cards: 2}) {
 		t.Fatalf("PruneFinished = %+v, %v; want 2 jobs, 2 cards", got, err)
 	}
 	for _, id := range []string{"old-done", "old-failed"} {
-		if _, err := s.Job(ctx, id); !errors.Is(err, threadmap.ErrNotFound) {
+		if _, err := s.Job(ctx, id); !errors.Is(err, slackbot.ErrNotFound) {
 			t.Errorf("Job(%s) after pruning = %v; want ErrNotFound", id, err)
 		}
-		if _, err := s.Card(ctx, "card-"+id); !errors.Is(err, threadmap.ErrNotFound) {
+		if _, err := s.Card(ctx, "card-"+id); !errors.Is(err, slackbot.ErrNotFound) {
 			t.Errorf("Card(card-%s) after pruning = %v; want ErrNotFound", id, err)
 		}
 	}

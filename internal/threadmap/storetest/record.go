@@ -7,28 +7,29 @@ import (
 	"testing"
 	"time"
 
+	"github.com/deepagents-slack/slackbot"
 	"github.com/deepagents-slack/slackbot/internal/threadmap"
 )
 
 // testRecord checks one Record of all three parts, then the same again.
 func testRecord(t *testing.T, s threadmap.Store, clk *Clock) {
 	ctx := t.Context()
-	if _, err := s.Record(ctx, threadmap.Record{}); err == nil {
+	if _, err := s.Record(ctx, slackbot.Record{}); err == nil {
 		t.Fatal("Record(empty) succeeded; want an error")
 	}
 	k := key(threadA)
-	conv := threadmap.Conversation{Key: k, AgentID: "agent-1", StartedBy: "U1", MentionsOnly: true}
+	conv := slackbot.Conversation{Key: k, AgentID: "agent-1", StartedBy: "U1", MentionsOnly: true}
 	job := newJob("msg:C0001:"+threadA, threadA)
-	got, err := s.Record(ctx, threadmap.Record{Conversation: &conv, Job: &job, DeliveryID: "event:Ev1"})
-	if err != nil || got != (threadmap.Recorded{JobAdded: true, DeliveryClaimed: true}) {
+	got, err := s.Record(ctx, slackbot.Record{Conversation: &conv, Job: &job, DeliveryID: "event:Ev1"})
+	if err != nil || got != (slackbot.Recorded{JobAdded: true, DeliveryClaimed: true}) {
 		t.Fatalf("Record = %+v, %v; want job added and delivery claimed", got, err)
 	}
 	c, err := s.Conversation(ctx, k)
-	if err != nil || c.AgentID != "agent-1" || c.ThreadID != threadmap.ThreadID(k) || !c.CreatedAt.Equal(stamp(clk)) || !c.MentionsOnly {
+	if err != nil || c.AgentID != "agent-1" || c.ThreadID != slackbot.ThreadID(k) || !c.CreatedAt.Equal(stamp(clk)) || !c.MentionsOnly {
 		t.Fatalf("Conversation after Record = %+v, %v; want agent-1, derived thread id, created now, mentions only", c, err)
 	}
 	j := mustJob(t, s, job.ID)
-	if j.ThreadID != threadmap.ThreadID(k) || j.State != threadmap.JobAccepted || string(j.Payload) != string(job.Payload) {
+	if j.ThreadID != slackbot.ThreadID(k) || j.State != slackbot.JobAccepted || string(j.Payload) != string(job.Payload) {
 		t.Fatalf("Job after Record = %+v", j)
 	}
 
@@ -36,16 +37,16 @@ func testRecord(t *testing.T, s threadmap.Store, clk *Clock) {
 	clk.Advance(time.Second)
 	other := conv
 	other.AgentID = "agent-2"
-	got, err = s.Record(ctx, threadmap.Record{Conversation: &other, Job: &job, DeliveryID: "event:Ev1"})
-	if err != nil || got != (threadmap.Recorded{}) {
+	got, err = s.Record(ctx, slackbot.Record{Conversation: &other, Job: &job, DeliveryID: "event:Ev1"})
+	if err != nil || got != (slackbot.Recorded{}) {
 		t.Fatalf("Record(again) = %+v, %v; want nothing new", got, err)
 	}
 	if c, _ := s.Conversation(ctx, k); c.AgentID != "agent-1" {
 		t.Fatalf("Conversation after a second Record has agent %q; want the first binding's agent-1", c.AgentID)
 	}
 	// The parts are independent: a known job with a new delivery id.
-	got, err = s.Record(ctx, threadmap.Record{Job: &job, DeliveryID: "event:Ev2"})
-	if err != nil || got != (threadmap.Recorded{DeliveryClaimed: true}) {
+	got, err = s.Record(ctx, slackbot.Record{Job: &job, DeliveryID: "event:Ev2"})
+	if err != nil || got != (slackbot.Recorded{DeliveryClaimed: true}) {
 		t.Fatalf("Record(known job, new delivery) = %+v, %v; want only the delivery claimed", got, err)
 	}
 	if ok, err := s.ClaimDelivery(ctx, "event:Ev2"); err != nil || ok {
@@ -63,7 +64,7 @@ func testRecordConcurrentDuplicates(t *testing.T, s threadmap.Store, _ *Clock) {
 	)
 	type outcome struct {
 		id  string
-		res threadmap.Recorded
+		res slackbot.Recorded
 		err error
 	}
 	var mu sync.Mutex
@@ -73,8 +74,8 @@ func testRecordConcurrentDuplicates(t *testing.T, s threadmap.Store, _ *Clock) {
 		wg.Go(func() {
 			k := key("1700000001." + id)
 			j := newJob("msg:"+id, k.RootTS)
-			res, err := s.Record(t.Context(), threadmap.Record{
-				Conversation: &threadmap.Conversation{Key: k, AgentID: "agent-1"},
+			res, err := s.Record(t.Context(), slackbot.Record{
+				Conversation: &slackbot.Conversation{Key: k, AgentID: "agent-1"},
 				Job:          &j,
 				DeliveryID:   "event:" + id,
 			})

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/deepagents-slack/slackbot"
 	"github.com/deepagents-slack/slackbot/internal/threadmap"
 )
 
@@ -71,15 +72,15 @@ func RunStoreSuite(t *testing.T, open Opener) {
 // stamp is the time a store records for the clock's current time.
 func stamp(clk *Clock) time.Time { return clk.Now().UTC().Truncate(time.Microsecond) }
 
-func key(thread string) threadmap.Key {
-	return threadmap.Key{TeamID: "T0001", ChannelID: "C0001", RootTS: thread}
+func key(thread string) slackbot.Key {
+	return slackbot.Key{TeamID: "T0001", ChannelID: "C0001", RootTS: thread}
 }
 
-func newJob(id, thread string) threadmap.Job {
-	return threadmap.Job{ID: id, Key: key(thread), Kind: "prompt", Payload: []byte(`{"text":"` + id + `"}`)}
+func newJob(id, thread string) slackbot.Job {
+	return slackbot.Job{ID: id, Key: key(thread), Kind: "prompt", Payload: []byte(`{"text":"` + id + `"}`)}
 }
 
-func mustAdd(t *testing.T, s threadmap.Store, jobs ...threadmap.Job) {
+func mustAdd(t *testing.T, s threadmap.Store, jobs ...slackbot.Job) {
 	t.Helper()
 	for _, j := range jobs {
 		ok, err := s.AddJob(t.Context(), j)
@@ -89,7 +90,7 @@ func mustAdd(t *testing.T, s threadmap.Store, jobs ...threadmap.Job) {
 	}
 }
 
-func mustLease(t *testing.T, s threadmap.Store, owner string, ttl time.Duration, wantID string) threadmap.Job {
+func mustLease(t *testing.T, s threadmap.Store, owner string, ttl time.Duration, wantID string) slackbot.Job {
 	t.Helper()
 	j, err := s.LeaseNextJob(t.Context(), owner, ttl)
 	if err != nil {
@@ -104,12 +105,12 @@ func mustLease(t *testing.T, s threadmap.Store, owner string, ttl time.Duration,
 func mustNoJob(t *testing.T, s threadmap.Store, owner string) {
 	t.Helper()
 	j, err := s.LeaseNextJob(t.Context(), owner, time.Minute)
-	if !errors.Is(err, threadmap.ErrNoJob) {
+	if !errors.Is(err, slackbot.ErrNoJob) {
 		t.Fatalf("LeaseNextJob(%s) = job %q, %v; want ErrNoJob", owner, j.ID, err)
 	}
 }
 
-func mustJob(t *testing.T, s threadmap.Store, id string) threadmap.Job {
+func mustJob(t *testing.T, s threadmap.Store, id string) slackbot.Job {
 	t.Helper()
 	j, err := s.Job(t.Context(), id)
 	if err != nil {
@@ -120,7 +121,7 @@ func mustJob(t *testing.T, s threadmap.Store, id string) threadmap.Job {
 
 func mustUnfinished(t *testing.T, s threadmap.Store, thread string, want int) {
 	t.Helper()
-	n, err := s.UnfinishedJobs(t.Context(), threadmap.ThreadID(key(thread)))
+	n, err := s.UnfinishedJobs(t.Context(), slackbot.ThreadID(key(thread)))
 	if err != nil || n != want {
 		t.Fatalf("UnfinishedJobs(%s) = %d, %v; want %d", thread, n, err, want)
 	}

@@ -7,19 +7,20 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/deepagents-slack/slackbot"
 	"github.com/deepagents-slack/slackbot/internal/threadmap"
 )
 
 func testFeedbackOncePerUser(t *testing.T, s threadmap.Store, clk *Clock) {
 	ctx := context.Background()
 	tests := []struct {
-		f    threadmap.Feedback
+		f    slackbot.Feedback
 		want bool
 	}{
-		{threadmap.Feedback{JobID: "j1", UserID: "U1", RunID: "r1", Score: 1}, true},
-		{threadmap.Feedback{JobID: "j1", UserID: "U1", RunID: "r1", Score: 0}, false}, // first verdict stands
-		{threadmap.Feedback{JobID: "j1", UserID: "U2", RunID: "r1", Score: 0}, true},
-		{threadmap.Feedback{JobID: "j2", UserID: "U1", RunID: "r2", Score: 0}, true},
+		{slackbot.Feedback{JobID: "j1", UserID: "U1", RunID: "r1", Score: 1}, true},
+		{slackbot.Feedback{JobID: "j1", UserID: "U1", RunID: "r1", Score: 0}, false}, // first verdict stands
+		{slackbot.Feedback{JobID: "j1", UserID: "U2", RunID: "r1", Score: 0}, true},
+		{slackbot.Feedback{JobID: "j2", UserID: "U1", RunID: "r2", Score: 0}, true},
 	}
 	for i, tc := range tests {
 		got, err := s.RecordFeedback(ctx, tc.f)
@@ -30,14 +31,14 @@ func testFeedbackOncePerUser(t *testing.T, s threadmap.Store, clk *Clock) {
 			t.Errorf("%d: RecordFeedback(%+v) = %v, want %v", i, tc.f, got, tc.want)
 		}
 	}
-	if _, err := s.RecordFeedback(ctx, threadmap.Feedback{JobID: "j1"}); err == nil {
+	if _, err := s.RecordFeedback(ctx, slackbot.Feedback{JobID: "j1"}); err == nil {
 		t.Error("RecordFeedback without a user: want an error")
 	}
 }
 
 func testStopOnceConcurrent(t *testing.T, s threadmap.Store, clk *Clock) {
 	ctx := context.Background()
-	if _, err := s.StopOf(ctx, "j1"); !errors.Is(err, threadmap.ErrNotFound) {
+	if _, err := s.StopOf(ctx, "j1"); !errors.Is(err, slackbot.ErrNotFound) {
 		t.Fatalf("StopOf before any stop: %v, want ErrNotFound", err)
 	}
 	const n = 8
@@ -49,7 +50,7 @@ func testStopOnceConcurrent(t *testing.T, s threadmap.Store, clk *Clock) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			st, first, err := s.RecordStop(ctx, threadmap.Stop{JobID: "j1", RunID: "r1", StoppedBy: fmt.Sprintf("U%d", i), StoppedAt: clk.Now()})
+			st, first, err := s.RecordStop(ctx, slackbot.Stop{JobID: "j1", RunID: "r1", StoppedBy: fmt.Sprintf("U%d", i), StoppedAt: clk.Now()})
 			if err != nil {
 				t.Errorf("RecordStop: %v", err)
 				return
