@@ -90,18 +90,21 @@ func newService(ctx context.Context, cfg Config, log *slog.Logger) (*service, er
 	poster := slackpost.New(api, slackpost.WithHTTPClient(slackHTTP), slackpost.WithLogger(log.With("component", "slack")),
 		slackpost.WithScheduler(sched))
 
-	var feedback *langsmith.Client
+	// An unset sink stays a nil interface: relay sends no feedback then.
+	var feedback relay.FeedbackSink
 	if cfg.LangSmithURL != "" {
-		if feedback, err = langsmith.New(cfg.LangSmithURL, cfg.APIKey); err != nil {
+		ls, err := langsmith.New(cfg.LangSmithURL, cfg.APIKey)
+		if err != nil {
 			return fail(err)
 		}
+		feedback = ls
 	}
 	rl, err := relay.New(relay.Config{
 		LangSmith:     feedback,
 		OutputPrefix:  cfg.OutputPrefix,
 		Store:         store,
 		Agents:        runtime,
-		Slack:         poster,
+		Slack:         relay.PosterSlack{Poster: poster},
 		Policy:        cfg.Policy,
 		Logger:        log.With("component", "relay"),
 		Metrics:       m,
@@ -155,7 +158,7 @@ func newService(ctx context.Context, cfg Config, log *slog.Logger) (*service, er
 		}
 	} else {
 		h.Routes(r, slackhandler.Verifier{Secret: cfg.SigningSecret, MaxBody: maxSlackBody, Logger: log.With("component", "verify")})
-		r.Handle("/agents/webhook/{token}", rl.WebhookHandler()).Methods(http.MethodPost)
+		r.PathPrefix(relay.WebhookPath).Handler(rl.WebhookHandler())
 	}
 	svc.opsRoutes(r, cfg)
 	r.HandleFunc("/healthz", svc.healthz).Methods(http.MethodGet)

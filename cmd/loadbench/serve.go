@@ -128,7 +128,7 @@ func botHandler(ctx context.Context, database string, log *slog.Logger) (http.Ha
 	rl, err := relay.New(relay.Config{
 		Store:  store,
 		Agents: runtime,
-		Slack:  slackpost.New(api, slackpost.WithLogger(log.With("component", "slack"))),
+		Slack:  relay.PosterSlack{Poster: slackpost.New(api, slackpost.WithLogger(log.With("component", "slack")))},
 		Policy: relay.Policy{
 			DefaultAgent:     "00000000-0000-4000-8000-000000000001",
 			ChannelAgents:    map[string]string{},

@@ -56,7 +56,7 @@ func cardID(job slackbot.Job, p payload) string {
 
 // pause shows an interrupted run's approval card and parks the job until
 // someone decides.
-func (r *Relay) pause(ctx context.Context, log *slog.Logger, job *slackbot.Job, conv slackbot.Conversation, p payload, live *slackpost.Live, out outcome) error {
+func (r *Relay) pause(ctx context.Context, log *slog.Logger, job *slackbot.Job, conv slackbot.Conversation, p payload, live LiveReply, out outcome) error {
 	ic := *out.interrupt
 	if conv.Options.SkipMemoryWriteProtection && r.cfg.Agents.Dialect() == agents.Managed {
 		// Headless channels have no one to ask; say so instead of waiting

@@ -39,7 +39,7 @@ const webhookGrace = 30 * time.Second
 // As it reads, it saves a resume point in job.LastEventID (see checkpoint),
 // so a worker that takes the job over rejoins the stream there instead of
 // replaying the whole run.
-func (r *Relay) follow(ctx context.Context, log *slog.Logger, job *slackbot.Job, live *slackpost.Live, first *agents.Stream) (outcome, error) {
+func (r *Relay) follow(ctx context.Context, log *slog.Logger, job *slackbot.Job, live LiveReply, first *agents.Stream) (outcome, error) {
 	// A webhook that came while the stream told the run is not needed.
 	defer r.webhooks.unsubscribe(webhookKey(*job))
 	tracker := &agents.Tracker{}
@@ -132,7 +132,7 @@ func (r *Relay) follow(ctx context.Context, log *slog.Logger, job *slackbot.Job,
 // stream ends; it returns the read error, nil at a clean end. It saves the
 // stream's resume point in job as it moves, at most once per
 // checkpointEvery, so a busy stream does not write per token.
-func (r *Relay) readStream(ctx context.Context, log *slog.Logger, job *slackbot.Job, stream *agents.Stream, tracker *agents.Tracker, live *slackpost.Live, cp *checkpoint) error {
+func (r *Relay) readStream(ctx context.Context, log *slog.Logger, job *slackbot.Job, stream *agents.Stream, tracker *agents.Tracker, live LiveReply, cp *checkpoint) error {
 	for {
 		ev, err := stream.Next()
 		if err != nil {
@@ -195,7 +195,7 @@ func (c *checkpoint) due(saved string, now time.Time) bool {
 // awaitRun waits for a run the bot cannot stream: its completion webhook
 // (whose body carries the final values) or the thread leaving "busy",
 // polled with backoff.
-func (r *Relay) awaitRun(ctx context.Context, log *slog.Logger, job slackbot.Job, live *slackpost.Live, seen agents.RunView) (outcome, error) {
+func (r *Relay) awaitRun(ctx context.Context, log *slog.Logger, job slackbot.Job, live LiveReply, seen agents.RunView) (outcome, error) {
 	key := webhookKey(job)
 	defer r.webhooks.unsubscribe(key)
 	pr := progressOf(seen)

@@ -22,7 +22,7 @@ func TestFileParts(t *testing.T) {
 	fake := slackfake.New()
 	defer fake.Close()
 	r := &Relay{cfg: Config{
-		Slack:        slackpost.New(slack.New("xoxb-test", slack.OptionAPIURL(fake.APIURL()))),
+		Slack:        PosterSlack{Poster: slackpost.New(slack.New("xoxb-test", slack.OptionAPIURL(fake.APIURL())))},
 		FileMaxBytes: 1000, MessageFilesBytes: 1500,
 	}}
 	share := func(name, mime string, content []byte) SharedFile {
@@ -86,7 +86,7 @@ func TestRunInputBlocks(t *testing.T) {
 		return c
 	}
 	r := &Relay{cfg: Config{
-		Slack:        slackpost.New(slack.New("xoxb-test", slack.OptionAPIURL(fake.APIURL()))),
+		Slack:        PosterSlack{Poster: slackpost.New(slack.New("xoxb-test", slack.OptionAPIURL(fake.APIURL())))},
 		Agents:       runtime(agents.AgentServer),
 		FileMaxBytes: 1 << 20, MessageFilesBytes: 1 << 20,
 	}}

@@ -13,19 +13,16 @@ import (
 	"time"
 
 	"github.com/deepagents-slack/slackbot"
-	"github.com/deepagents-slack/slackbot/internal/agents"
-	"github.com/deepagents-slack/slackbot/internal/langsmith"
 	"github.com/deepagents-slack/slackbot/internal/slackpost"
-	"github.com/deepagents-slack/slackbot/internal/threadmap"
 )
 
 // Config holds the relay's dependencies and knobs.
 type Config struct {
-	Store  threadmap.Store
-	Agents *agents.Client
-	Slack  *slackpost.Poster
+	Store  Store
+	Agents Runtime
+	Slack  Slack
 	// LangSmith, when set, receives users' 👍/👎 as feedback on runs.
-	LangSmith *langsmith.Client
+	LangSmith FeedbackSink
 	Policy    Policy
 	Logger    *slog.Logger
 	// Metrics receives operational counters; nil records nothing.
@@ -79,7 +76,9 @@ type Config struct {
 	MessageFilesBytes int64
 	// SuggestedPrompts are offered when a user opens the bot as an AI app.
 	SuggestedPrompts []slackpost.Prompt
-	Now              func() time.Time
+	// Now is the core's clock for what it records (card, decision, stop and
+	// feedback times, retention cut-offs); time.Now by default.
+	Now func() time.Time
 }
 
 // Relay implements slackhandler.Dispatcher and runs the workers that follow runs.
@@ -197,7 +196,7 @@ func (r *Relay) notify() {
 // at once.
 func (r *Relay) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
-	if p, ok := r.cfg.Store.(threadmap.Pruner); ok {
+	if p, ok := r.cfg.Store.(Pruner); ok {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -263,7 +262,7 @@ const (
 // pruneLoop deletes, hourly, finished jobs with their cards and handled
 // delivery ids older than Retention, so neither prompts nor response_urls
 // are kept longer than the operator allows, and the tables stay small.
-func (r *Relay) pruneLoop(ctx context.Context, p threadmap.Pruner) {
+func (r *Relay) pruneLoop(ctx context.Context, p Pruner) {
 	t := time.NewTicker(time.Hour)
 	defer t.Stop()
 	for {

@@ -10,7 +10,6 @@ import (
 
 	"github.com/deepagents-slack/slackbot"
 	"github.com/deepagents-slack/slackbot/internal/agents"
-	"github.com/deepagents-slack/slackbot/internal/slackpost"
 )
 
 // stopActionID names the Stop button on a live reply; its value is the
@@ -183,7 +182,7 @@ func stoppedText(user, produced string) string {
 
 // finishStopped ends a stopped run's reply: who stopped it and what the
 // agent produced until then. The job is done: the conversation goes on.
-func (r *Relay) finishStopped(ctx context.Context, log *slog.Logger, job *slackbot.Job, p payload, live *slackpost.Live, by string, out outcome) error {
+func (r *Relay) finishStopped(ctx context.Context, log *slog.Logger, job *slackbot.Job, p payload, live LiveReply, by string, out outcome) error {
 	produced := out.answer
 	if produced == "" {
 		produced = out.shown

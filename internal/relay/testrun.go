@@ -12,7 +12,6 @@ import (
 	"github.com/deepagents-slack/slackbot"
 	"github.com/deepagents-slack/slackbot/internal/slackpost"
 	"github.com/deepagents-slack/slackbot/internal/slacktext"
-	"github.com/deepagents-slack/slackbot/internal/threadmap"
 )
 
 // TestRun is a test run requested outside Slack, by an ops pipeline
@@ -124,7 +123,7 @@ const testRunPoll = 200 * time.Millisecond
 // "timeout" (ctx's deadline passed) or "interrupted" (ctx was cancelled),
 // and any replica finishes the run in the thread.
 func (r *Relay) FollowTestRun(ctx context.Context, t TestRunTicket) (TestRunResult, error) {
-	leaser, canLease := r.cfg.Store.(threadmap.JobLeaser)
+	leaser, canLease := r.cfg.Store.(JobLeaser)
 	tick := time.NewTicker(testRunPoll)
 	defer tick.Stop()
 	for {

@@ -35,7 +35,7 @@ func newTestRelay(t *testing.T, owner string, store threadmap.Store, script agen
 	r, err := New(Config{
 		Store:    store,
 		Agents:   client,
-		Slack:    slackpost.New(slack.New("xoxb-test", slack.OptionAPIURL(fake.APIURL()))),
+		Slack:    PosterSlack{Poster: slackpost.New(slack.New("xoxb-test", slack.OptionAPIURL(fake.APIURL())))},
 		Policy:   Policy{DefaultAgent: testAgent},
 		Owner:    owner,
 		LeaseTTL: time.Second,

@@ -12,8 +12,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/gorilla/mux"
-
 	"github.com/deepagents-slack/slackbot"
 	"github.com/deepagents-slack/slackbot/internal/agents"
 )
@@ -221,7 +219,7 @@ func (r *Relay) webhookMAC(encodedID string) string {
 }
 
 func (r *Relay) webhookURL(key string) string {
-	return strings.TrimRight(r.cfg.WebhookURL, "/") + "/agents/webhook/" + r.webhookToken(key)
+	return strings.TrimRight(r.cfg.WebhookURL, "/") + WebhookPath + r.webhookToken(key)
 }
 
 // keyFromToken returns the run start (webhookKey) a webhook token was made for.
@@ -237,14 +235,19 @@ func (r *Relay) keyFromToken(token string) (string, bool) {
 	return string(raw), true
 }
 
+// WebhookPath is where WebhookHandler serves; mount the handler on it
+// (it routes POST WebhookPath+"{token}" itself).
+const WebhookPath = "/agents/webhook/"
+
 // WebhookHandler serves POST /agents/webhook/{token}: the runtime's run
 // completion callback. The token names one job and is unguessable without
 // the secret, so only the runtime that was given the URL can deliver; its
 // body's final values are used only where the bot cannot read the run
 // itself (no stream, no thread values).
 func (r *Relay) WebhookHandler() http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
-		key, ok := r.keyFromToken(mux.Vars(req)["token"])
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST "+WebhookPath+"{token}", func(w http.ResponseWriter, req *http.Request) {
+		key, ok := r.keyFromToken(req.PathValue("token"))
 		if !ok {
 			http.NotFound(w, req)
 			return
@@ -260,4 +263,5 @@ func (r *Relay) WebhookHandler() http.Handler {
 		r.log.Info("run completion webhook", "job", jobID, "run_id", body.RunID, "status", body.Status, "worker_waiting", waiting)
 		w.WriteHeader(http.StatusNoContent)
 	})
+	return mux
 }

@@ -326,7 +326,7 @@ func (r *Relay) workRun(ctx context.Context, log *slog.Logger, job slackbot.Job)
 // request was never sent, or the runtime refused it): the job goes back to
 // "accepted" so that its next attempt starts the run, after the usual
 // backoff. A permanent error, or the last attempt, ends it with a note.
-func (r *Relay) runNotStarted(ctx context.Context, log *slog.Logger, job *slackbot.Job, p payload, live *slackpost.Live, err error) error {
+func (r *Relay) runNotStarted(ctx context.Context, log *slog.Logger, job *slackbot.Job, p payload, live LiveReply, err error) error {
 	job.State = slackbot.JobAccepted
 	if serr := r.saveDone(ctx, job); serr != nil {
 		return serr
@@ -359,7 +359,7 @@ func placeholderFor(kind string) string {
 
 // finishFailed ends the live reply with a clear failure note and marks the
 // job failed.
-func (r *Relay) finishFailed(ctx context.Context, job *slackbot.Job, p payload, live *slackpost.Live, text string) error {
+func (r *Relay) finishFailed(ctx context.Context, job *slackbot.Job, p payload, live LiveReply, text string) error {
 	if err := live.Fail(ctx, text); err != nil {
 		if job.Attempts < maxAttempts {
 			return fmt.Errorf("post failure note: %w", err)
