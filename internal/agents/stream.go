@@ -120,6 +120,16 @@ type Stream struct {
 	read    *countingReader
 }
 
+// NewStream reads a run's event stream (Server-Sent Events) from body, as
+// StreamRun does from a response; runID is the run's id when known ("" to
+// learn it from the stream's metadata event). It serves runtimes other
+// than Client, and fakes of one in the core's unit tests.
+func NewStream(body io.ReadCloser, runID string) *Stream {
+	s := newStream(body, DefaultMaxEventBytes, "")
+	s.runID = runID
+	return s
+}
+
 func newStream(body io.ReadCloser, maxEventBytes int, lastEventID string) *Stream {
 	read := &countingReader{r: body}
 	return &Stream{body: body, sse: newSSEReader(read, maxEventBytes), lastID: lastEventID, read: read}
