@@ -9,34 +9,13 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"slices"
 	"strings"
 	"time"
-
-	"github.com/slack-go/slack"
 
 	"github.com/deepagents-slack/slackbot"
 	"github.com/deepagents-slack/slackbot/internal/agents"
 	"github.com/deepagents-slack/slackbot/internal/slackpost"
 	"github.com/deepagents-slack/slackbot/internal/slacktext"
-)
-
-const (
-	actionPrefix    = "approval:"
-	modalCallbackID = "approval"
-	maxCardRequests = 10
-	modalArgsRunes  = 2900
-	modalTitle      = "Review the request" // Slack: modal title ≤ 24 characters
-	// Card previews, in Slack characters after escaping. A card shows up to
-	// maxCardRequests requests; together they must stay under Slack's
-	// ~13.2k characters of block text per message (msg_blocks_too_long).
-	previewMax       = 1200
-	cardPreviewsMax  = 10_000
-	sectionMax       = 3000 // Slack: section text ≤ 3000
-	nameMax          = 200
-	decisionBlockFmt = "decision-%d"
-	argsBlockFmt     = "args-%d"
-	messageBlockFmt  = "message-%d"
 )
 
 // cardID is derived from the job, its run and the card the run's resume
@@ -62,7 +41,7 @@ func (r *Relay) pause(ctx context.Context, log *slog.Logger, job *slackbot.Job, 
 		// Headless channels have no one to ask; say so instead of waiting
 		// forever. On an Agent Server the flag is only a hint to the graph,
 		// so an interrupt there gets its card as usual: never auto-approve.
-		return r.finishFailed(ctx, job, p, live, "The agent paused to ask for approval of "+describeActions(ic)+
+		return r.finishFailed(ctx, job, p, live, "The agent paused to ask for approval of "+slackpost.DescribeActions(ic)+
 			", but this channel runs headless, so no one can approve it here. Configure the agent without tool approvals for this channel.")
 	}
 	note := "_:raised_hand: Paused: the agent is waiting for an approval (below)._"
@@ -91,7 +70,7 @@ func (r *Relay) pause(ctx context.Context, log *slog.Logger, job *slackbot.Job, 
 		return fmt.Errorf("save card: %w", err)
 	}
 	if card.MessageTS == "" {
-		ts, err := r.cfg.Slack.Post(ctx, job.Key.ChannelID, job.Key.RootTS, cardMessage(card, ic))
+		ts, err := r.cfg.Slack.PostApprovalCard(ctx, job.Key.ChannelID, job.Key.RootTS, card, ic)
 		if err != nil {
 			return fmt.Errorf("post approval card: %w", err)
 		}
@@ -122,7 +101,7 @@ func (r *Relay) pause(ctx context.Context, log *slog.Logger, job *slackbot.Job, 
 			// message to update.
 			card.MessageTS = posted
 			r.background(func(ctx context.Context) error {
-				return r.cfg.Slack.Update(ctx, card.ChannelID, card.MessageTS, decidedMessage(card, ic, decisions))
+				return r.cfg.Slack.ShowDecision(ctx, card.ChannelID, card.MessageTS, card, ic, decisions)
 			})
 		}
 	}
@@ -133,187 +112,6 @@ func (r *Relay) pause(ctx context.Context, log *slog.Logger, job *slackbot.Job, 
 // resumePayload is the job payload that resumes a card's run with decisions.
 func resumePayload(card slackbot.Card, by string, decisions []agents.Decision) payload {
 	return payload{UserID: by, Resume: &agents.Resume{Decisions: decisions}, CardID: card.ID, DecidedBy: by, RunBy: card.StartedBy}
-}
-
-func describeActions(ic agents.Interrupt) string {
-	var names []string
-	for _, a := range ic.ActionRequests {
-		if path, _, ok := agents.IsMemoryWrite(a); ok {
-			names = append(names, "a memory write to `"+path+"`")
-			continue
-		}
-		names = append(names, "`"+a.Name+"`")
-	}
-	if len(names) == 0 {
-		return "an action"
-	}
-	return strings.Join(names, ", ")
-}
-
-// cardMessage renders an undecided approval card.
-func cardMessage(card slackbot.Card, ic agents.Interrupt) slackpost.Message {
-	blocks := cardHead(card, ic)
-	blocks = append(blocks, slack.NewActionBlock("actions-"+card.ID, cardButtons(card, ic)...))
-	text := slacktext.Truncate("Approval needed: the agent wants to run "+slacktext.Escape(describeActions(ic)), 3000)
-	return slackpost.Message{Text: text, Blocks: blocks}
-}
-
-// decidedMessage renders a card after the decision: the buttons are gone.
-func decidedMessage(card slackbot.Card, ic agents.Interrupt, decisions []agents.Decision) slackpost.Message {
-	blocks := cardHead(card, ic)
-	var parts []string
-	for i, d := range decisions {
-		label := decisionPast(d.Type)
-		if len(decisions) > 1 {
-			label = fmt.Sprintf("#%d %s", i+1, label)
-		}
-		if d.Message != "" {
-			label += ": “" + slacktext.Truncate(slacktext.Escape(oneLine(d.Message)), 200) + "”"
-		}
-		parts = append(parts, label)
-	}
-	text := fmt.Sprintf("%s by <@%s> <!date^%d^{date_short_pretty} at {time}|at %s>",
-		strings.Join(parts, ", "), card.DecidedBy, card.DecidedAt.Unix(), card.DecidedAt.UTC().Format(time.RFC1123))
-	blocks = append(blocks, slack.NewContextBlock("decided-"+card.ID, slack.NewTextBlockObject(slack.MarkdownType, text, false, false)))
-	return slackpost.Message{Text: "Approval decided: " + strings.Join(parts, ", "), Blocks: blocks}
-}
-
-func decisionPast(t string) string {
-	switch t {
-	case agents.DecisionApprove:
-		return ":white_check_mark: Approved"
-	case agents.DecisionReject:
-		return ":no_entry_sign: Rejected"
-	case agents.DecisionEdit:
-		return ":pencil2: Approved with edits"
-	case agents.DecisionRespond:
-		return ":speech_balloon: Answered"
-	}
-	return t
-}
-
-func cardHead(card slackbot.Card, ic agents.Interrupt) []slack.Block {
-	title := ":raised_hand: Approval needed"
-	if len(ic.ActionRequests) > 0 {
-		if _, _, ok := agents.IsMemoryWrite(ic.ActionRequests[0]); ok {
-			title = ":brain: The agent wants to write to its memory"
-		}
-	}
-	blocks := []slack.Block{
-		slack.NewHeaderBlock(slack.NewTextBlockObject(slack.PlainTextType, title, true, false)),
-		slack.NewContextBlock("", slack.NewTextBlockObject(slack.MarkdownType, "Run started by <@"+card.StartedBy+">", false, false)),
-	}
-	reqs := ic.ActionRequests
-	// Each request also shows a name and a description of up to nameMax
-	// characters each: the budget leaves room for them.
-	preview := min(previewMax, max(200, cardPreviewsMax/max(1, min(len(reqs), maxCardRequests))-2*nameMax-50))
-	for i, a := range reqs {
-		if i == maxCardRequests {
-			blocks = append(blocks, slack.NewContextBlock("", slack.NewTextBlockObject(slack.MarkdownType,
-				fmt.Sprintf("…and %d more; use *Review each…* to see them all.", len(reqs)-maxCardRequests), false, false)))
-			break
-		}
-		blocks = append(blocks, slack.NewSectionBlock(slack.NewTextBlockObject(slack.MarkdownType, requestText(i, len(reqs), a, preview), false, false), nil, nil))
-	}
-	return blocks
-}
-
-// requestText shows one action request: a memory write as its path and a
-// preview of the content (at most preview characters), any other tool as its
-// name and arguments. Everything the agent wrote is escaped, then cut.
-func requestText(i, n int, a agents.ActionRequest, preview int) string {
-	prefix := ""
-	if n > 1 {
-		prefix = fmt.Sprintf("*%d.* ", i+1)
-	}
-	if path, content, ok := agents.IsMemoryWrite(a); ok {
-		verb := "Write"
-		if a.Name == "edit_file" {
-			verb = "Edit"
-		}
-		return prefix + "*" + verb + "* `" + inlineCode(path) + "`\n" + codeBlock(content, preview)
-	}
-	args, _ := json.MarshalIndent(a.Args, "", "  ")
-	text := prefix + "*Tool* `" + inlineCode(a.Name) + "`"
-	if d := firstLine(a.Description); d != "" {
-		text += " — " + slacktext.Truncate(slacktext.Escape(d), nameMax)
-	}
-	return text + "\n" + codeBlock(string(args), preview)
-}
-
-// inlineCode is s escaped and cut for a `code span`: one line, no backticks.
-func inlineCode(s string) string {
-	s = strings.ReplaceAll(oneLine(s), "`", "ˋ")
-	return slacktext.Truncate(slacktext.Escape(s), nameMax)
-}
-
-func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
-
-// codeBlock previews text in a code block of at most max characters, cut
-// after escaping (never inside an entity or a surrogate pair) and with no
-// fence breakouts.
-func codeBlock(s string, max int) string {
-	if strings.TrimSpace(s) == "" {
-		return "_(empty)_"
-	}
-	s = strings.ReplaceAll(s, "```", "ˋˋˋ")
-	return "```\n" + slacktext.Truncate(slacktext.Escape(s), max) + "\n```"
-}
-
-func firstLine(s string) string {
-	s = strings.TrimSpace(s)
-	if i := strings.IndexByte(s, '\n'); i >= 0 {
-		return s[:i]
-	}
-	return s
-}
-
-// cardButtons offers one button per decision allowed for every request; for
-// several requests, or decisions that need input, a modal decides each one.
-func cardButtons(card slackbot.Card, ic agents.Interrupt) []slack.BlockElement {
-	allowed := commonDecisions(ic)
-	var els []slack.BlockElement
-	add := func(kind, label string, style slack.Style) {
-		b := slack.NewButtonBlockElement(actionPrefix+kind, card.ID, slack.NewTextBlockObject(slack.PlainTextType, label, true, false))
-		b.Style = style
-		els = append(els, b)
-	}
-	multi := len(ic.ActionRequests) > 1
-	if allowed[agents.DecisionApprove] {
-		add(agents.DecisionApprove, map[bool]string{false: "Approve", true: "Approve all"}[multi], slack.StylePrimary)
-	}
-	if allowed[agents.DecisionReject] {
-		add(agents.DecisionReject, map[bool]string{false: "Reject", true: "Reject all"}[multi], slack.StyleDanger)
-	}
-	if multi || allowed[agents.DecisionEdit] || allowed[agents.DecisionRespond] {
-		label := "Edit or respond…"
-		if multi {
-			label = "Review each…"
-		}
-		add("review", label, slack.StyleDefault)
-	}
-	return els
-}
-
-// commonDecisions are the decision types every request allows.
-func commonDecisions(ic agents.Interrupt) map[string]bool {
-	common := map[string]bool{}
-	for i := range ic.ActionRequests {
-		allowed := map[string]bool{}
-		for _, d := range ic.AllowedFor(i) {
-			allowed[d] = true
-		}
-		if i == 0 {
-			common = allowed
-			continue
-		}
-		for d := range common {
-			if !allowed[d] {
-				delete(common, d)
-			}
-		}
-	}
-	return common
 }
 
 // Action handles a click on an approval card.
@@ -328,7 +126,7 @@ func (r *Relay) Action(ctx context.Context, a slackbot.Action) error {
 		}
 		return err
 	}
-	kind, ok := strings.CutPrefix(a.ActionID, actionPrefix)
+	kind, ok := strings.CutPrefix(a.ActionID, slackpost.ApprovalActionPrefix)
 	if !ok {
 		return nil
 	}
@@ -337,7 +135,7 @@ func (r *Relay) Action(ctx context.Context, a slackbot.Action) error {
 		return nil
 	}
 	if kind == "review" {
-		return r.cfg.Slack.OpenModal(ctx, a.TriggerID, reviewModal(card, ic))
+		return r.cfg.Slack.OpenReview(ctx, a.TriggerID, card, ic)
 	}
 	decisions := make([]agents.Decision, len(ic.ActionRequests))
 	for i := range decisions {
@@ -411,7 +209,7 @@ func (r *Relay) decide(ctx context.Context, card slackbot.Card, ic agents.Interr
 	// Without either, the pausing worker updates the card (see pause).
 	if ts := cmp.Or(stored.MessageTS, clickedTS); ts != "" {
 		r.background(func(ctx context.Context) error {
-			return r.cfg.Slack.Update(ctx, stored.ChannelID, ts, decidedMessage(stored, ic, decisions))
+			return r.cfg.Slack.ShowDecision(ctx, stored.ChannelID, ts, stored, ic, decisions)
 		})
 	}
 	r.notify()
@@ -425,132 +223,21 @@ func (r *Relay) tell(channel, user, text string) {
 	r.background(func(ctx context.Context) error { return r.cfg.Slack.Ephemeral(ctx, channel, user, text) })
 }
 
-// reviewModal lets an approver decide each request, edit arguments and
-// write a message for reject/respond.
-func reviewModal(card slackbot.Card, ic agents.Interrupt) slack.ModalViewRequest {
-	var blocks []slack.Block
-	for i, a := range ic.ActionRequests {
-		text := slacktext.Truncate(requestText(i, len(ic.ActionRequests), a, previewMax*2), sectionMax)
-		blocks = append(blocks, slack.NewSectionBlock(slack.NewTextBlockObject(slack.MarkdownType, text, false, false), nil, nil))
-		var opts []*slack.OptionBlockObject
-		allowed := ic.AllowedFor(i)
-		for _, d := range allowed {
-			opts = append(opts, slack.NewOptionBlockObject(d, slack.NewTextBlockObject(slack.PlainTextType, decisionLabel(d), false, false), nil))
-		}
-		radio := slack.NewRadioButtonsBlockElement("choice", opts...)
-		if len(opts) > 0 {
-			radio.InitialOption = opts[0]
-		}
-		blocks = append(blocks, slack.NewInputBlock(fmt.Sprintf(decisionBlockFmt, i), slack.NewTextBlockObject(slack.PlainTextType, "Decision", false, false), nil, radio))
-		if slices.Contains(allowed, agents.DecisionEdit) {
-			args, _ := json.MarshalIndent(a.Args, "", "  ")
-			in := slack.NewPlainTextInputBlockElement(nil, "value")
-			in.Multiline = true
-			in.InitialValue = slacktext.Truncate(string(args), modalArgsRunes) // Slack: initial_value ≤ max_length (3000)
-			ib := slack.NewInputBlock(fmt.Sprintf(argsBlockFmt, i), slack.NewTextBlockObject(slack.PlainTextType, "Arguments (JSON) if you edit", false, false), nil, in)
-			ib.Optional = true
-			blocks = append(blocks, ib)
-		}
-		if slices.Contains(allowed, agents.DecisionReject) || slices.Contains(allowed, agents.DecisionRespond) {
-			in := slack.NewPlainTextInputBlockElement(nil, "value")
-			ib := slack.NewInputBlock(fmt.Sprintf(messageBlockFmt, i), slack.NewTextBlockObject(slack.PlainTextType, "Message to the agent (reject / respond)", false, false), nil, in)
-			ib.Optional = true
-			blocks = append(blocks, ib)
-		}
-		if len(blocks) > 95 {
-			break
-		}
-	}
-	return slack.ModalViewRequest{
-		Type:            slack.VTModal,
-		CallbackID:      modalCallbackID,
-		PrivateMetadata: card.ID,
-		Title:           slack.NewTextBlockObject(slack.PlainTextType, modalTitle, false, false),
-		Submit:          slack.NewTextBlockObject(slack.PlainTextType, "Decide", false, false),
-		Close:           slack.NewTextBlockObject(slack.PlainTextType, "Cancel", false, false),
-		Blocks:          slack.Blocks{BlockSet: blocks},
-	}
-}
-
-func decisionLabel(d string) string {
-	switch d {
-	case agents.DecisionApprove:
-		return "Approve"
-	case agents.DecisionReject:
-		return "Reject"
-	case agents.DecisionEdit:
-		return "Approve with my edited arguments"
-	case agents.DecisionRespond:
-		return "Don't run it; answer with my message"
-	}
-	return d
-}
-
 // ViewSubmission decides a card from the review modal.
 func (r *Relay) ViewSubmission(ctx context.Context, v slackbot.ViewSubmission) map[string]string {
-	if v.CallbackID != modalCallbackID {
+	if v.CallbackID != slackpost.ReviewCallbackID {
 		return nil
 	}
 	card, ic, ok := r.cardFor(ctx, "", v.UserID, v.PrivateMetadata)
 	if !ok {
-		return map[string]string{fmt.Sprintf(decisionBlockFmt, 0): "This card can no longer be decided (see the thread)."}
+		return map[string]string{slackpost.ReviewDecisionBlock(0): "This card can no longer be decided (see the thread)."}
 	}
-	decisions, errs := decisionsFromModal(ic, v.Values)
+	decisions, errs := slackpost.ReviewDecisions(ic, v.Values)
 	if len(errs) > 0 {
 		return errs
 	}
 	if !r.decide(ctx, card, ic, card.ChannelID, "", v.UserID, decisions) {
-		return map[string]string{fmt.Sprintf(decisionBlockFmt, 0): "Someone else decided this card first."}
+		return map[string]string{slackpost.ReviewDecisionBlock(0): "Someone else decided this card first."}
 	}
 	return nil
-}
-
-func decisionsFromModal(ic agents.Interrupt, values map[string]map[string]string) ([]agents.Decision, map[string]string) {
-	errs := map[string]string{}
-	decisions := make([]agents.Decision, len(ic.ActionRequests))
-	for i, a := range ic.ActionRequests {
-		choice := values[fmt.Sprintf(decisionBlockFmt, i)]["choice"]
-		msg := strings.TrimSpace(values[fmt.Sprintf(messageBlockFmt, i)]["value"])
-		d := agents.Decision{Type: choice}
-		if allowed := ic.AllowedFor(i); !slices.Contains(allowed, choice) {
-			errs[fmt.Sprintf(decisionBlockFmt, i)] = "Choose one of: " + strings.Join(allowed, ", ") + "."
-			continue
-		}
-		switch choice {
-		case agents.DecisionEdit:
-			var args map[string]any
-			if err := json.Unmarshal([]byte(values[fmt.Sprintf(argsBlockFmt, i)]["value"]), &args); err != nil {
-				errs[fmt.Sprintf(argsBlockFmt, i)] = "Enter the arguments as a JSON object."
-				continue
-			}
-			d.EditedAction = &agents.EditedAction{Name: a.Name, Args: args}
-		case agents.DecisionRespond:
-			if msg == "" {
-				errs[fmt.Sprintf(messageBlockFmt, i)] = "Write the answer the agent should get."
-				continue
-			}
-			d.Message = msg
-		case agents.DecisionReject:
-			d.Message = msg
-		}
-		decisions[i] = d
-	}
-	if len(errs) == 0 {
-		if err := ic.Validate(decisions); err != nil {
-			errs[fmt.Sprintf(decisionBlockFmt, 0)] = err.Error()
-		}
-	}
-	if len(errs) > 0 {
-		return nil, errs
-	}
-	return decisions, nil
-}
-
-// quotedLines prefixes every line of s with a quote marker.
-func quotedLines(s string) string {
-	lines := strings.Split(strings.TrimPrefix(s, "> "), "\n")
-	for i, l := range lines {
-		lines[i] = "> " + l
-	}
-	return strings.Join(lines, "\n")
 }

@@ -148,7 +148,7 @@ func TestTakeoverResumesTheStreamFromTheSavedEvent(t *testing.T) {
 		r, err := New(Config{
 			Store:    store,
 			Agents:   client,
-			Slack:    slackpost.New(slack.New("xoxb-test", slack.OptionAPIURL(fake.APIURL()))),
+			Slack:    PosterSlack{Poster: slackpost.New(slack.New("xoxb-test", slack.OptionAPIURL(fake.APIURL())))},
 			Policy:   Policy{DefaultAgent: testAgent},
 			Owner:    owner,
 			LeaseTTL: time.Second,

@@ -1,16 +1,13 @@
 package relay
 
 import (
-	"encoding/json"
-	"regexp"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/slack-go/slack"
-
 	"github.com/deepagents-slack/slackbot"
 	"github.com/deepagents-slack/slackbot/internal/agents"
+	"github.com/deepagents-slack/slackbot/internal/slackpost"
 )
 
 // coreEnv is the relay with fakes of its ports and a SQLite store in a
@@ -226,10 +223,13 @@ func TestCoreApprovalCard(t *testing.T) {
 		t.Fatalf("posts %+v; want one approval card for send_email in the thread", posts)
 	}
 	card := posts[0]
-	cardID := cardIDIn(t, card)
+	cardID := card.card
+	if cardID == "" {
+		t.Fatal("the card post names no card")
+	}
 
 	// Someone who neither started the run nor approves is refused.
-	click := slackbot.Action{TeamID: coreTeam, UserID: "UBOB", ChannelID: coreChannel, MessageTS: card.ts, ActionID: actionPrefix + agents.DecisionApprove, Value: cardID}
+	click := slackbot.Action{TeamID: coreTeam, UserID: "UBOB", ChannelID: coreChannel, MessageTS: card.ts, ActionID: slackpost.ApprovalActionPrefix + agents.DecisionApprove, Value: cardID}
 	if err := e.r.Action(ctx, click); err != nil {
 		t.Fatal(err)
 	}
@@ -242,7 +242,8 @@ func TestCoreApprovalCard(t *testing.T) {
 	if err := e.r.Action(ctx, click); err != nil {
 		t.Fatal(err)
 	}
-	if u := e.slack.nextUpdate(t); u.ts != card.ts || !strings.Contains(u.msg.Text, "Approved") {
+	if u := e.slack.nextUpdate(t); u.ts != card.ts || u.card != cardID || u.decidedBy != coreStarter ||
+		len(u.decisions) != 1 || u.decisions[0].Type != agents.DecisionApprove {
 		t.Fatalf("card update %+v; want it marked approved", u)
 	}
 	stored, err := e.store.Card(ctx, cardID)
@@ -266,18 +267,6 @@ func TestCoreApprovalCard(t *testing.T) {
 	if got := e.slack.nextEphemeral(t); !strings.Contains(got.text, "Already decided by <@"+coreStarter+">") {
 		t.Errorf("told %+v; want already decided", got)
 	}
-}
-
-// cardIDIn finds the card id the approval card's buttons carry.
-func cardIDIn(t *testing.T, p fakePost) string {
-	t.Helper()
-	for _, id := range blockValues(p.msg.Blocks) {
-		if strings.HasPrefix(id, "card-") {
-			return id
-		}
-	}
-	t.Fatalf("no card id in %+v", p.msg)
-	return ""
 }
 
 func TestCoreStopPermission(t *testing.T) {
@@ -328,14 +317,51 @@ func TestCoreStopPermission(t *testing.T) {
 	}
 }
 
-// blockValues are the values of the buttons in blocks.
-func blockValues(blocks []slack.Block) []string {
-	raw, _ := json.Marshal(blocks)
-	var vals []string
-	for _, m := range buttonValue.FindAllStringSubmatch(string(raw), -1) {
-		vals = append(vals, m[1])
+// The review modal decides a card too, and its errors name the modal's blocks.
+func TestCoreApprovalReview(t *testing.T) {
+	e := newCoreEnv(t,
+		interruptTurn("run-1", "send_email", agents.DecisionApprove, agents.DecisionRespond),
+		answerTurn("run-2", "Told Ann."))
+	ctx := t.Context()
+	if err := e.r.Message(ctx, mention("500.000001", "email Ann")); err != nil {
+		t.Fatal(err)
 	}
-	return vals
-}
+	if job := e.workNext(t); job.State != slackbot.JobPaused {
+		t.Fatalf("job %s; want paused", job.State)
+	}
+	card := e.slack.postsIn(coreChannel)[0]
+	review := slackbot.Action{TeamID: coreTeam, UserID: coreStarter, ChannelID: coreChannel, MessageTS: card.ts,
+		ActionID: slackpost.ApprovalActionPrefix + "review", Value: card.card, TriggerID: "trig-1"}
+	if err := e.r.Action(ctx, review); err != nil {
+		t.Fatal(err)
+	}
+	select { // OpenReview is called before Action returns
+	case got := <-e.slack.reviews:
+		if got != card.card {
+			t.Fatalf("review opened for %q; want %q", got, card.card)
+		}
+	default:
+		t.Fatal("no review modal opened")
+	}
 
-var buttonValue = regexp.MustCompile(`"value":"([^"]*)"`)
+	submit := func(choice, message string) map[string]string {
+		return e.r.ViewSubmission(ctx, slackbot.ViewSubmission{TeamID: coreTeam, UserID: coreStarter,
+			CallbackID: slackpost.ReviewCallbackID, PrivateMetadata: card.card,
+			Values: map[string]map[string]string{"decision-0": {"choice": choice}, "message-0": {"value": message}}})
+	}
+	if errs := submit(agents.DecisionRespond, ""); errs["message-0"] == "" {
+		t.Errorf("a response without a message was accepted: %v", errs)
+	}
+	if errs := submit(agents.DecisionRespond, "Ann is away; skip it."); errs != nil {
+		t.Fatalf("errors %v", errs)
+	}
+	if u := e.slack.nextUpdate(t); u.card != card.card || len(u.decisions) != 1 || u.decisions[0].Message != "Ann is away; skip it." {
+		t.Fatalf("card update %+v; want the response shown", u)
+	}
+	if job := e.workNext(t); job.State != slackbot.JobDone {
+		t.Fatalf("resumed job %s; want done", job.State)
+	}
+	if errs := submit(agents.DecisionApprove, ""); errs[slackpost.ReviewDecisionBlock(0)] == "" {
+		t.Errorf("a second decision was accepted: %v", errs)
+	}
+}

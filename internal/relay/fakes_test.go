@@ -13,6 +13,7 @@ import (
 
 	"github.com/slack-go/slack"
 
+	"github.com/deepagents-slack/slackbot"
 	"github.com/deepagents-slack/slackbot/internal/agents"
 	"github.com/deepagents-slack/slackbot/internal/slackpost"
 )
@@ -165,12 +166,15 @@ type fakeSlack struct {
 	nextTS    int
 	ephemeral chan fakeEphemeral
 	updates   chan fakePost
-	modals    chan slack.ModalViewRequest
+	reviews   chan string // card ids
 }
 
 type fakePost struct {
 	channel, threadTS, ts string
 	msg                   slackpost.Message
+	card                  string // an approval card's id
+	decidedBy             string // on a card's update: who decided
+	decisions             []agents.Decision
 }
 
 type fakeEphemeral struct{ channel, user, text string }
@@ -180,7 +184,7 @@ func newFakeSlack() *fakeSlack {
 		notIn:     map[string]bool{},
 		ephemeral: make(chan fakeEphemeral, 64),
 		updates:   make(chan fakePost, 64),
-		modals:    make(chan slack.ModalViewRequest, 8),
+		reviews:   make(chan string, 8),
 	}
 }
 
@@ -230,8 +234,27 @@ func (s *fakeSlack) SetSuggestedPrompts(context.Context, string, string, string,
 	return nil
 }
 
-func (s *fakeSlack) OpenModal(_ context.Context, _ string, view slack.ModalViewRequest) error {
-	s.modals <- view
+func (s *fakeSlack) PostPrompt(ctx context.Context, channel, who, echo string) (string, error) {
+	return s.Post(ctx, channel, "", slackpost.Message{Text: who + " " + echo})
+}
+
+func (s *fakeSlack) PostApprovalCard(ctx context.Context, channel, threadTS string, card slackbot.Card, ic agents.Interrupt) (string, error) {
+	ts, err := s.Post(ctx, channel, threadTS, slackpost.Message{Text: "Approval needed: " + slackpost.DescribeActions(ic)})
+	if err == nil {
+		s.mu.Lock()
+		s.posts[len(s.posts)-1].card = card.ID
+		s.mu.Unlock()
+	}
+	return ts, err
+}
+
+func (s *fakeSlack) ShowDecision(_ context.Context, channel, ts string, card slackbot.Card, _ agents.Interrupt, decisions []agents.Decision) error {
+	s.updates <- fakePost{channel: channel, ts: ts, card: card.ID, decidedBy: card.DecidedBy, decisions: decisions}
+	return nil
+}
+
+func (s *fakeSlack) OpenReview(_ context.Context, _ string, card slackbot.Card, _ agents.Interrupt) error {
+	s.reviews <- card.ID
 	return nil
 }
 

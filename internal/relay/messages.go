@@ -6,47 +6,23 @@ import (
 	"net/http"
 	"strings"
 
-	"github.com/slack-go/slack"
-
 	"github.com/deepagents-slack/slackbot/internal/agents"
-	"github.com/deepagents-slack/slackbot/internal/slackpost"
 	"github.com/deepagents-slack/slackbot/internal/slacktext"
 )
 
-// Limits of the root message, in Slack characters after escaping.
-const (
-	rootSectionMax = 3000 // Slack: section text ≤ 3000
-	rootNoticeMax  = 200  // the notification text's echo of the prompt
-)
-
-// rootMessage is the channel message a slash command's conversation hangs
-// off: who asked, and their prompt quoted. The prompt is echoed as Slack sent
-// it (mentions and channel links kept) with broadcasts made inert, and cut
-// after escaping and quoting, so the section stays within Slack's limit
-// whatever the prompt holds.
-func rootMessage(p payload) slackpost.Message {
-	who := "<@" + p.UserID + "> asked:"
+// rootPrompt is who asked and their prompt, for the channel message a
+// slash command's conversation hangs off (slackpost.Poster.PostPrompt). The
+// prompt is echoed as Slack sent it, mentions and channel links kept.
+func rootPrompt(p payload) (who, echo string) {
+	who = "<@" + p.UserID + "> asked:"
 	if p.TestRun {
 		who = ":test_tube: <@" + p.UserID + "> started a test run:"
 	}
-	echo := p.Echo
+	echo = p.Echo
 	if echo == "" {
 		echo = slacktext.Escape(p.Text) // jobs recorded before Echo existed
 	}
-	return promptMessage(who, echo)
-}
-
-// promptMessage shows who asked (mrkdwn) and their prompt (Slack text)
-// quoted, broadcasts inert, cut after escaping and quoting.
-func promptMessage(who, echo string) slackpost.Message {
-	echo = slacktext.Defuse(echo)
-	section := slacktext.Truncate(who+"\n"+quotedLines("> "+echo), rootSectionMax)
-	return slackpost.Message{
-		Text: who + " " + slacktext.Truncate(strings.Join(strings.Fields(echo), " "), rootNoticeMax),
-		Blocks: []slack.Block{
-			slack.NewSectionBlock(slack.NewTextBlockObject(slack.MarkdownType, section, false, false), nil, nil),
-		},
-	}
+	return who, echo
 }
 
 // helpText is the ephemeral answer to "/agent help" and an empty "/agent".

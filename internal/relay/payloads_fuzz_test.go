@@ -61,7 +61,10 @@ func FuzzBotPayloads(f *testing.F) {
 		}
 		// The prompt as Slack delivers it (escaped) and as hostile raw text.
 		for _, echo := range []string{slacktext.Escape(prompt), prompt} {
-			post("root message", rootMessage(payload{UserID: "U1", Text: readableForAgent(echo), Echo: echo, TestRun: len(echo)%2 == 0}))
+			who, echo := rootPrompt(payload{UserID: "U1", Text: readableForAgent(echo), Echo: echo, TestRun: len(echo)%2 == 0})
+			if _, err := poster.PostPrompt(ctx, "C0FUZZ001", who, echo); err != nil {
+				t.Fatalf("root message refused: %v", err)
+			}
 		}
 		for i, m := range slackpost.RenderAnswer(output) {
 			post("answer part "+string(rune('0'+i%10)), m)
@@ -70,9 +73,9 @@ func FuzzBotPayloads(f *testing.F) {
 		ic := agents.Interrupt{
 			ActionRequests: []agents.ActionRequest{
 				{Name: "write_file", Args: map[string]any{"file_path": "/memories/" + prompt, "content": output}},
-				{Name: oneLine(prompt), Args: map[string]any{"text": output, "to": prompt}, Description: prompt},
+				{Name: strings.Join(strings.Fields(prompt), " "), Args: map[string]any{"text": output, "to": prompt}, Description: prompt},
 			},
-			ReviewConfigs: []agents.ReviewConfig{{ActionName: oneLine(prompt), AllowedDecisions: []string{
+			ReviewConfigs: []agents.ReviewConfig{{ActionName: strings.Join(strings.Fields(prompt), " "), AllowedDecisions: []string{
 				agents.DecisionApprove, agents.DecisionEdit, agents.DecisionReject, agents.DecisionRespond}}},
 		}
 		for _, n := range []int{1, 2, 12} {
@@ -82,13 +85,15 @@ func FuzzBotPayloads(f *testing.F) {
 				ic.ActionRequests = append(ic.ActionRequests, ic.ActionRequests[1])
 			}
 			card := slackbot.Card{ID: "card-0123456789abcdef", StartedBy: "U1", ChannelID: "C0FUZZ001"}
-			ts := post("approval card", cardMessage(card, ic))
+			ts, err := poster.PostApprovalCard(ctx, "C0FUZZ001", "", card, ic)
+			if err != nil {
+				t.Fatalf("approval card refused: %v", err)
+			}
 			card.DecidedBy, card.DecidedAt = "U2", time.Unix(1_700_000_000, 0)
-			decided := decidedMessage(card, ic, []agents.Decision{{Type: agents.DecisionReject, Message: prompt + output}})
-			if err := poster.Update(ctx, "C0FUZZ001", ts, decided); err != nil {
+			if err := poster.ShowDecision(ctx, "C0FUZZ001", ts, card, ic, []agents.Decision{{Type: agents.DecisionReject, Message: prompt + output}}); err != nil {
 				t.Fatalf("decided card refused: %v", err)
 			}
-			if err := poster.OpenModal(ctx, "trigger", reviewModal(card, ic)); err != nil {
+			if err := poster.OpenReview(ctx, "trigger", card, ic); err != nil {
 				t.Fatalf("review modal refused: %v", err)
 			}
 		}

@@ -5,8 +5,6 @@ import (
 	"encoding/json"
 	"time"
 
-	"github.com/slack-go/slack"
-
 	"github.com/deepagents-slack/slackbot"
 	"github.com/deepagents-slack/slackbot/internal/agents"
 	"github.com/deepagents-slack/slackbot/internal/langsmith"
@@ -48,7 +46,15 @@ type Slack interface {
 	Unreact(ctx context.Context, channel, ts, name string) error
 	SetAssistantTitle(ctx context.Context, channel, threadTS, title string) error
 	SetSuggestedPrompts(ctx context.Context, channel, threadTS, title string, prompts []slackpost.Prompt) error
-	OpenModal(ctx context.Context, triggerID string, view slack.ModalViewRequest) error
+	// PostPrompt posts the channel message a conversation hangs off: who
+	// asked (mrkdwn) and their prompt (Slack text) quoted.
+	PostPrompt(ctx context.Context, channel, who, echo string) (string, error)
+	// PostApprovalCard posts the approval card of an interrupted run and
+	// returns its ts; ShowDecision shows the decision on it; OpenReview
+	// opens the modal that decides each request on its own.
+	PostApprovalCard(ctx context.Context, channel, threadTS string, card slackbot.Card, ic agents.Interrupt) (string, error)
+	ShowDecision(ctx context.Context, channel, ts string, card slackbot.Card, ic agents.Interrupt, decisions []agents.Decision) error
+	OpenReview(ctx context.Context, triggerID string, card slackbot.Card, ic agents.Interrupt) error
 	// NewLive makes the live reply a run's progress and answer go to.
 	NewLive(channel, threadTS string, o slackpost.LiveOptions) LiveReply
 	ThreadReplies(ctx context.Context, channel, threadTS string) ([]slackpost.ThreadMessage, error)

@@ -76,7 +76,8 @@ func (r *Relay) StartTestRun(ctx context.Context, tr TestRun) (TestRunTicket, er
 	case !r.cfg.Policy.Allows(tr.ChannelID):
 		return TestRunTicket{}, ErrChannelNotAllowed
 	}
-	ts, err := r.cfg.Slack.Post(ctx, tr.ChannelID, "", testRunRoot(tr))
+	who, echo := testRunRoot(tr)
+	ts, err := r.cfg.Slack.PostPrompt(ctx, tr.ChannelID, who, echo)
 	if err != nil {
 		if slackpost.IsNotInChannel(err) {
 			return TestRunTicket{}, fmt.Errorf("post the test run in %s: %s: %w", tr.ChannelID, cannotPostText(slackpost.SlackErrorCode(err)), err)
@@ -206,12 +207,13 @@ func keepAnswer(job *slackbot.Job, p payload, answer string) {
 	job.Payload = p.encode()
 }
 
-// testRunRoot is the channel message a test run's conversation hangs off.
-func testRunRoot(tr TestRun) slackpost.Message {
+// testRunRoot is who started a test run and its prompt, for the channel
+// message its conversation hangs off.
+func testRunRoot(tr TestRun) (who, echo string) {
 	origin := tr.Origin
 	if origin == "" {
 		origin = "an ops pipeline"
 	}
-	who := ":test_tube: Test run from " + slacktext.Truncate(slacktext.Escape(origin), 200) + ":"
-	return promptMessage(who, slacktext.Escape(tr.Text))
+	who = ":test_tube: Test run from " + slacktext.Truncate(slacktext.Escape(origin), 200) + ":"
+	return who, slacktext.Escape(tr.Text)
 }

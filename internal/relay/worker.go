@@ -98,7 +98,8 @@ func (r *Relay) workCommand(ctx context.Context, log *slog.Logger, job slackbot.
 		return r.save(ctx, &job)
 	}
 	if job.ReplyTS == "" {
-		ts, err := r.cfg.Slack.Post(ctx, job.Key.ChannelID, "", rootMessage(p))
+		who, echo := rootPrompt(p)
+		ts, err := r.cfg.Slack.PostPrompt(ctx, job.Key.ChannelID, who, echo)
 		if err != nil {
 			if slackpost.IsNotInChannel(err) || job.Attempts >= maxAttempts {
 				log.Warn("cannot post root message", "err", err)
