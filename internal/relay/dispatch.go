@@ -79,81 +79,131 @@ func (r *Relay) Command(ctx context.Context, c slackbot.Command) slackbot.Reply 
 // atomically, so duplicate deliveries of one message — retries, or the
 // app_mention and message events Slack sends for one mention — start one run.
 func (r *Relay) Message(ctx context.Context, m slackbot.Message) error {
-	log := r.log.With("event_id", m.EventID, "channel", m.ChannelID, "ts", m.TS)
-	if m.RetryNum > 0 {
-		log = log.With("retry_num", m.RetryNum, "retry_reason", m.RetryReason)
+	in := r.inbound(m)
+	conv, owned, err := r.conversationOf(ctx, in)
+	if err != nil {
+		return err
 	}
-	im := m.ChannelType == "im"
-	topLevel := m.ThreadTS == "" || m.ThreadTS == m.TS
-	key := slackbot.Key{TeamID: m.TeamID, ChannelID: m.ChannelID, RootTS: m.TS}
-	if !topLevel {
-		key.RootTS = m.ThreadTS
-	}
-
-	// Only a thread reply can belong to a conversation the bot has: one
-	// rooted at a top-level message exists only if an earlier delivery of
-	// that same message (a retry, the app_mention/message twin) was
-	// accepted, and the Record below binds a conversation only if new and
-	// dedupes the job, so such a repeat is still caught. Top-level messages
-	// skip the lookup: no read on their ack path.
-	var conv slackbot.Conversation
-	owned := false
-	if !topLevel {
-		var err error
-		conv, err = r.cfg.Store.Conversation(ctx, key)
-		owned = err == nil
-		if err != nil && !errors.Is(err, slackbot.ErrNotFound) {
-			return fmt.Errorf("look up conversation: %w", err)
-		}
-	}
-	if !owned && !im && !m.Mention {
-		log.Debug("message ignored: not for the bot")
-		return nil
-	}
-	if owned && conv.MentionsOnly && !m.Mention {
-		// A thread the bot joined belongs to its people: only a mention
-		// asks the bot something.
-		log.Debug("message ignored: a thread the bot joined, without a mention")
+	if !r.forBot(in, conv, owned) {
 		return nil
 	}
 	// Mentioned inside a thread the bot did not start: the first run reads
 	// what was said before.
-	joined := !owned && !topLevel
-	if !owned && !im && !r.cfg.Policy.Allows(m.ChannelID) {
+	joined := !owned && !in.topLevel
+	if !owned && !in.im && !r.cfg.Policy.Allows(m.ChannelID) {
 		return r.refuseOnce(ctx, m)
 	}
 	prompt := readableForAgent(m.Text)
 	if prompt == "" && len(m.Files) == 0 {
 		return r.hintOnce(ctx, m)
 	}
+	conv, bind, queued, err := r.placeInThread(ctx, in, conv, owned, joined)
+	if err != nil {
+		return err
+	}
+	job := r.messageJob(in, conv, prompt, queued, joined)
+	added, err := r.recordMessage(ctx, in, bind, job)
+	if err != nil || !added {
+		return err
+	}
+	in.log.Info("message accepted", "job", job.ID, "thread_id", conv.ThreadID, "new_conversation", !owned, "queued", queued)
+	r.acknowledge(in, owned, queued)
+	return nil
+}
 
-	// A thread gets its conversation no later than its first job, so only
-	// an owned thread can have work still open: that work runs first, this
-	// message waits its turn, and the user is shown so.
-	var bind *slackbot.Conversation
-	queued := false
+// inboundMessage is a message with what Message derives from it once.
+type inboundMessage struct {
+	m        slackbot.Message
+	log      *slog.Logger
+	key      slackbot.Key // the conversation it belongs to
+	im       bool         // a DM: every message is for the bot
+	topLevel bool         // not a reply in a thread
+}
+
+func (r *Relay) inbound(m slackbot.Message) inboundMessage {
+	log := r.log.With("event_id", m.EventID, "channel", m.ChannelID, "ts", m.TS)
+	if m.RetryNum > 0 {
+		log = log.With("retry_num", m.RetryNum, "retry_reason", m.RetryReason)
+	}
+	in := inboundMessage{m: m, log: log, im: m.ChannelType == "im", topLevel: m.ThreadTS == "" || m.ThreadTS == m.TS}
+	in.key = slackbot.Key{TeamID: m.TeamID, ChannelID: m.ChannelID, RootTS: m.TS}
+	if !in.topLevel {
+		in.key.RootTS = m.ThreadTS
+	}
+	return in
+}
+
+// conversationOf returns the conversation of a message's thread and
+// whether there is one (the bot owns the thread).
+//
+// Only a thread reply can belong to a conversation the bot has: one
+// rooted at a top-level message exists only if an earlier delivery of
+// that same message (a retry, the app_mention/message twin) was
+// accepted, and recordMessage's Record binds a conversation only if new
+// and dedupes the job, so such a repeat is still caught. Top-level
+// messages skip the lookup: no read on their ack path.
+func (r *Relay) conversationOf(ctx context.Context, in inboundMessage) (slackbot.Conversation, bool, error) {
+	if in.topLevel {
+		return slackbot.Conversation{}, false, nil
+	}
+	conv, err := r.cfg.Store.Conversation(ctx, in.key)
+	switch {
+	case err == nil:
+		return conv, true, nil
+	case errors.Is(err, slackbot.ErrNotFound):
+		return conv, false, nil
+	}
+	return conv, false, fmt.Errorf("look up conversation: %w", err)
+}
+
+// forBot reports whether a message asks the bot something: a DM, a
+// mention, or a reply in a thread the bot owns.
+func (r *Relay) forBot(in inboundMessage, conv slackbot.Conversation, owned bool) bool {
+	if !owned && !in.im && !in.m.Mention {
+		in.log.Debug("message ignored: not for the bot")
+		return false
+	}
+	if owned && conv.MentionsOnly && !in.m.Mention {
+		// A thread the bot joined belongs to its people: only a mention
+		// asks the bot something.
+		in.log.Debug("message ignored: a thread the bot joined, without a mention")
+		return false
+	}
+	return true
+}
+
+// placeInThread returns the message's conversation: an owned thread's, in
+// which the message may have to wait (queued), or a new one to bind. A
+// thread gets its conversation no later than its first job, so only an
+// owned thread can have work still open: that work runs first, this
+// message waits its turn, and the user is shown so.
+func (r *Relay) placeInThread(ctx context.Context, in inboundMessage, conv slackbot.Conversation, owned, joined bool) (_ slackbot.Conversation, bind *slackbot.Conversation, queued bool, _ error) {
 	if owned {
 		ahead, err := r.cfg.Store.UnfinishedJobs(ctx, conv.ThreadID)
 		if err != nil {
-			return fmt.Errorf("count open work: %w", err)
+			return conv, nil, false, fmt.Errorf("count open work: %w", err)
 		}
-		queued = ahead > 0
-	} else {
-		conv = slackbot.Conversation{
-			Key:       key,
-			ThreadID:  slackbot.ThreadID(key),
-			AgentID:   r.cfg.Policy.AgentFor(m.ChannelID),
-			Options:   r.cfg.Policy.OptionsFor(m.ChannelID, false),
-			StartedBy: m.UserID,
-			CreatedAt: r.cfg.Now().UTC(),
-			// In a DM every message is for the bot.
-			MentionsOnly: joined && !im,
-		}
-		bind = &conv
+		return conv, nil, ahead > 0, nil
 	}
-	job := slackbot.Job{
+	conv = slackbot.Conversation{
+		Key:       in.key,
+		ThreadID:  slackbot.ThreadID(in.key),
+		AgentID:   r.cfg.Policy.AgentFor(in.m.ChannelID),
+		Options:   r.cfg.Policy.OptionsFor(in.m.ChannelID, false),
+		StartedBy: in.m.UserID,
+		CreatedAt: r.cfg.Now().UTC(),
+		// In a DM every message is for the bot.
+		MentionsOnly: joined && !in.im,
+	}
+	return conv, &conv, false, nil
+}
+
+// messageJob is the prompt job of a message.
+func (r *Relay) messageJob(in inboundMessage, conv slackbot.Conversation, prompt string, queued, joined bool) slackbot.Job {
+	m := in.m
+	return slackbot.Job{
 		ID:       "msg:" + m.ChannelID + ":" + m.TS,
-		Key:      key,
+		Key:      in.key,
 		ThreadID: conv.ThreadID,
 		Kind:     kindPrompt,
 		State:    slackbot.JobAccepted,
@@ -168,30 +218,37 @@ func (r *Relay) Message(ctx context.Context, m slackbot.Message) error {
 			Files:         sharedFiles(m.Files),
 		}.encode(),
 	}
-	// One write, durable before the ack: the conversation (if new) and the
-	// job. The job's id (channel and ts) is the dedupe key: it catches
-	// Slack's retries and the same message arriving as two events
-	// (app_mention and message), and is kept as long as a delivery claim
-	// would be (Retention), so the event id is not recorded as well.
+}
+
+// recordMessage writes, in one write durable before the ack, the
+// conversation (if new) and the job. The job's id (channel and ts) is the
+// dedupe key: it catches Slack's retries and the same message arriving as
+// two events (app_mention and message), and is kept as long as a delivery
+// claim would be (Retention), so the event id is not recorded as well. It
+// reports whether the job is new: a duplicate delivery adds nothing.
+func (r *Relay) recordMessage(ctx context.Context, in inboundMessage, bind *slackbot.Conversation, job slackbot.Job) (bool, error) {
 	recorded, err := r.cfg.Store.Record(ctx, slackbot.Record{Conversation: bind, Job: &job})
 	if err != nil {
-		return fmt.Errorf("record message: %w", err)
+		return false, fmt.Errorf("record message: %w", err)
 	}
-	inserted := recorded.JobAdded
-	if !inserted {
+	if !recorded.JobAdded {
 		r.metrics.DuplicateDelivery("message")
-		log.Info("duplicate delivery ignored")
-		return nil
+		in.log.Info("duplicate delivery ignored")
+		return false, nil
 	}
-	log.Info("message accepted", "job", job.ID, "thread_id", conv.ThreadID, "new_conversation", !owned, "queued", queued)
-	if im && !owned {
-		r.assistantTitle(m.ChannelID, key.RootTS, readableForAgent(m.Text))
+	return true, nil
+}
+
+// acknowledge shows the user their message was taken (a new DM thread's
+// title, the queued reaction) and wakes a worker.
+func (r *Relay) acknowledge(in inboundMessage, owned, queued bool) {
+	if in.im && !owned {
+		r.assistantTitle(in.m.ChannelID, in.key.RootTS, readableForAgent(in.m.Text))
 	}
 	if queued {
-		r.react(m.ChannelID, m.TS, reactQueued)
+		r.react(in.m.ChannelID, in.m.TS, reactQueued)
 	}
 	r.notify()
-	return nil
 }
 
 // refuseOnce tells a user, once per message, that the bot is not enabled here.
