@@ -117,9 +117,9 @@ func resumePayload(card slackbot.Card, by string, decisions []agents.Decision) p
 // Action handles a click on an approval card.
 func (r *Relay) Action(ctx context.Context, a slackbot.Action) error {
 	switch a.ActionID {
-	case feedbackActionID:
+	case slackpost.FeedbackActionID:
 		return r.feedback(ctx, a.ChannelID, a.UserID, a.UserName, a.Value)
-	case stopActionID:
+	case slackpost.StopActionID:
 		text, err := r.stopJob(ctx, a.Value, a.UserID, "button")
 		if text != "" {
 			r.tell(a.ChannelID, a.UserID, text)

@@ -284,7 +284,7 @@ func TestCoreStopPermission(t *testing.T) {
 	if err := e.store.UpdateJob(ctx, job); err != nil {
 		t.Fatal(err)
 	}
-	stop := slackbot.Action{TeamID: coreTeam, ChannelID: coreChannel, ActionID: stopActionID, Value: job.ID}
+	stop := slackbot.Action{TeamID: coreTeam, ChannelID: coreChannel, ActionID: slackpost.StopActionID, Value: job.ID}
 
 	click := func(user, want string) {
 		t.Helper()

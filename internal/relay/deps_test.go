@@ -38,4 +38,16 @@ func TestCoreDependencies(t *testing.T) {
 	if !slices.Contains(deps, "github.com/deepagents-slack/slackbot") {
 		t.Error("relay's dependencies do not include the domain package slackbot")
 	}
+
+	// Block Kit lives with the Slack writer (slackpost): the core itself
+	// builds none, so it does not import slack-go.
+	out, err = exec.Command(goTool, "list", "-f", `{{join .Imports "\n"}}`, ".").Output()
+	if err != nil {
+		t.Fatalf("go list: %v", err)
+	}
+	if imports := strings.Fields(string(out)); slices.Contains(imports, "github.com/slack-go/slack") {
+		t.Error("relay imports github.com/slack-go/slack; render Block Kit in internal/slackpost")
+	} else if !slices.Contains(imports, "github.com/deepagents-slack/slackbot/internal/slackpost") {
+		t.Errorf("relay's imports %v do not include slackpost: the list is not relay's", imports)
+	}
 }

@@ -8,40 +8,22 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/slack-go/slack"
 
 	"github.com/deepagents-slack/slackbot"
 	"github.com/deepagents-slack/slackbot/internal/langsmith"
+	"github.com/deepagents-slack/slackbot/internal/slackpost"
 )
 
-const (
-	// feedbackActionID names the 👍/👎 element under every final answer.
-	feedbackActionID = "answer_feedback"
-	// feedbackKey is the LangSmith feedback key of a Slack verdict.
-	feedbackKey = "user_score"
-	// Button values: the score, a colon, the id of the job that answered.
-	feedbackGood = "1:"
-	feedbackBad  = "0:"
-)
+// feedbackKey is the LangSmith feedback key of a Slack verdict.
+const feedbackKey = "user_score"
 
-// feedbackBlock is Slack's feedback_buttons element in a context_actions
-// block (docs.slack.dev/reference/block-kit/block-elements/feedback-buttons-element),
-// naming the job whose answer it rates.
-func feedbackBlock(jobID string) slack.Block {
-	good := slack.NewFeedbackButton(slack.NewTextBlockObject(slack.PlainTextType, "👍", true, false), feedbackGood+jobID).
-		WithAccessibilityLabel("Good answer")
-	bad := slack.NewFeedbackButton(slack.NewTextBlockObject(slack.PlainTextType, "👎", true, false), feedbackBad+jobID).
-		WithAccessibilityLabel("Bad answer")
-	return slack.NewContextActionsBlock("feedback", slack.NewFeedbackButtonsBlockElement(feedbackActionID, good, bad))
-}
-
-// parseFeedbackValue reads a feedback button's value.
+// parseFeedbackValue reads a feedback button's value (see slackpost.FeedbackActionID).
 func parseFeedbackValue(v string) (score int, jobID string, err error) {
 	switch {
-	case strings.HasPrefix(v, feedbackGood):
-		score, jobID = 1, v[len(feedbackGood):]
-	case strings.HasPrefix(v, feedbackBad):
-		score, jobID = 0, v[len(feedbackBad):]
+	case strings.HasPrefix(v, slackpost.FeedbackGood):
+		score, jobID = 1, v[len(slackpost.FeedbackGood):]
+	case strings.HasPrefix(v, slackpost.FeedbackBad):
+		score, jobID = 0, v[len(slackpost.FeedbackBad):]
 	}
 	if jobID == "" {
 		return 0, "", fmt.Errorf("not a feedback value: %q", v)

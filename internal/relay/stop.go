@@ -6,33 +6,13 @@ import (
 	"fmt"
 	"log/slog"
 
-	"github.com/slack-go/slack"
-
 	"github.com/deepagents-slack/slackbot"
 	"github.com/deepagents-slack/slackbot/internal/agents"
 )
 
-// stopActionID names the Stop button on a live reply; its value is the
-// job's id.
-const stopActionID = "run_stop"
-
-// stopButton is the Stop button of a running job's live reply.
-func stopButton(jobID string) *slack.ButtonBlockElement {
-	b := slack.NewButtonBlockElement(stopActionID, jobID, slack.NewTextBlockObject(slack.PlainTextType, "Stop", false, false))
-	b.Style = slack.StyleDanger
-	return b
-}
-
-// stopControls are the live reply's controls: the Stop button, shown only
-// where the runtime lets runs be stopped.
-func (r *Relay) stopControls(jobID string) func() []slack.Block {
-	return func() []slack.Block {
-		if !r.cfg.Agents.Capabilities().CanCancel() {
-			return nil
-		}
-		return []slack.Block{slack.NewActionBlock("run_controls", stopButton(jobID))}
-	}
-}
+// canStop reports whether the runtime lets runs be stopped: the Stop
+// button is shown only then.
+func (r *Relay) canStop() bool { return r.cfg.Agents.Capabilities().CanCancel() }
 
 // stopJob stops the run of a job on behalf of user: only who started the
 // run, ops and approvers may. The first stop is recorded in the store, so a

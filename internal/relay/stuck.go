@@ -8,8 +8,6 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/slack-go/slack"
-
 	"github.com/deepagents-slack/slackbot"
 	"github.com/deepagents-slack/slackbot/internal/agents"
 	"github.com/deepagents-slack/slackbot/internal/slackpost"
@@ -189,10 +187,7 @@ func (r *Relay) tellGaveUp(ctx context.Context, log *slog.Logger, job slackbot.J
 	// cut after escaping.
 	text = slacktext.Truncate(slacktext.Escape(text), 3000)
 	// Blocks too: chat.update without blocks keeps the old ones.
-	msg := slackpost.Message{
-		Text:   text,
-		Blocks: []slack.Block{slack.NewSectionBlock(slack.NewTextBlockObject(slack.MarkdownType, text, false, false), nil, nil)},
-	}
+	msg := slackpost.Notice(text)
 	channel := job.Key.ChannelID
 	if job.Kind != kindCommand && job.ReplyTS != "" {
 		if err := r.cfg.Slack.Update(ctx, channel, job.ReplyTS, msg); err == nil {

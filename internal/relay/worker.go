@@ -8,8 +8,6 @@ import (
 	"log/slog"
 	"time"
 
-	"github.com/slack-go/slack"
-
 	"github.com/deepagents-slack/slackbot"
 	"github.com/deepagents-slack/slackbot/internal/agents"
 	"github.com/deepagents-slack/slackbot/internal/slackpost"
@@ -158,8 +156,9 @@ func (r *Relay) workRun(ctx context.Context, log *slog.Logger, job slackbot.Job)
 		Streaming:       r.cfg.Streaming,
 		Placeholder:     placeholderFor(job.Kind),
 		Status:          true, // AI-app status in every thread the bot works in
-		AnswerFooter:    []slack.Block{feedbackBlock(job.ID)},
-		Controls:        r.stopControls(job.ID),
+		FeedbackJobID:   job.ID,
+		StopJobID:       job.ID,
+		CanStop:         r.canStop,
 	})
 	defer live.Close()
 

@@ -21,13 +21,22 @@ func withFooter(msgs []Message, footer []slack.Block) []Message {
 	return append(out, Message{Text: "Rate this answer", Blocks: footer})
 }
 
-// withControls puts the live reply's controls under a progress message.
+// answerFooter is what goes under the final answer: the feedback buttons.
+func (l *Live) answerFooter() []slack.Block {
+	if l.o.FeedbackJobID == "" {
+		return nil
+	}
+	return []slack.Block{feedbackBlock(l.o.FeedbackJobID)}
+}
+
+// withControls puts the live reply's controls (the Stop button) under a
+// progress message.
 func (l *Live) withControls(m Message) Message {
-	if l.o.Controls == nil {
+	if l.o.StopJobID == "" || (l.o.CanStop != nil && !l.o.CanStop()) {
 		return m
 	}
-	controls := l.o.Controls()
-	if len(controls) == 0 || len(m.Blocks)+len(controls) > maxMessageBlocks {
+	controls := []slack.Block{stopBlock(l.o.StopJobID)}
+	if len(m.Blocks)+len(controls) > maxMessageBlocks {
 		return m
 	}
 	m.Blocks = append(append([]slack.Block(nil), m.Blocks...), controls...)

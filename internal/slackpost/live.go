@@ -64,15 +64,16 @@ type LiveOptions struct {
 	// StatusRefresh is how often an unchanged status is set again (default
 	// 90s; Slack drops it after two minutes without a message).
 	StatusRefresh time.Duration
-	// Controls, when set, gives blocks shown under the progress while the
-	// run works (the Stop button), asked again at every update so they can
-	// appear once they make sense. Streamed replies cannot carry blocks
-	// until they stop, so they show none. The final answer or failure note
-	// replaces them.
-	Controls func() []slack.Block
-	// AnswerFooter are blocks put under the final answer's last part (the
-	// feedback buttons); see withFooter.
-	AnswerFooter []slack.Block
+	// StopJobID, when set, shows a Stop button for that job (StopActionID)
+	// under the progress while the run works and CanStop (asked again at
+	// every update, nil for always) says runs can be stopped. Streamed
+	// replies cannot carry blocks until they stop, so they show none. The
+	// final answer or failure note replaces it.
+	StopJobID string
+	CanStop   func() bool
+	// FeedbackJobID, when set, puts 👍/👎 buttons (FeedbackActionID) rating
+	// that job's answer under the final answer's last part; see withFooter.
+	FeedbackJobID string
 }
 
 type liveMode int
@@ -563,7 +564,7 @@ func (l *Live) Finish(ctx context.Context, finalMarkdown string, from int, saved
 			return fmt.Errorf("finish: %w", err)
 		}
 	}
-	msgs = withFooter(msgs, l.o.AnswerFooter)
+	msgs = withFooter(msgs, l.answerFooter())
 	for i := max(from, 0); i < len(msgs); i++ {
 		m := msgs[i]
 		var err error
