@@ -365,3 +365,57 @@ func TestCoreApprovalReview(t *testing.T) {
 		t.Errorf("a second decision was accepted: %v", errs)
 	}
 }
+
+func TestCoreSlashCommand(t *testing.T) {
+	e := newCoreEnv(t, answerTurn("run-1", "Done."))
+	ctx := t.Context()
+	cmd := func(channel, text string) slackbot.Reply {
+		return e.r.Command(ctx, slackbot.Command{TeamID: coreTeam, ChannelID: channel, UserID: coreStarter,
+			Command: "/agent", Text: text, TriggerID: "trig-" + channel + text, ResponseURL: "https://hooks.example/" + channel})
+	}
+	if got := cmd(coreChannel, "help"); !strings.Contains(got.Text, "How to use /agent") {
+		t.Errorf("help = %q", got.Text)
+	}
+	if got := cmd("COTHER", "do it"); got.Text != notAllowedText {
+		t.Errorf("in a channel the bot is not enabled in: %q", got.Text)
+	}
+	if got := cmd(coreChannel, "test do it"); got.Text != opsOnlyText {
+		t.Errorf("a test run by a non-ops user: %q", got.Text)
+	}
+
+	// A prompt is acked empty; the worker posts its root message, then
+	// answers in that message's thread.
+	if got := cmd(coreChannel, "summarize <#C9|news>"); got != (slackbot.Reply{}) {
+		t.Fatalf("prompt acked with %+v; want an empty ack", got)
+	}
+	root := e.workNext(t)
+	if root.State != slackbot.JobDone || root.ReplyTS == "" {
+		t.Fatalf("command job %s, root ts %q", root.State, root.ReplyTS)
+	}
+	posts := e.slack.postsIn(coreChannel)
+	if len(posts) != 1 || posts[0].ts != root.ReplyTS || posts[0].msg.Text != "<@"+coreStarter+"> asked: summarize <#C9|news>" {
+		t.Fatalf("posts %+v; want the root message echoing the prompt as Slack sent it", posts)
+	}
+	run := e.workNext(t)
+	if run.State != slackbot.JobDone || run.Key.RootTS != root.ReplyTS {
+		t.Fatalf("prompt job %s in thread %s; want done in %s", run.State, run.Key.RootTS, root.ReplyTS)
+	}
+	if got := runText(e.runtime.runCalls()[0]); got != "summarize #news" {
+		t.Errorf("the agent read %q", got)
+	}
+
+	// Where the bot cannot post, the user hears why through response_url.
+	e.slack.mu.Lock()
+	e.slack.notIn["CLOCKED"] = true
+	e.slack.mu.Unlock()
+	e.r.cfg.Policy.AllowedChannels["CLOCKED"] = true
+	if got := cmd("CLOCKED", "hello"); got != (slackbot.Reply{}) {
+		t.Fatalf("ack %+v", got)
+	}
+	if job := e.workNext(t); job.State != slackbot.JobFailed {
+		t.Fatalf("job %s; want failed", job.State)
+	}
+	if got := e.slack.nextEphemeral(t); got.channel != "https://hooks.example/CLOCKED" || !strings.Contains(got.text, "Invite me with `/invite`") {
+		t.Errorf("told %+v; want the invite hint through response_url", got)
+	}
+}

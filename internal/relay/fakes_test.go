@@ -223,7 +223,11 @@ func (s *fakeSlack) Ephemeral(_ context.Context, channel, user, text string) err
 	return nil
 }
 
-func (s *fakeSlack) Respond(context.Context, string, string) error         { return nil }
+func (s *fakeSlack) Respond(_ context.Context, responseURL, text string) error {
+	s.ephemeral <- fakeEphemeral{channel: responseURL, text: text}
+	return nil
+}
+
 func (s *fakeSlack) React(context.Context, string, string, string) error   { return nil }
 func (s *fakeSlack) Unreact(context.Context, string, string, string) error { return nil }
 func (s *fakeSlack) SetAssistantTitle(context.Context, string, string, string) error {
