@@ -12,8 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/deepagents-slack/slackbot/internal/agents/agentstest"
-	"github.com/deepagents-slack/slackbot/internal/slackhandler"
+	"github.com/deepagents-slack/slackbot/internal/bottest"
 	"github.com/deepagents-slack/slackbot/internal/slackpost/slackfake"
 )
 
@@ -50,7 +49,7 @@ func BenchmarkSlashCommandAckParallel(b *testing.B) {
 // slashRequest is a signed /agent prompt with a trigger id of its own.
 func slashRequest(secret, trigger string) *http.Request {
 	body := []byte(url.Values{
-		"team_id": {simTeam}, "channel_id": {"CBENCH0001"}, "user_id": {"UBENCH0001"},
+		"team_id": {bottest.Team}, "channel_id": {"CBENCH0001"}, "user_id": {"UBENCH0001"},
 		"command": {"/agent"}, "text": {"summarize the incident"},
 		"response_url": {"https://hooks.slack.com/commands/T/1/x"}, "trigger_id": {trigger + ".bench"},
 	}.Encode())
@@ -62,7 +61,7 @@ func signedBenchRequest(secret, path, contentType string, body []byte) *http.Req
 	req := httptest.NewRequest(http.MethodPost, path, bytes.NewReader(body))
 	req.Header.Set("Content-Type", contentType)
 	req.Header.Set("X-Slack-Request-Timestamp", ts)
-	req.Header.Set("X-Slack-Signature", slackhandler.Sign(secret, ts, body))
+	req.Header.Set("X-Slack-Signature", bottest.Sign(secret, ts, body))
 	return req
 }
 
@@ -80,16 +79,17 @@ func ackOK(b *testing.B, h http.Handler, req *http.Request) {
 // its workers, so a benchmark measures the path to the ack only.
 func benchService(b *testing.B) (*service, Config, *slackfake.Server) {
 	b.Helper()
-	runtime := agentstest.NewServer()
-	b.Cleanup(runtime.Close)
-	fake := slackfake.New()
-	b.Cleanup(fake.Close)
+	w, err := bottest.Start(b.Context(), nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _ = w.Close() }) // no bot: nothing to report
 	cfg := simConfig(b.TempDir())
-	cfg.SlackAPIURL, cfg.BaseURL = fake.APIURL(), runtime.URL
+	cfg.SlackAPIURL, cfg.BaseURL = w.Slack.APIURL(), w.RuntimeURL()
 	svc, err := newService(b.Context(), cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { svc.store.Close() })
-	return svc, cfg, fake
+	return svc, cfg, w.Slack
 }

@@ -6,6 +6,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/deepagents-slack/slackbot/internal/bottest"
 )
 
 // BenchmarkEventPathAck measures an app_mention from Slack's signed
@@ -67,6 +69,6 @@ func mentionRequest(secret, botUser string, base int64, i int, ts string) *http.
 		`"authorizations":[{"team_id":"%[1]s","user_id":"%[4]s","is_bot":true}],` +
 		`"event":{"type":"app_mention","user":"UBENCH0001","channel":"CBENCH0001","ts":"%[5]s","event_ts":"%[5]s",` +
 		`"text":"<@%[4]s> summarize the incident in <#CINCIDENT1|incidents>"}}`
-	body := []byte(fmt.Sprintf(envelope, simTeam, i, base, botUser, ts))
+	body := []byte(fmt.Sprintf(envelope, bottest.Team, i, base, botUser, ts))
 	return signedBenchRequest(secret, "/slack/events", "application/json", body)
 }

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"os"
 	"runtime"
 	"slices"
@@ -14,6 +13,7 @@ import (
 
 	"github.com/deepagents-slack/slackbot"
 	"github.com/deepagents-slack/slackbot/internal/agents/agentstest"
+	"github.com/deepagents-slack/slackbot/internal/bottest"
 	"github.com/deepagents-slack/slackbot/internal/slackpost/slackfake"
 )
 
@@ -85,7 +85,8 @@ func runStreamingBatch(b *testing.B, runs int, tokens []string, answer string) b
 		}
 		return steps
 	}
-	s, proxy, _ := newLiveSim(b, liveSetup{
+	e := startEnv(b, envSetup{
+		proxied:    true,
 		script:     script,
 		tokenDelay: 25 * time.Millisecond,
 		configure:  func(c *Config) { c.Workers = runs + 100 },
@@ -105,12 +106,12 @@ func runStreamingBatch(b *testing.B, runs int, tokens []string, answer string) b
 	heapBefore := heapInUse()
 	b.StartTimer()
 	start := time.Now()
-	refusals := sendSlashCommands(b, s, runs)
-	err := waitCond(ctx, 20*time.Millisecond, func() bool {
-		return arrived.Load() == int64(runs) && proxy.OpenStreams() == runs
+	refusals := sendSlashCommands(b, e.sim, runs)
+	err := bottest.Poll(ctx, 20*time.Millisecond, func() bool {
+		return arrived.Load() == int64(runs) && e.Proxy.OpenStreams() == runs
 	})
 	if err != nil {
-		b.Fatalf("runs in flight: %d started, %d streams open: %v", arrived.Load(), proxy.OpenStreams(), err)
+		b.Fatalf("runs in flight: %d started, %d streams open: %v", arrived.Load(), e.Proxy.OpenStreams(), err)
 	}
 	toInFlight := time.Since(start)
 	b.StopTimer()
@@ -119,16 +120,16 @@ func runStreamingBatch(b *testing.B, runs int, tokens []string, answer string) b
 
 	released := time.Now()
 	close(release)
-	err = waitCond(ctx, 50*time.Millisecond, func() bool { return answeredReplies(s.Slack, answer) == runs })
+	err = bottest.Poll(ctx, 50*time.Millisecond, func() bool { return answeredReplies(e.Slack, answer) == runs })
 	if err != nil {
-		b.Fatalf("%d of %d answered: %v", answeredReplies(s.Slack, answer), runs, err)
+		b.Fatalf("%d of %d answered: %v", answeredReplies(e.Slack, answer), runs, err)
 	}
 	drain := time.Since(released)
 	b.StopTimer()
 
 	m := batchMetrics{toInFlight: toInFlight, drain: drain, refusals: refusals}
 	m.heapPerRun = float64(int64(heapInFlight)-int64(heapBefore)) / float64(runs)
-	m.writesPerRun, m.maxWritesPerReply, m.latency = replyStats(b, s, proxy, runs)
+	m.writesPerRun, m.maxWritesPerReply, m.latency = replyStats(b, e.sim, e.Proxy, runs)
 	return m
 }
 
@@ -181,7 +182,7 @@ func answeredReplies(f *slackfake.Server, answer string) int {
 
 // replyStats counts Slack writes per run and measures, per run, the time
 // from its last token reaching the bot to the last write of its reply.
-func replyStats(b *testing.B, s *sim, proxy *runtimeProxy, runs int) (perRun float64, maxPerReply int, lat struct{ p50, p95, max time.Duration }) {
+func replyStats(b *testing.B, s *sim, proxy *bottest.RuntimeProxy, runs int) (perRun float64, maxPerReply int, lat struct{ p50, p95, max time.Duration }) {
 	calls := s.Slack.Calls()
 	replyOf := map[string]string{} // root ts -> reply ts
 	for _, m := range s.Slack.Messages(chGeneral) {
@@ -219,7 +220,7 @@ func replyStats(b *testing.B, s *sim, proxy *runtimeProxy, runs int) (perRun flo
 	for root, ws := range writes {
 		maxPerReply = max(maxPerReply, len(ws))
 		checkWriteRate(b, ws)
-		key := slackbot.Key{TeamID: simTeam, ChannelID: chGeneral, RootTS: root}
+		key := slackbot.Key{TeamID: bottest.Team, ChannelID: chGeneral, RootTS: root}
 		last, ok := proxy.LastToken(slackbot.ThreadID(key))
 		if !ok {
 			b.Errorf("no token seen for thread %s", root)
@@ -242,17 +243,4 @@ func heapInUse() uint64 {
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
 	return ms.HeapAlloc
-}
-
-func waitCond(ctx context.Context, every time.Duration, cond func() bool) error {
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for !cond() {
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("waiting: %w", ctx.Err())
-		case <-t.C:
-		}
-	}
-	return nil
 }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/deepagents-slack/slackbot"
 	"github.com/deepagents-slack/slackbot/internal/agents/agentstest"
+	"github.com/deepagents-slack/slackbot/internal/bottest"
 	"github.com/deepagents-slack/slackbot/internal/slackpost/slackfake"
 )
 
@@ -124,7 +125,8 @@ func runWorkspaceBatch(b *testing.B, runs, channels int, scale float64, spread, 
 			agentstest.Text(wordTokens(workspaceAnswer(tokensOf(i)))...),
 		}
 	}
-	s, proxy, _ := newLiveSim(b, liveSetup{
+	e := startEnv(b, envSetup{
+		proxied:    true,
 		script:     script,
 		tokenDelay: tokenDelay,
 		configure: func(c *Config) {
@@ -135,6 +137,7 @@ func runWorkspaceBatch(b *testing.B, runs, channels int, scale float64, spread, 
 		quiet:     os.Getenv("BENCH_LIVE_LOGS") == "",
 		slackOpts: []slackfake.Option{slackfake.WithRateTiers(scale)},
 	})
+	s, proxy := e.sim, e.Proxy
 	defer func() {
 		select {
 		case <-release:
@@ -169,7 +172,7 @@ func runWorkspaceBatch(b *testing.B, runs, channels int, scale float64, spread, 
 		}()
 	}
 	wg.Wait()
-	if err := waitCond(ctx, 20*time.Millisecond, func() bool {
+	if err := bottest.Poll(ctx, 20*time.Millisecond, func() bool {
 		return arrived.Load() == int64(runs) && proxy.OpenStreams() == runs
 	}); err != nil {
 		b.Fatalf("runs in flight: %d started, %d streams open: %v", arrived.Load(), proxy.OpenStreams(), err)
@@ -200,7 +203,7 @@ func runWorkspaceBatch(b *testing.B, runs, channels int, scale float64, spread, 
 		}
 		return replies, roots
 	}
-	if err := waitCond(ctx, 100*time.Millisecond, func() bool { r, _ := answered(); return len(r) == runs }); err != nil {
+	if err := bottest.Poll(ctx, 100*time.Millisecond, func() bool { r, _ := answered(); return len(r) == runs }); err != nil {
 		r, _ := answered()
 		b.Fatalf("%d of %d answered: %v", len(r), runs, err)
 	}
@@ -245,7 +248,7 @@ func runWorkspaceBatch(b *testing.B, runs, channels int, scale float64, spread, 
 	progress := 0
 	for i := range runs {
 		reply := replies[i]
-		key := slackbot.Key{TeamID: simTeam, ChannelID: channelOf(i), RootTS: roots[i]}
+		key := slackbot.Key{TeamID: bottest.Team, ChannelID: channelOf(i), RootTS: roots[i]}
 		end, ok := proxy.LastToken(slackbot.ThreadID(key))
 		if !ok {
 			b.Errorf("no token seen for run %d", i)

@@ -106,7 +106,7 @@ func TestRunRejectsBadConfigAndUnknownCommands(t *testing.T) {
 // TestDemoRuns runs the demo as a user would and checks the transcript.
 func TestDemoRuns(t *testing.T) {
 	if testing.Short() {
-		t.Skip("demo is an end-to-end run")
+		t.Skip("the whole demo, about 15 s: slow test; skipped under -short")
 	}
 	var out bytes.Buffer
 	if err := run(t.Context(), []string{"demo"}, envOf(nil), &out); err != nil {

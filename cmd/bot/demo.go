@@ -14,6 +14,7 @@ import (
 	"github.com/deepagents-slack/slackbot"
 	"github.com/deepagents-slack/slackbot/internal/agents"
 	"github.com/deepagents-slack/slackbot/internal/agents/agentstest"
+	"github.com/deepagents-slack/slackbot/internal/bottest"
 	"github.com/deepagents-slack/slackbot/internal/slackpost/slackfake"
 )
 
@@ -130,123 +131,20 @@ func demo(ctx context.Context, stdout io.Writer, args []string) error {
 		return err
 	}
 	defer os.RemoveAll(dir)
-
-	runtime := agentstest.NewServer()
-	defer runtime.Close()
-	runtime.AddAgent(demoAgent, demoScript())
-
-	logTo := io.Discard
-	if len(args) > 0 && (args[0] == "-v" || args[0] == "--verbose") {
-		logTo = os.Stderr // the service's own logs, for the curious
-	}
-	quiet := slog.New(slog.NewTextHandler(logTo, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	s, err := startSim(ctx, dir, quiet, runtime, func(c *Config) {
-		c.Policy.DefaultAgent = demoAgent
-		c.Policy.ChannelAgents[demoBroken] = demoMissing
-		c.Policy.TestRunChannels[demoOpsTest] = true
-		c.Policy.HeadlessChannels[demoAlerts] = true
-		c.Policy.OpsUsers[demoOmar] = true
-	})
+	verbose := len(args) > 0 && (args[0] == "-v" || args[0] == "--verbose")
+	s, err := startDemoSim(ctx, dir, verbose)
 	if err != nil {
 		return fmt.Errorf("start demo: %w", err)
 	}
 	defer s.Close()
-	for id, name := range map[string]string{demoAnna: "anna", demoOmar: "omar (ops)", demoBen: "ben", s.Slack.BotUserID(): "deep-agent"} {
-		s.Slack.SetUserName(id, name)
-	}
 
 	p := &printer{w: stdout}
 	p.title("Deep Agents in Slack — demo")
 	p.line("The bot runs on %s with an embedded SQLite store, a simulated Managed Deep Agents", s.URL)
 	p.line("runtime and a simulated Slack. Every step below is a real signed request to the bot.")
-
-	steps := []struct {
-		title string
-		do    func() error
-	}{
-		{"1. anna types `/agent Suggest a name for our next release` in #general", func() error {
-			return s.slashAndWait(ctx, demoAnna, demoGeneral, "Suggest a name for our next release")
-		}},
-		{"2. anna replies in that thread without mentioning the bot (a follow-up)", func() error {
-			root := s.Slack.Messages(demoGeneral)[0].TS
-			ev := s.UserSays(demoAnna, demoGeneral, "channel", "does the plan still hold?", root)
-			return s.deliverAndWait(ctx, "Ev-followup", ev, demoGeneral, 2)
-		}},
-		{"3. ben @mentions the bot at the top of #general (Slack sends app_mention and message, and retries once)", func() error {
-			ev := s.UserSays(demoBen, demoGeneral, "channel", "<@"+s.Slack.BotUserID()+"> what changed since last week?", "")
-			if _, err := s.Event("Ev-mention-a", AsMention(ev), 0); err != nil {
-				return err
-			}
-			if _, err := s.Event("Ev-mention-a", AsMention(ev), 1); err != nil {
-				return err
-			}
-			return s.deliverAndWait(ctx, "Ev-mention-b", ev, demoGeneral, 1)
-		}},
-		{"4. anna sends the bot a DM", func() error {
-			ev := s.UserSays(demoAnna, demoDM, "im", "Draft a two-line status update", "")
-			return s.deliverAndWait(ctx, "Ev-dm", ev, demoDM, 1)
-		}},
-		{"5. omar (ops) posts `/agent test check the nightly pipeline` (test_run: true)", func() error {
-			return s.slashAndWait(ctx, demoOmar, demoGeneral, "test check the nightly pipeline")
-		}},
-		{"6. ben tries `/agent test …` but is not in OPS_USERS", func() error {
-			_, body, err := s.Slash(demoBen, demoGeneral, "test please")
-			p.line("   ack (ephemeral to ben): %s", ackText(body))
-			return err
-		}},
-		{"7. anna uses `/agent` in #broken, whose CHANNEL_AGENTS entry names an agent that does not exist", func() error {
-			return s.slashAndWait(ctx, demoAnna, demoBroken, "hello?")
-		}},
-		{"8. anna asks about a crash; the agent's tool fails mid-run", func() error {
-			return s.slashAndWait(ctx, demoAnna, demoGeneral, "why did the deploy crash?")
-		}},
-		{"9. anna asks the agent to remember something in #notes; she reviews the requests in the modal and approves them on the card", func() error {
-			if _, _, err := s.Slash(demoAnna, demoNotes, "remember: release notes are short bullet points"); err != nil {
-				return err
-			}
-			if err := s.WaitFor(ctx, func(f *slackfake.Server) bool { _, ok := s.findButtons(demoNotes); return ok }); err != nil {
-				return fmt.Errorf("no approval card appeared: %w\n%s", err, s.Slack.Transcript(demoNotes))
-			}
-			card, _ := s.findButtons(demoNotes)
-			// Anna first opens the review modal ("Review each…") to read the requests in full.
-			if _, err := s.Click(demoAnna, demoNotes, card.TS, card.ThreadTS, "approval:review", cardValue(s, card)); err != nil {
-				return err
-			}
-			if err := s.WaitFor(ctx, func(f *slackfake.Server) bool { return len(f.Views()) > 0 }); err != nil {
-				return fmt.Errorf("the review modal did not open: %w", err)
-			}
-			v := s.Slack.Views()[0]
-			p.line("   modal opened for anna: [%s]  %s  [%s] [%s]", v.Title, oneLine(v.Rendered), v.Close, v.Submit)
-			if _, err := s.Click(demoBen, demoNotes, card.TS, card.ThreadTS, "approval:approve", cardValue(s, card)); err != nil {
-				return err
-			}
-			if _, err := s.Click(demoAnna, demoNotes, card.TS, card.ThreadTS, "approval:approve", cardValue(s, card)); err != nil {
-				return err
-			}
-			return s.WaitFor(ctx, func(f *slackfake.Server) bool { return s.ThreadDone(demoNotes, card.ThreadTS) })
-		}},
-		{"10. the same request in the headless #alerts channel: the write goes through, no card", func() error {
-			return s.slashAndWait(ctx, demoAnna, demoAlerts, "remember: page the on-call for sev1 only")
-		}},
-		{"11. ops' deploy pipeline smoke-tests the agent from the command line, next to the running service", func() error {
-			return demoTestRun(ctx, s, p)
-		}},
-		{"12. anna asks for the weekly report; the file the agent wrote comes with the answer, and she rates it 👍", func() error {
-			return demoFileAndFeedback(ctx, s, p, runtime)
-		}},
-		{"13. ben starts a long job by mistake; anna's Stop is refused (not her run), ben's Stop stops it", func() error {
-			return demoStop(ctx, s, p)
-		}},
-		{"14. ben @mentions the bot in #general with a screenshot and a log file attached (files in)", func() error {
-			shot := s.Slack.AddFile("error-dialog.png", "image/png", demoPNG)
-			log := s.Slack.AddFile("api-7.log", "text/plain", []byte("12:03:55 ERROR OOMKilled: container api exceeded 512Mi\n"))
-			ev := s.UserShares(demoBen, demoGeneral, "channel", "<@"+s.Slack.BotUserID()+"> what is going on here?", "", shot, log)
-			return s.deliverAndWait(ctx, "Ev-files", AsMention(ev), demoGeneral, 1)
-		}},
-	}
-	for _, st := range steps {
+	for _, st := range demoSteps(s, p) {
 		p.step(st.title)
-		if err := st.do(); err != nil {
+		if err := st.do(ctx); err != nil {
 			p.title("What Slack showed when the demo stopped")
 			for _, ch := range s.Slack.Channels() {
 				p.block(s.Slack.Transcript(ch))
@@ -254,11 +152,100 @@ func demo(ctx context.Context, stdout io.Writer, args []string) error {
 			return fmt.Errorf("%s: %w", st.title, err)
 		}
 	}
-	if err := runtime.WaitIdle(ctx); err != nil {
+	return demoOutcome(ctx, s, p)
+}
+
+// startDemoSim starts the service in the demo workspace; verbose shows its
+// own logs, for the curious.
+func startDemoSim(ctx context.Context, dir string, verbose bool) (*sim, error) {
+	logTo := io.Discard
+	if verbose {
+		logTo = os.Stderr
+	}
+	log := slog.New(slog.NewTextHandler(logTo, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	s, err := startSim(ctx, dir, log, func(c *Config) {
+		c.Policy.DefaultAgent = demoAgent
+		c.Policy.ChannelAgents[demoBroken] = demoMissing
+		c.Policy.TestRunChannels[demoOpsTest] = true
+		c.Policy.HeadlessChannels[demoAlerts] = true
+		c.Policy.OpsUsers[demoOmar] = true
+	}, bottest.WithAgent(demoAgent, demoScript()))
+	if err != nil {
+		return nil, err
+	}
+	for id, name := range map[string]string{demoAnna: "anna", demoOmar: "omar (ops)", demoBen: "ben", s.Slack.BotUserID(): "deep-agent"} {
+		s.Slack.SetUserName(id, name)
+	}
+	return s, nil
+}
+
+// demoStep is one thing the demo's users do.
+type demoStep struct {
+	title string
+	do    func(ctx context.Context) error
+}
+
+// demoSteps is the demo's script, in order.
+func demoSteps(s *sim, p *printer) []demoStep {
+	return []demoStep{
+		{"1. anna types `/agent Suggest a name for our next release` in #general", func(ctx context.Context) error {
+			return s.slashAndWait(ctx, demoAnna, demoGeneral, "Suggest a name for our next release")
+		}},
+		{"2. anna replies in that thread without mentioning the bot (a follow-up)", func(ctx context.Context) error {
+			root := s.Slack.Messages(demoGeneral)[0].TS
+			ev := s.UserSays(demoAnna, demoGeneral, "channel", "does the plan still hold?", root)
+			return s.deliverAndWait(ctx, "Ev-followup", ev, demoGeneral, 2)
+		}},
+		{"3. ben @mentions the bot at the top of #general (Slack sends app_mention and message, and retries once)", func(ctx context.Context) error {
+			return demoMentionTwice(ctx, s)
+		}},
+		{"4. anna sends the bot a DM", func(ctx context.Context) error {
+			ev := s.UserSays(demoAnna, demoDM, "im", "Draft a two-line status update", "")
+			return s.deliverAndWait(ctx, "Ev-dm", ev, demoDM, 1)
+		}},
+		{"5. omar (ops) posts `/agent test check the nightly pipeline` (test_run: true)", func(ctx context.Context) error {
+			return s.slashAndWait(ctx, demoOmar, demoGeneral, "test check the nightly pipeline")
+		}},
+		{"6. ben tries `/agent test …` but is not in OPS_USERS", func(context.Context) error {
+			_, body, err := s.Slash(demoBen, demoGeneral, "test please")
+			p.line("   ack (ephemeral to ben): %s", ackText(body))
+			return err
+		}},
+		{"7. anna uses `/agent` in #broken, whose CHANNEL_AGENTS entry names an agent that does not exist", func(ctx context.Context) error {
+			return s.slashAndWait(ctx, demoAnna, demoBroken, "hello?")
+		}},
+		{"8. anna asks about a crash; the agent's tool fails mid-run", func(ctx context.Context) error {
+			return s.slashAndWait(ctx, demoAnna, demoGeneral, "why did the deploy crash?")
+		}},
+		{"9. anna asks the agent to remember something in #notes; she reviews the requests in the modal and approves them on the card", func(ctx context.Context) error {
+			return demoApproval(ctx, s, p)
+		}},
+		{"10. the same request in the headless #alerts channel: the write goes through, no card", func(ctx context.Context) error {
+			return s.slashAndWait(ctx, demoAnna, demoAlerts, "remember: page the on-call for sev1 only")
+		}},
+		{"11. ops' deploy pipeline smoke-tests the agent from the command line, next to the running service", func(ctx context.Context) error {
+			return demoTestRun(ctx, s, p)
+		}},
+		{"12. anna asks for the weekly report; the file the agent wrote comes with the answer, and she rates it 👍", func(ctx context.Context) error {
+			return demoFileAndFeedback(ctx, s, p)
+		}},
+		{"13. ben starts a long job by mistake; anna's Stop is refused (not her run), ben's Stop stops it", func(ctx context.Context) error {
+			return demoStop(ctx, s)
+		}},
+		{"14. ben @mentions the bot in #general with a screenshot and a log file attached (files in)", func(ctx context.Context) error {
+			return demoFilesIn(ctx, s)
+		}},
+	}
+}
+
+// demoOutcome waits for the last updates and prints what Slack shows, what
+// only their recipients saw, and the runs the bot started.
+func demoOutcome(ctx context.Context, s *sim, p *printer) error {
+	if err := s.Runtime.WaitIdle(ctx); err != nil {
 		return err
 	}
 	// Let the last live updates and reactions land before printing.
-	_ = s.WaitFor(ctx, func(f *slackfake.Server) bool { return settled(f) })
+	_ = s.WaitFor(ctx, bottest.Settled)
 
 	p.title("What Slack shows")
 	for _, ch := range []string{demoGeneral, demoDM, demoBroken, demoNotes, demoAlerts, demoOpsTest, demoReports} {
@@ -269,11 +256,11 @@ func demo(ctx context.Context, stdout io.Writer, args []string) error {
 		p.line("to %s in %s: %s", e.User, e.Channel, oneLine(e.Text))
 	}
 	p.title("Runs the bot started on the agent runtime")
-	for _, r := range runtime.Runs() {
+	for _, r := range s.Runtime.Runs() {
 		p.line("thread %s  run %s  %-11s test_run=%-5v headless=%v", r.ThreadID, short(r.RunID), r.Status, r.Options.TestRun, r.Options.SkipMemoryWriteProtection)
 	}
 	root := s.Slack.Messages(demoGeneral)[0]
-	key := slackbot.Key{TeamID: simTeam, ChannelID: demoGeneral, RootTS: root.TS}
+	key := slackbot.Key{TeamID: bottest.Team, ChannelID: demoGeneral, RootTS: root.TS}
 	p.line("")
 	p.line("Find a Slack thread's agent thread: uuidv5(URL namespace, %q) = %s", key.String(), slackbot.ThreadID(key))
 	return nil
@@ -307,7 +294,7 @@ func (s *sim) slashAndWait(ctx context.Context, user, channel, text string) erro
 // SlashThread sends a slash command and returns the root of the thread it
 // started once the bot finished its work there.
 func (s *sim) SlashThread(ctx context.Context, user, channel, text string) (string, error) {
-	before := lastRoot(s.Slack, channel)
+	before := bottest.LastRoot(s.Slack, channel)
 	code, body, err := s.Slash(user, channel, text)
 	if err != nil {
 		return "", err
@@ -317,21 +304,10 @@ func (s *sim) SlashThread(ctx context.Context, user, channel, text string) (stri
 	}
 	var root string
 	err = s.WaitFor(ctx, func(f *slackfake.Server) bool {
-		root = lastRoot(f, channel)
+		root = bottest.LastRoot(f, channel)
 		return root != before && s.ThreadDone(channel, root)
 	})
 	return root, err
-}
-
-// lastRoot is the ts of the newest top-level message in channel.
-func lastRoot(f *slackfake.Server, channel string) string {
-	ts := ""
-	for _, m := range f.Messages(channel) {
-		if m.ThreadTS == "" || m.ThreadTS == m.TS {
-			ts = m.TS
-		}
-	}
-	return ts
 }
 
 // deliverAndWait delivers a message event and waits until the thread it
@@ -347,57 +323,12 @@ func (s *sim) deliverAndWait(ctx context.Context, eventID string, ev map[string]
 	return s.WaitFor(ctx, func(f *slackfake.Server) bool {
 		n := 0
 		for _, m := range f.Thread(channel, root) {
-			if m.IsBot() && !m.Streaming && !isPlaceholder(m) {
+			if m.IsBot() && !m.Streaming && !bottest.IsPlaceholder(m) {
 				n++
 			}
 		}
 		return n >= answers && s.ThreadDone(channel, root)
 	})
-}
-
-// threadSettled: every bot reply in the thread is final (not a placeholder,
-// not streaming) and there is at least one.
-func threadSettled(f *slackfake.Server, channel, root string) bool {
-	bots := 0
-	for _, m := range f.Thread(channel, root) {
-		if !m.IsBot() || m.TS == root {
-			continue
-		}
-		bots++
-		if m.Streaming || isPlaceholder(m) {
-			return false
-		}
-	}
-	return bots > 0
-}
-
-func settled(f *slackfake.Server) bool {
-	for _, ch := range f.Channels() {
-		for _, m := range f.Messages(ch) {
-			if m.IsBot() && (m.Streaming || isPlaceholder(m)) {
-				return false
-			}
-		}
-	}
-	return true
-}
-
-func isPlaceholder(m slackfake.Message) bool {
-	return strings.Contains(m.Rendered, "Working on it") || strings.Contains(m.Rendered, "Resuming…")
-}
-
-func (s *sim) findButtons(channel string) (slackfake.Message, bool) {
-	for _, m := range s.Slack.Messages(channel) {
-		if len(m.Buttons) > 0 {
-			return m, true
-		}
-	}
-	return slackfake.Message{}, false
-}
-
-// cardValue reads the card id the buttons carry.
-func cardValue(s *sim, m slackfake.Message) string {
-	return buttonValue(m.Blocks, "approval:approve")
 }
 
 func ackText(body string) string {

@@ -2,20 +2,18 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"strings"
-	"time"
 
-	"github.com/deepagents-slack/slackbot/internal/agents/agentstest"
+	"github.com/deepagents-slack/slackbot/internal/bottest"
 	"github.com/deepagents-slack/slackbot/internal/slackpost/slackfake"
 )
 
 // demoFileAndFeedback: a run writes a file under /outputs/, which is shared
 // in the thread; anna rates the answer 👍 and LangSmith receives it.
-func demoFileAndFeedback(ctx context.Context, s *sim, p *printer, runtime *agentstest.Server) error {
+func demoFileAndFeedback(ctx context.Context, s *sim, p *printer) error {
 	ev := s.UserSays(demoAnna, demoReports, "channel", "<@"+s.Slack.BotUserID()+"> write the weekly report", "")
-	if err := s.deliverAndWait(ctx, "Ev-report", AsMention(ev), demoReports, 1); err != nil {
+	if err := s.deliverAndWait(ctx, "Ev-report", bottest.AsMention(ev), demoReports, 1); err != nil {
 		return err
 	}
 	if err := s.WaitFor(ctx, func(f *slackfake.Server) bool { return len(f.Uploads()) > 0 }); err != nil {
@@ -27,11 +25,11 @@ func demoFileAndFeedback(ctx context.Context, s *sim, p *printer, runtime *agent
 	root := ev["ts"].(string)
 	var answer slackfake.Message
 	for _, m := range s.Slack.Thread(demoReports, root) {
-		if _, _, _, ok := feedbackOf(m); ok {
+		if _, _, _, ok := bottest.FeedbackButtons(m); ok {
 			answer = m
 		}
 	}
-	actionID, good, _, ok := feedbackOf(answer)
+	actionID, good, _, ok := bottest.FeedbackButtons(answer)
 	if !ok {
 		return fmt.Errorf("the answer has no feedback buttons")
 	}
@@ -41,19 +39,19 @@ func demoFileAndFeedback(ctx context.Context, s *sim, p *printer, runtime *agent
 			return err
 		}
 	}
-	if err := waitRuntime(ctx, runtime, func(r *agentstest.Server) bool { return len(r.Feedback()) > 0 }); err != nil {
+	if err := bottest.Wait(ctx, func() bool { return len(s.Runtime.Feedback()) > 0 }); err != nil {
 		return fmt.Errorf("no feedback reached LangSmith: %w", err)
 	}
-	for _, f := range runtime.Feedback() {
+	for _, f := range s.Runtime.Feedback() {
 		p.line("   LangSmith feedback on run %s: %s=%v (%s)", short(f.RunID), f.Key, *f.Score, f.Comment)
 	}
 	return nil
 }
 
 // demoStop: a slow run is stopped from its reply by who started it.
-func demoStop(ctx context.Context, s *sim, p *printer) error {
+func demoStop(ctx context.Context, s *sim) error {
 	ev := s.UserSays(demoBen, demoReports, "channel", "<@"+s.Slack.BotUserID()+"> summarize every incident since 2019", "")
-	if _, err := s.Event("Ev-slow", AsMention(ev), 0); err != nil {
+	if _, err := s.Event("Ev-slow", bottest.AsMention(ev), 0); err != nil {
 		return err
 	}
 	root := ev["ts"].(string)
@@ -81,51 +79,67 @@ func demoStop(ctx context.Context, s *sim, p *printer) error {
 	})
 }
 
-// feedbackOf finds the feedback_buttons element of a message.
-func feedbackOf(m slackfake.Message) (actionID, good, bad string, ok bool) {
-	return feedbackButtonsIn(m.Blocks)
+// demoMentionTwice: a top-level mention arrives as app_mention (delivered
+// twice: Slack retries) and as its message twin; one run answers.
+func demoMentionTwice(ctx context.Context, s *sim) error {
+	ev := s.Mention(demoBen, demoGeneral, "what changed since last week?", "")
+	for retry := range 2 {
+		if _, err := s.Event("Ev-mention-a", bottest.AsMention(ev), retry); err != nil {
+			return err
+		}
+	}
+	return s.deliverAndWait(ctx, "Ev-mention-b", ev, demoGeneral, 1)
 }
 
-// feedbackButtonsIn finds a feedback_buttons element in a context_actions
-// block: its action_id and the values of its 👍 and 👎 buttons.
-func feedbackButtonsIn(raw json.RawMessage) (actionID, good, bad string, ok bool) {
-	var blocks []struct {
-		Type     string `json:"type"`
-		Elements []struct {
-			Type     string `json:"type"`
-			ActionID string `json:"action_id"`
-			Positive struct {
-				Value string `json:"value"`
-			} `json:"positive_button"`
-			Negative struct {
-				Value string `json:"value"`
-			} `json:"negative_button"`
-		} `json:"elements"`
+// demoApproval: the agent asks to write its memory and post a message;
+// anna reads the requests in the review modal, ben's approval is refused
+// (not his request), anna's resumes the run.
+func demoApproval(ctx context.Context, s *sim, p *printer) error {
+	if _, _, err := s.Slash(demoAnna, demoNotes, "remember: release notes are short bullet points"); err != nil {
+		return err
 	}
-	_ = json.Unmarshal(raw, &blocks)
-	for _, b := range blocks {
-		if b.Type != "context_actions" {
-			continue
-		}
-		for _, el := range b.Elements {
-			if el.Type == "feedback_buttons" {
-				return el.ActionID, el.Positive.Value, el.Negative.Value, true
-			}
+	var card slackfake.Message
+	err := s.WaitFor(ctx, func(f *slackfake.Server) bool {
+		var ok bool
+		card, ok = firstWithButtons(f, demoNotes)
+		return ok
+	})
+	if err != nil {
+		return fmt.Errorf("no approval card appeared: %w\n%s", err, s.Slack.Transcript(demoNotes))
+	}
+	cardID := bottest.ButtonValue(card.Blocks, "approval:approve")
+	// Anna first opens the review modal ("Review each…") to read the requests in full.
+	if _, err := s.Click(demoAnna, demoNotes, card.TS, card.ThreadTS, "approval:review", cardID); err != nil {
+		return err
+	}
+	if err := s.WaitFor(ctx, func(f *slackfake.Server) bool { return len(f.Views()) > 0 }); err != nil {
+		return fmt.Errorf("the review modal did not open: %w", err)
+	}
+	v := s.Slack.Views()[0]
+	p.line("   modal opened for anna: [%s]  %s  [%s] [%s]", v.Title, oneLine(v.Rendered), v.Close, v.Submit)
+	for _, user := range []string{demoBen, demoAnna} {
+		if _, err := s.Click(user, demoNotes, card.TS, card.ThreadTS, "approval:approve", cardID); err != nil {
+			return err
 		}
 	}
-	return "", "", "", false
+	return s.WaitFor(ctx, func(*slackfake.Server) bool { return s.ThreadDone(demoNotes, card.ThreadTS) })
 }
 
-// waitRuntime polls the fake runtime until cond holds.
-func waitRuntime(ctx context.Context, r *agentstest.Server, cond func(*agentstest.Server) bool) error {
-	t := time.NewTicker(10 * time.Millisecond)
-	defer t.Stop()
-	for !cond(r) {
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-t.C:
+// firstWithButtons is the first message in channel with buttons.
+func firstWithButtons(f *slackfake.Server, channel string) (slackfake.Message, bool) {
+	for _, m := range f.Messages(channel) {
+		if len(m.Buttons) > 0 {
+			return m, true
 		}
 	}
-	return nil
+	return slackfake.Message{}, false
+}
+
+// demoFilesIn: a mention with a screenshot and a log file attached; the
+// agent reads both.
+func demoFilesIn(ctx context.Context, s *sim) error {
+	shot := s.Slack.AddFile("error-dialog.png", "image/png", demoPNG)
+	log := s.Slack.AddFile("api-7.log", "text/plain", []byte("12:03:55 ERROR OOMKilled: container api exceeded 512Mi\n"))
+	ev := s.UserShares(demoBen, demoGeneral, "channel", "<@"+s.Slack.BotUserID()+"> what is going on here?", "", shot, log)
+	return s.deliverAndWait(ctx, "Ev-files", bottest.AsMention(ev), demoGeneral, 1)
 }

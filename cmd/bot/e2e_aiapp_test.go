@@ -4,6 +4,7 @@ import (
 	"testing"
 
 	"github.com/deepagents-slack/slackbot/internal/agents/agentstest"
+	"github.com/deepagents-slack/slackbot/internal/bottest"
 	"github.com/deepagents-slack/slackbot/internal/slackpost/slackfake"
 )
 
@@ -16,7 +17,7 @@ func (e *testEnv) startAIAppThread(eventID string) string {
 		"type": "assistant_thread_started",
 		"assistant_thread": map[string]any{
 			"user_id": userAnna, "channel_id": chDM, "thread_ts": threadTS,
-			"context": map[string]any{"channel_id": chGeneral, "team_id": simTeam},
+			"context": map[string]any{"channel_id": chGeneral, "team_id": bottest.Team},
 		},
 		"event_ts": threadTS,
 	}, 0)

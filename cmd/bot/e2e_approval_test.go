@@ -1,22 +1,16 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
-	"io"
-	"log/slog"
-	"net/url"
-	"os"
 	"reflect"
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/deepagents-slack/slackbot"
-	"github.com/deepagents-slack/slackbot/internal/agents"
 	"github.com/deepagents-slack/slackbot/internal/agents/agentstest"
+	"github.com/deepagents-slack/slackbot/internal/bottest"
 	"github.com/deepagents-slack/slackbot/internal/slackpost/slackfake"
 )
 
@@ -59,7 +53,7 @@ func TestApprovalApproveResumes(t *testing.T) {
 			if !reflect.DeepEqual(card.Buttons, []string{"Approve", "Reject"}) {
 				t.Errorf("card buttons %v, want Approve and Reject", card.Buttons)
 			}
-			if th, _ := e.Runtime.Thread(e.threadID(chGeneral, root)); len(th.Memories) != 0 {
+			if th, _ := e.Runtime.Thread(threadIDFor(chGeneral, root)); len(th.Memories) != 0 {
 				t.Fatalf("memory written before approval: %v", th.Memories)
 			}
 
@@ -70,7 +64,7 @@ func TestApprovalApproveResumes(t *testing.T) {
 			if len(decided.Buttons) != 0 || !strings.Contains(decided.Rendered, "Approved by <@"+userAnna+">") {
 				t.Errorf("decided card: buttons %v, text %q", decided.Buttons, decided.Rendered)
 			}
-			th, _ := e.Runtime.Thread(e.threadID(chGeneral, root))
+			th, _ := e.Runtime.Thread(threadIDFor(chGeneral, root))
 			if th.Memories[prefsPath] == "" || th.Interrupted != nil {
 				t.Errorf("runtime thread after approval: memories %v, interrupted %v", th.Memories, th.Interrupted)
 			}
@@ -90,14 +84,14 @@ func TestApprovalRejectResumes(t *testing.T) {
 			e.clickCard(userAnna, chGeneral, card, "reject")
 			e.waitAnswer(chGeneral, root, "Understood, I did not do that.")
 
-			if got := answerText(e.Slack, chGeneral, root); strings.Contains(got, "Saved to memory") {
+			if got := bottest.AnswerText(e.Slack, chGeneral, root); strings.Contains(got, "Saved to memory") {
 				t.Errorf("the rejected run went on: %q", got)
 			}
 			decided := e.cardAfterDecision(chGeneral, card.TS)
 			if len(decided.Buttons) != 0 || !strings.Contains(decided.Rendered, "Rejected by <@"+userAnna+">") {
 				t.Errorf("decided card: buttons %v, text %q", decided.Buttons, decided.Rendered)
 			}
-			if th, _ := e.Runtime.Thread(e.threadID(chGeneral, root)); len(th.Memories) != 0 {
+			if th, _ := e.Runtime.Thread(threadIDFor(chGeneral, root)); len(th.Memories) != 0 {
 				t.Errorf("rejected write happened: %v", th.Memories)
 			}
 			e.checkResumeBody(chGeneral, root, []map[string]any{{"type": "reject"}})
@@ -223,13 +217,13 @@ func TestApprovalResumesOnce(t *testing.T) {
 		// shows the decision either way.
 		e := newTestEnv(t, rememberTea(), nil, nil)
 		for i := range 10 {
-			before := lastRoot(e.Slack, chGeneral)
+			before := bottest.LastRoot(e.Slack, chGeneral)
 			if code, _, err := e.Slash(userAnna, chGeneral, fmt.Sprintf("remember tea %d", i)); err != nil || code != 200 {
 				t.Fatalf("slash: %d %v", code, err)
 			}
 			var card slackfake.Message
 			err := e.Slack.WaitFor(e.ctx(), func(f *slackfake.Server) bool {
-				root := lastRoot(f, chGeneral)
+				root := bottest.LastRoot(f, chGeneral)
 				var ok bool
 				card, ok = cardIn(f, chGeneral, root)
 				return root != before && ok
@@ -271,7 +265,7 @@ func TestApprovalHeadlessNoCard(t *testing.T) {
 		t.Run(st.name, func(t *testing.T) {
 			e := newTestEnv(t, rememberTea(), nil, st.opts)
 			root := e.ask(userAnna, chHeadless, "remember that we drink tea")
-			if got := answerText(e.Slack, chHeadless, root); !strings.Contains(got, "Saved to memory") {
+			if got := bottest.AnswerText(e.Slack, chHeadless, root); !strings.Contains(got, "Saved to memory") {
 				t.Errorf("answer %q", got)
 			}
 			for _, m := range e.Slack.Messages(chHeadless) {
@@ -279,7 +273,7 @@ func TestApprovalHeadlessNoCard(t *testing.T) {
 					t.Errorf("headless channel shows a card: %q", m.Rendered)
 				}
 			}
-			th, _ := e.Runtime.Thread(e.threadID(chHeadless, root))
+			th, _ := e.Runtime.Thread(threadIDFor(chHeadless, root))
 			if !th.Options.SkipMemoryWriteProtection || th.Memories[prefsPath] == "" {
 				t.Errorf("runtime thread: options %+v memories %v", th.Options, th.Memories)
 			}
@@ -347,7 +341,7 @@ func TestApprovalMultiRequest(t *testing.T) {
 					{"type": "edit", "edited_action": map[string]any{"name": "send_email", "args": map[string]any{"to": "lead@example.com", "subject": "tea (edited)"}}},
 					{"type": "reject", "message": "not on a Friday"},
 				})
-				th, _ := e.Runtime.Thread(e.threadID(chGeneral, root))
+				th, _ := e.Runtime.Thread(threadIDFor(chGeneral, root))
 				wantExecuted := []agentstest.Action{
 					{Name: "write_file", Args: map[string]any{"file_path": prefsPath, "content": "- tea\n"}},
 					{Name: "send_email", Args: map[string]any{"to": "lead@example.com", "subject": "tea (edited)"}},
@@ -368,7 +362,7 @@ func TestApprovalMultiRequest(t *testing.T) {
 		e.clickCard(userAnna, chGeneral, card, "approve")
 		e.waitAnswer(chGeneral, root, "All three done.")
 		e.checkResumeBody(chGeneral, root, []map[string]any{{"type": "approve"}, {"type": "approve"}, {"type": "approve"}})
-		th, _ := e.Runtime.Thread(e.threadID(chGeneral, root))
+		th, _ := e.Runtime.Thread(threadIDFor(chGeneral, root))
 		if len(th.Executed) != 3 || th.Memories[prefsPath] == "" {
 			t.Errorf("runtime ran %+v", th.Executed)
 		}
@@ -431,7 +425,7 @@ func TestApprovalEditThroughModal(t *testing.T) {
 			e.checkResumeBody(chGeneral, root, []map[string]any{
 				{"type": "edit", "edited_action": map[string]any{"name": "create_ticket", "args": edited}},
 			})
-			th, _ := e.Runtime.Thread(e.threadID(chGeneral, root))
+			th, _ := e.Runtime.Thread(threadIDFor(chGeneral, root))
 			if want := []agentstest.Action{{Name: "create_ticket", Args: edited}}; !reflect.DeepEqual(th.Executed, want) {
 				t.Errorf("runtime ran %+v, want %+v", th.Executed, want)
 			}
@@ -450,7 +444,7 @@ func TestApprovalCardSurvivesRestart(t *testing.T) {
 	runtime.AddAgent(agentMain, rememberTea())
 	dir := t.TempDir()
 
-	first := &testEnv{sim: startApprovalSim(t, dir, runtime), t: t}
+	first := startEnv(t, envSetup{runtime: runtime, dir: dir})
 	root, card := first.startForCard(userAnna, chGeneral, "remember that we drink tea")
 	// The card is left undecided: its job is parked, nothing runs.
 	jobID := first.storedCard(card).JobID
@@ -461,18 +455,11 @@ func TestApprovalCardSurvivesRestart(t *testing.T) {
 	if err != nil {
 		t.Fatalf("job %s never paused: %v", jobID, err)
 	}
-	if err := first.Close(); err != nil {
-		t.Fatalf("first service stopped with: %v", err)
-	}
+	first.stop()
 
 	// The new process talks to a new Slack fake: Slack keeps the card, the
 	// fake does not, so the card's update is checked on the calls it makes.
-	second := &testEnv{sim: startApprovalSim(t, dir, runtime), t: t}
-	t.Cleanup(func() {
-		if err := second.Close(); err != nil {
-			t.Errorf("second service stopped with: %v", err)
-		}
-	})
+	second := startEnv(t, envSetup{runtime: runtime, dir: dir})
 	// A fake started in the same second numbers its messages from the same
 	// ts as the first; move past the old ones as real Slack would be.
 	for range first.Slack.Messages(chGeneral) {
@@ -481,7 +468,7 @@ func TestApprovalCardSurvivesRestart(t *testing.T) {
 	second.clickCard(userAnna, chGeneral, card, "approve")
 	second.waitAnswer(chGeneral, root, "Saved to memory")
 	second.checkResumeBody(chGeneral, root, []map[string]any{{"type": "approve"}})
-	if th, _ := runtime.Thread(second.threadID(chGeneral, root)); th.Memories[prefsPath] == "" {
+	if th, _ := runtime.Thread(threadIDFor(chGeneral, root)); th.Memories[prefsPath] == "" {
 		t.Errorf("memory not written after the restart: %v", th.Memories)
 	}
 	var updated bool
@@ -496,40 +483,20 @@ func TestApprovalCardSurvivesRestart(t *testing.T) {
 	}
 }
 
-// startApprovalSim starts the service on dir with the policy newTestEnv uses.
-func startApprovalSim(t *testing.T, dir string, runtime *agentstest.Server) *sim {
-	t.Helper()
-	logOut := io.Discard
-	if os.Getenv("BOT_TEST_LOGS") != "" {
-		logOut = os.Stderr
-	}
-	log := slog.New(slog.NewTextHandler(logOut, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	s, err := startSim(context.Background(), dir, log, runtime, func(c *Config) {
-		c.Policy.DefaultAgent = agentMain
-		c.Policy.HeadlessChannels[chHeadless] = true
-		c.Policy.OpsUsers[userOmar] = true
-		c.agentOptions = []agents.Option{agents.WithRetry(3, time.Millisecond, 5*time.Millisecond)}
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s
-}
-
 // --- helpers ---
 
 // startForCard sends a slash command and waits for the approval card in
 // its thread; it returns the thread's root and the card.
 func (e *testEnv) startForCard(user, channel, text string) (string, slackfake.Message) {
 	e.t.Helper()
-	before := lastRoot(e.Slack, channel)
+	before := bottest.LastRoot(e.Slack, channel)
 	if code, body, err := e.Slash(user, channel, text); err != nil || code != 200 || body != "" {
 		e.t.Fatalf("slash command: %d %q %v", code, body, err)
 	}
 	var root string
 	var card slackfake.Message
 	err := e.WaitFor(e.ctx(), func(f *slackfake.Server) bool {
-		root = lastRoot(f, channel)
+		root = bottest.LastRoot(f, channel)
 		if root == before {
 			return false
 		}
@@ -581,10 +548,6 @@ func (e *testEnv) clickCard(user, channel string, card slackfake.Message, kind s
 	}
 }
 
-func (e *testEnv) threadID(channel, root string) string {
-	return slackbot.ThreadID(slackbot.Key{TeamID: simTeam, ChannelID: channel, RootTS: root})
-}
-
 func (e *testEnv) storedCard(card slackfake.Message) slackbot.Card {
 	e.t.Helper()
 	c, err := e.svc.store.Card(e.ctx(), approvalCardID(card))
@@ -599,7 +562,7 @@ func (e *testEnv) storedCard(card slackfake.Message) slackbot.Card {
 func (e *testEnv) waitAnswer(channel, root, want string) {
 	e.t.Helper()
 	err := e.WaitFor(e.ctx(), func(f *slackfake.Server) bool {
-		return e.ThreadDone(channel, root) && strings.Contains(answerText(f, channel, root), want)
+		return e.ThreadDone(channel, root) && strings.Contains(bottest.AnswerText(f, channel, root), want)
 	})
 	if err != nil {
 		e.t.Fatalf("no answer %q: %v\n%s", want, err, e.Slack.Transcript(channel))
@@ -685,7 +648,7 @@ func (e *testEnv) checkResumeBody(channel, root string, decisions []map[string]a
 		raw, _ := json.Marshal(cmd)
 		e.t.Errorf("command = %s, want decisions %v", raw, decisions)
 	}
-	if wantPath := "/threads/" + e.threadID(channel, root) + "/runs/stream"; got["agent_id"] != agentMain || paths[0] != wantPath {
+	if wantPath := "/threads/" + threadIDFor(channel, root) + "/runs/stream"; got["agent_id"] != agentMain || paths[0] != wantPath {
 		e.t.Errorf("resume went to %s for agent %v, want %s for %s", paths[0], got["agent_id"], wantPath, agentMain)
 	}
 	for _, k := range []string{"multitask_strategy", "stream_mode", "stream_subgraphs", "stream_resumable", "on_disconnect"} {
@@ -813,21 +776,16 @@ func (e *testEnv) submitView(user string, v openedView, values map[string]string
 	}
 	p := map[string]any{
 		"type":       "view_submission",
-		"team":       map[string]any{"id": simTeam, "domain": "sim"},
-		"user":       map[string]any{"id": user, "name": user, "team_id": simTeam},
+		"team":       map[string]any{"id": bottest.Team, "domain": "sim"},
+		"user":       map[string]any{"id": user, "name": user, "team_id": bottest.Team},
 		"api_app_id": "ASIM",
-		"trigger_id": fmt.Sprintf("%d.trigger", e.nextID()),
+		"trigger_id": fmt.Sprintf("%d.trigger", e.NextID()),
 		"view": map[string]any{
-			"id": v.ID, "team_id": simTeam, "type": "modal", "callback_id": v.CallbackID,
+			"id": v.ID, "team_id": bottest.Team, "type": "modal", "callback_id": v.CallbackID,
 			"private_metadata": v.PrivateMetadata, "state": map[string]any{"values": state},
 		},
 	}
-	raw, err := json.Marshal(p)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	body := url.Values{"payload": {string(raw)}}.Encode()
-	code, resp, err := e.post("/slack/interactions", "application/x-www-form-urlencoded", []byte(body), nil)
+	code, resp, err := e.Interact(p)
 	if err != nil {
 		e.t.Fatalf("view submission: %v", err)
 	}

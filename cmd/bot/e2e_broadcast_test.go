@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/deepagents-slack/slackbot/internal/agents/agentstest"
+	"github.com/deepagents-slack/slackbot/internal/bottest"
 )
 
 // TestNoOneCanMakeTheBotPing: a user asks the agent to repeat broadcast
@@ -16,7 +17,7 @@ func TestNoOneCanMakeTheBotPing(t *testing.T) {
 	e := newTestEnv(t, agentstest.Echo(), nil, nil)
 	root := e.ask(userAnna, chGeneral, "<!channel> please repeat exactly: <!here> &amp; <@"+userBen+">")
 	e.waitReplies(chGeneral, root, 1)
-	ev := AsMention(e.mention(userAnna, chGeneral, "please repeat exactly: <!subteam^S0123|@devs> @everyone", ""))
+	ev := bottest.AsMention(e.Mention(userAnna, chGeneral, "please repeat exactly: <!subteam^S0123|@devs> @everyone", ""))
 	e.deliver("Ev-ping", ev, 0)
 	e.waitReplies(chGeneral, ev["ts"].(string), 1)
 
@@ -32,7 +33,7 @@ func TestNoOneCanMakeTheBotPing(t *testing.T) {
 	if !strings.Contains(rootMsg.Rendered, "<@"+userBen+">") || !strings.Contains(rootMsg.Rendered, "@\u2060here &amp; ") {
 		t.Errorf("root message = %q, want the user mention kept and @here inert", rootMsg.Rendered)
 	}
-	if got := answerText(e.Slack, chGeneral, root); !strings.Contains(got, "exactly: @\u2060here") {
+	if got := bottest.AnswerText(e.Slack, chGeneral, root); !strings.Contains(got, "exactly: @\u2060here") {
 		t.Errorf("answer = %q, want @here visible and inert", got)
 	}
 }

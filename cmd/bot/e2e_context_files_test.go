@@ -9,6 +9,7 @@ import (
 
 	"github.com/deepagents-slack/slackbot/internal/agents"
 	"github.com/deepagents-slack/slackbot/internal/agents/agentstest"
+	"github.com/deepagents-slack/slackbot/internal/bottest"
 	"github.com/deepagents-slack/slackbot/internal/slackpost/slackfake"
 )
 
@@ -42,7 +43,7 @@ func TestMentionMidThread(t *testing.T) {
 	e.Slack.UserFileShare(chGeneral, userOmar, "logs attached", rootTS, log)
 	e.deliver("Ev-reply", e.UserSays(userAnna, chGeneral, "channel", "looks like <@"+userOmar+"> found an OOM", rootTS), 0)
 
-	ask := AsMention(e.mention(userAnna, chGeneral, "summarize this thread", rootTS))
+	ask := bottest.AsMention(e.Mention(userAnna, chGeneral, "summarize this thread", rootTS))
 	e.deliver("Ev-ask", ask, 0)
 	e.waitReplies(chGeneral, rootTS, 1)
 
@@ -72,7 +73,7 @@ func TestMentionMidThread(t *testing.T) {
 		t.Fatalf("an unmentioned reply in a thread the bot joined was recorded as work")
 	}
 	// A later mention continues the same conversation, without the thread.
-	e.deliver("Ev-again", AsMention(e.mention(userBen, chGeneral, "did it work?", rootTS)), 0)
+	e.deliver("Ev-again", bottest.AsMention(e.Mention(userBen, chGeneral, "did it work?", rootTS)), 0)
 	e.waitReplies(chGeneral, rootTS, 2)
 	if n := len(e.Runtime.Runs()); n != 2 {
 		t.Fatalf("%d runs; want 2 (the two mentions, not the plain reply)", n)
@@ -104,7 +105,7 @@ func TestMentionMidThreadBudget(t *testing.T) {
 	for i := 1; i <= 450; i++ {
 		e.Slack.UserMessage(chGeneral, userBen, fmt.Sprintf("update %03d: still looking", i), rootTS)
 	}
-	e.deliver("Ev-ask", AsMention(e.mention(userAnna, chGeneral, "where are we?", rootTS)), 0)
+	e.deliver("Ev-ask", bottest.AsMention(e.Mention(userAnna, chGeneral, "where are we?", rootTS)), 0)
 	e.waitReplies(chGeneral, rootTS, 1)
 
 	text, _ := e.inputOf(0)
@@ -127,7 +128,7 @@ func TestMentionMidThreadBudget(t *testing.T) {
 func TestMentionMidThreadUnreadable(t *testing.T) {
 	e := newTestEnv(t, agentstest.Echo(), nil, nil, slackfake.WithoutScope("channels:history"))
 	rootTS := e.Slack.UserMessage(chGeneral, userBen, "deploy failed", "")
-	e.deliver("Ev-ask", AsMention(e.mention(userAnna, chGeneral, "what happened?", rootTS)), 0)
+	e.deliver("Ev-ask", bottest.AsMention(e.Mention(userAnna, chGeneral, "what happened?", rootTS)), 0)
 	e.waitReplies(chGeneral, rootTS, 1)
 	text, _ := e.inputOf(0)
 	if !strings.Contains(text, "its earlier messages could not be read") || !strings.HasSuffix(text, "what happened?") || strings.Contains(text, "deploy failed") {
@@ -159,7 +160,7 @@ func TestFilesReachTheAgent(t *testing.T) {
 			log := e.Slack.AddFile("deploy.log", "text/plain", []byte("ERROR: OOMKilled in pod api-7\n"))
 			pdf := e.Slack.AddFile("runbook.pdf", "application/pdf", []byte("%PDF-1.7"))
 			ev := e.UserShares(userAnna, chGeneral, "channel", "<@"+e.Slack.BotUserID()+"> why did this fail?", "", shot, log, pdf)
-			e.deliver("Ev-files", AsMention(ev), 0)
+			e.deliver("Ev-files", bottest.AsMention(ev), 0)
 			e.deliver("Ev-files-msg", ev, 0) // the message twin: one run
 			root := ev["ts"].(string)
 			e.waitReplies(chGeneral, root, 1)
@@ -196,7 +197,7 @@ func TestFilesReachTheAgent(t *testing.T) {
 			if text, _ := e.inputOf(1); !strings.Contains(text, "[File errors.csv:]\npod,count\napi-7,12") {
 				t.Errorf("follow-up input = %q", text)
 			}
-			if failed := failedCalls(e.Slack); len(failed) > 0 {
+			if failed := bottest.FailedCalls(e.Slack); len(failed) > 0 {
 				t.Errorf("Slack refused calls: %v", failed)
 			}
 		})

@@ -14,7 +14,7 @@ import (
 
 	"github.com/deepagents-slack/slackbot"
 	"github.com/deepagents-slack/slackbot/internal/agents/agentstest"
-	"github.com/deepagents-slack/slackbot/internal/slackhandler"
+	"github.com/deepagents-slack/slackbot/internal/bottest"
 	"github.com/deepagents-slack/slackbot/internal/slackpost/slackfake"
 )
 
@@ -38,13 +38,13 @@ func TestRunRequestBodies(t *testing.T) {
 			if len(reqs) != 2 {
 				t.Fatalf("%d requests, want a thread creation and a run", len(reqs))
 			}
-			threadID := slackbot.ThreadID(slackbot.Key{TeamID: simTeam, ChannelID: tc.channel, RootTS: root})
+			threadID := slackbot.ThreadID(slackbot.Key{TeamID: bottest.Team, ChannelID: tc.channel, RootTS: root})
 			wantThread := map[string]any{
 				"agent_id":  agentMain,
 				"thread_id": threadID,
 				"if_exists": "do_nothing",
 				"metadata": map[string]any{
-					"slack_team_id": simTeam, "slack_channel_id": tc.channel,
+					"slack_team_id": bottest.Team, "slack_channel_id": tc.channel,
 					"slack_thread_ts": root, "slack_user_id": tc.user,
 				},
 				"options": map[string]any{"test_run": tc.testRun, "skip_memory_write_protection": tc.headless},
@@ -77,7 +77,7 @@ func TestRunRequestBodies(t *testing.T) {
 			if !strings.Contains(rootMsg.Rendered, "<@"+tc.user+">") || !strings.Contains(rootMsg.Rendered, tc.prompt) {
 				t.Errorf("root message %q should name the user and the prompt", rootMsg.Rendered)
 			}
-			if got := answerText(e.Slack, tc.channel, root); !strings.Contains(got, "You said: "+tc.prompt) {
+			if got := bottest.AnswerText(e.Slack, tc.channel, root); !strings.Contains(got, "You said: "+tc.prompt) {
 				t.Errorf("answer = %q", got)
 			}
 		})
@@ -125,7 +125,7 @@ func TestSlashCommandEphemeralAnswers(t *testing.T) {
 // signed for something else) to every Slack route.
 func TestForgedRequestsStartNothing(t *testing.T) {
 	e := newTestEnv(t, agentstest.Echo(), nil, nil)
-	form := url.Values{"team_id": {simTeam}, "channel_id": {chGeneral}, "user_id": {userAnna},
+	form := url.Values{"team_id": {bottest.Team}, "channel_id": {chGeneral}, "user_id": {userAnna},
 		"command": {"/agent"}, "text": {"do something"}, "trigger_id": {"1.2"}}.Encode()
 	now := strconv.FormatInt(time.Now().Unix(), 10)
 	stale := strconv.FormatInt(time.Now().Add(-6*time.Minute).Unix(), 10)
@@ -137,9 +137,9 @@ func TestForgedRequestsStartNothing(t *testing.T) {
 		setHeader bool
 	}{
 		{"forged signature", "/slack/commands", form, now, "v0=" + strings.Repeat("ab", 32), true},
-		{"signed with another secret", "/slack/commands", form, now, slackhandler.Sign("not-the-secret", now, []byte(form)), true},
-		{"stale timestamp", "/slack/commands", form, stale, slackhandler.Sign(simSecret, stale, []byte(form)), true},
-		{"replayed signature, other body", "/slack/commands", form + "&x=1", now, slackhandler.Sign(simSecret, now, []byte(form)), true},
+		{"signed with another secret", "/slack/commands", form, now, bottest.Sign("not-the-secret", now, []byte(form)), true},
+		{"stale timestamp", "/slack/commands", form, stale, bottest.Sign(bottest.Secret, stale, []byte(form)), true},
+		{"replayed signature, other body", "/slack/commands", form + "&x=1", now, bottest.Sign(bottest.Secret, now, []byte(form)), true},
 		{"unsigned", "/slack/commands", form, "", "", false},
 		{"unsigned event", "/slack/events", `{"type":"event_callback","event_id":"Ev1","event":{"type":"app_mention","user":"U1","text":"hi","ts":"1.1","channel":"C1"}}`, "", "", false},
 		{"forged interaction", "/slack/interactions", "payload=%7B%7D", now, "v0=00", true},
@@ -193,7 +193,7 @@ func TestRuntimeErrorsReachTheThread(t *testing.T) {
 			e := newTestEnv(t, agentstest.Echo(), nil, nil)
 			e.Runtime.FailRunStarts(1000, tc.status)
 			root := e.ask(userAnna, chGeneral, "hello")
-			got := answerText(e.Slack, chGeneral, root)
+			got := bottest.AnswerText(e.Slack, chGeneral, root)
 			// ":warning:" where the note replaces a reply posted by an
 			// earlier attempt, "⚠️" where it closes a Slack stream.
 			if !strings.Contains(got, tc.want) || !strings.Contains(got, "⚠️") && !strings.Contains(got, ":warning:") {
@@ -210,7 +210,7 @@ func TestRunFailureAndRuntimeDown(t *testing.T) {
 	t.Run("run ends in error", func(t *testing.T) {
 		e := newTestEnv(t, agentstest.Scripted(agentstest.Text("Looking… "), agentstest.Fail("tool exploded")), nil, nil)
 		root := e.ask(userAnna, chGeneral, "go")
-		got := answerText(e.Slack, chGeneral, root)
+		got := bottest.AnswerText(e.Slack, chGeneral, root)
 		if !strings.Contains(got, "Looking…") || !strings.Contains(got, "The run failed: tool exploded") {
 			t.Errorf("thread = %q, want the text shown so far and the failure", got)
 		}
@@ -219,7 +219,7 @@ func TestRunFailureAndRuntimeDown(t *testing.T) {
 		e := newTestEnv(t, agentstest.Echo(), nil, nil)
 		e.Runtime.SetDown(true)
 		root := e.ask(userAnna, chGeneral, "anyone there?")
-		if got := answerText(e.Slack, chGeneral, root); !strings.Contains(got, "runtime") {
+		if got := bottest.AnswerText(e.Slack, chGeneral, root); !strings.Contains(got, "runtime") {
 			t.Errorf("thread = %q, want a message about the runtime", got)
 		}
 	})
@@ -227,7 +227,7 @@ func TestRunFailureAndRuntimeDown(t *testing.T) {
 		e := newTestEnv(t, agentstest.Echo(), nil, nil)
 		e.Runtime.SetLatency(4 * time.Second) // longer than Slack's 3 s
 		root := e.ask(userAnna, chGeneral, "slow one")
-		if got := answerText(e.Slack, chGeneral, root); !strings.Contains(got, "You said: slow one") {
+		if got := bottest.AnswerText(e.Slack, chGeneral, root); !strings.Contains(got, "You said: slow one") {
 			t.Errorf("thread = %q", got)
 		}
 	})
@@ -271,7 +271,7 @@ func TestLongAnswerArrivesComplete(t *testing.T) {
 	replies := e.waitReplies(chGeneral, root, 2)
 	var got strings.Builder
 	for _, m := range replies {
-		md := markdownOf(m)
+		md := bottest.MarkdownOf(m)
 		if strings.Count(md, "```")%2 != 0 {
 			t.Errorf("message %s has an unbalanced code fence", m.TS)
 		}

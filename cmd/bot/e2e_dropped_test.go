@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/deepagents-slack/slackbot/internal/agents/agentstest"
+	"github.com/deepagents-slack/slackbot/internal/bottest"
 )
 
 // TestMessagesOnceDroppedReachTheAgent: the user messages the bot used to
@@ -51,7 +52,7 @@ func TestMessagesOnceDroppedReachTheAgent(t *testing.T) {
 		{
 			name: "Slack Connect mention slack-go cannot decode",
 			shape: func(ev map[string]any) map[string]any {
-				ev = AsMention(ev)
+				ev = bottest.AsMention(ev)
 				ev["text"] = "<@" + botUser + "> " + ev["text"].(string)
 				ev["user_team"] = "TEXTERNAL1"
 				ev["blocks"] = []map[string]any{{"type": "input", "block_id": "b1", "label": map[string]any{"type": "plain_text", "text": "x"},

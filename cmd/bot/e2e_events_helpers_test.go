@@ -3,14 +3,13 @@ package main
 import (
 	"context"
 	"errors"
-	"fmt"
 	"io"
 	"net/http"
-	"strings"
 	"sync"
 
 	"github.com/deepagents-slack/slackbot"
 	"github.com/deepagents-slack/slackbot/internal/agents/agentstest"
+	"github.com/deepagents-slack/slackbot/internal/bottest"
 	"github.com/deepagents-slack/slackbot/internal/slackpost/slackfake"
 )
 
@@ -29,17 +28,11 @@ func (e *testEnv) deliver(eventID string, ev map[string]any, retry int) {
 	}
 }
 
-// mention posts "<@bot> text" as user and returns the message event Slack
-// delivers for it (AsMention gives the app_mention twin).
-func (e *testEnv) mention(user, channel, text, threadTS string) map[string]any {
-	return e.UserSays(user, channel, "channel", "<@"+e.Slack.BotUserID()+"> "+text, threadTS)
-}
-
 // converse delivers a mention at top level and waits for its answer; it
 // returns the conversation's root ts (the mention's ts).
 func (e *testEnv) converse(eventID, user, channel, text string) string {
 	e.t.Helper()
-	ev := AsMention(e.mention(user, channel, text, ""))
+	ev := bottest.AsMention(e.Mention(user, channel, text, ""))
 	e.deliver(eventID, ev, 0)
 	root := ev["ts"].(string)
 	e.waitReplies(channel, root, 1)
@@ -49,7 +42,7 @@ func (e *testEnv) converse(eventID, user, channel, text string) string {
 // waitRuntime waits until cond holds on the fake runtime.
 func (e *testEnv) waitRuntime(what string, cond func(*agentstest.Server) bool) {
 	e.t.Helper()
-	if err := e.WaitFor(e.ctx(), func(*slackfake.Server) bool { return cond(e.Runtime) }); err != nil {
+	if err := bottest.Wait(e.ctx(), func() bool { return cond(e.Runtime) }); err != nil {
 		e.t.Fatalf("waiting for %s: %v", what, err)
 	}
 }
@@ -85,7 +78,7 @@ func promptOf(body map[string]any) string {
 
 // threadIDFor is the thread_id the bot derives for a Slack thread.
 func threadIDFor(channel, root string) string {
-	return slackbot.ThreadID(slackbot.Key{TeamID: simTeam, ChannelID: channel, RootTS: root})
+	return slackbot.ThreadID(slackbot.Key{TeamID: bottest.Team, ChannelID: channel, RootTS: root})
 }
 
 // hasJob reports whether the store recorded a job for a user's message.
@@ -98,48 +91,8 @@ func (e *testEnv) hasJob(channel, ts string) bool {
 	return err == nil
 }
 
-// reactionLog is every reactions.* call on one message, as "+name" / "-name".
-func reactionLog(f *slackfake.Server, channel, ts string) []string {
-	var out []string
-	for _, c := range f.Calls() {
-		if c.Params["channel"] != channel || c.Params["timestamp"] != ts {
-			continue
-		}
-		switch c.Method {
-		case "reactions.add":
-			out = append(out, "+"+c.Params["name"])
-		case "reactions.remove":
-			out = append(out, "-"+c.Params["name"])
-		}
-	}
-	return out
-}
-
-// statusLog is every assistant.threads.setStatus value set on a thread, in order.
-func statusLog(f *slackfake.Server, channel, threadTS string) []string {
-	var out []string
-	for _, c := range f.CallsTo("assistant.threads.setStatus") {
-		// A status set again (a refresh, new loading messages) is one entry.
-		if c.Params["channel_id"] == channel && c.Params["thread_ts"] == threadTS && (len(out) == 0 || out[len(out)-1] != c.Params["status"]) {
-			out = append(out, c.Params["status"])
-		}
-	}
-	return out
-}
-
-// failedCalls lists Slack calls that failed, for "the bot made no call
-// Slack refused" checks.
-func failedCalls(f *slackfake.Server) []string {
-	var out []string
-	for _, c := range f.Calls() {
-		if !c.OK {
-			out = append(out, c.Method+": "+c.Error)
-		}
-	}
-	return out
-}
-
-// metricSum adds up every sample of a metric family in the /metrics exposition.
+// metricSum adds up every sample of a metric family in the /metrics
+// exposition (0 when it has none).
 func (e *testEnv) metricSum(name string) float64 {
 	e.t.Helper()
 	resp, err := http.Get(e.URL + "/metrics")
@@ -147,17 +100,11 @@ func (e *testEnv) metricSum(name string) float64 {
 		e.t.Fatal(err)
 	}
 	defer resp.Body.Close()
-	body, _ := io.ReadAll(resp.Body)
-	var sum float64
-	for _, line := range strings.Split(string(body), "\n") {
-		if !strings.HasPrefix(line, name+"{") && !strings.HasPrefix(line, name+" ") {
-			continue
-		}
-		var v float64
-		if _, err := fmt.Sscan(line[strings.LastIndexByte(line, ' ')+1:], &v); err == nil {
-			sum += v
-		}
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		e.t.Fatal(err)
 	}
+	sum, _ := bottest.MetricValue(string(body), name)
 	return sum
 }
 

@@ -1,18 +1,14 @@
 package main
 
 import (
-	"context"
-	"io"
-	"log/slog"
 	"net/http"
 	"slices"
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
-	"github.com/deepagents-slack/slackbot/internal/agents"
 	"github.com/deepagents-slack/slackbot/internal/agents/agentstest"
+	"github.com/deepagents-slack/slackbot/internal/bottest"
 	"github.com/deepagents-slack/slackbot/internal/slackpost/slackfake"
 )
 
@@ -22,13 +18,13 @@ import (
 func TestEventRetriesStartOneRun(t *testing.T) {
 	t.Run("sequential retries", func(t *testing.T) {
 		e := newTestEnv(t, agentstest.Echo(), nil, nil)
-		ev := AsMention(e.mention(userAnna, chGeneral, "what broke last night?", ""))
+		ev := bottest.AsMention(e.Mention(userAnna, chGeneral, "what broke last night?", ""))
 		for retry := range 4 {
 			e.deliver("Ev-retried", ev, retry)
 		}
 		root := ev["ts"].(string)
 		replies := e.waitReplies(chGeneral, root, 1)
-		if len(replies) != 1 || !strings.Contains(markdownOf(replies[0]), "You said: what broke last night?") {
+		if len(replies) != 1 || !strings.Contains(bottest.MarkdownOf(replies[0]), "You said: what broke last night?") {
 			t.Fatalf("replies = %+v\n%s", replies, e.Slack.Transcript(chGeneral))
 		}
 		if n := len(e.Runtime.RunRequests()); n != 1 {
@@ -43,7 +39,7 @@ func TestEventRetriesStartOneRun(t *testing.T) {
 	})
 	t.Run("retries racing the original", func(t *testing.T) {
 		e := newTestEnv(t, agentstest.Echo(), nil, nil)
-		ev := AsMention(e.mention(userAnna, chGeneral, "all at once", ""))
+		ev := bottest.AsMention(e.Mention(userAnna, chGeneral, "all at once", ""))
 		var wg sync.WaitGroup
 		for retry := range 4 {
 			wg.Go(func() {
@@ -73,8 +69,8 @@ func TestMentionAndMessageEventsStartOneRun(t *testing.T) {
 		}
 		t.Run(name, func(t *testing.T) {
 			e := newTestEnv(t, agentstest.Echo(), nil, nil)
-			msg := e.mention(userAnna, chGeneral, "top level", "")
-			pair := []map[string]any{AsMention(msg), msg}
+			msg := e.Mention(userAnna, chGeneral, "top level", "")
+			pair := []map[string]any{bottest.AsMention(msg), msg}
 			if !mentionFirst {
 				slices.Reverse(pair)
 			}
@@ -84,8 +80,8 @@ func TestMentionAndMessageEventsStartOneRun(t *testing.T) {
 			e.waitReplies(chGeneral, root, 1)
 
 			// The same inside the conversation's thread.
-			reply := e.mention(userBen, chGeneral, "in the thread", root)
-			pair = []map[string]any{AsMention(reply), reply}
+			reply := e.Mention(userBen, chGeneral, "in the thread", root)
+			pair = []map[string]any{bottest.AsMention(reply), reply}
 			if !mentionFirst {
 				slices.Reverse(pair)
 			}
@@ -131,11 +127,11 @@ func TestMessagesThatMustNotStartRuns(t *testing.T) {
 		{"bot_message subtype", msg(map[string]any{"subtype": "bot_message", "bot_id": "BOTHER0001", "text": bot + "loop?"})},
 		{"the bot's own reply", msg(map[string]any{"user": botUser, "bot_id": botID, "text": "You said: start"})},
 		{"the bot's own user without bot_id", msg(map[string]any{"user": botUser, "text": "hello"})},
-		{"another bot's app_mention", AsMention(msg(map[string]any{"user": "UOTHERBOT1", "bot_id": "BOTHER0001", "text": bot + "do it"}))},
+		{"another bot's app_mention", bottest.AsMention(msg(map[string]any{"user": "UOTHERBOT1", "bot_id": "BOTHER0001", "text": bot + "do it"}))},
 		{"message_changed", msg(map[string]any{"subtype": "message_changed", "hidden": true,
 			"message":          map[string]any{"type": "message", "user": userAnna, "text": bot + "edited", "ts": editedTS, "thread_ts": root},
 			"previous_message": map[string]any{"type": "message", "user": userAnna, "text": "x", "ts": editedTS, "thread_ts": root}})},
-		{"edited app_mention", AsMention(msg(map[string]any{"user": userAnna, "text": bot + "edited", "ts": editedTS,
+		{"edited app_mention", bottest.AsMention(msg(map[string]any{"user": userAnna, "text": bot + "edited", "ts": editedTS,
 			"edited": map[string]any{"user": userAnna, "ts": ts(userAnna)}}))},
 		{"message_deleted", msg(map[string]any{"subtype": "message_deleted", "hidden": true, "deleted_ts": editedTS,
 			"previous_message": map[string]any{"type": "message", "user": userAnna, "text": "x", "ts": editedTS}})},
@@ -166,7 +162,7 @@ func TestMessagesThatMustNotStartRuns(t *testing.T) {
 			t.Errorf("unexpected Slack call %s %v", c.Method, c.Params)
 		}
 	}
-	if n := len(botReplies(e.Slack, chGeneral, root)); n != 2 {
+	if n := len(bottest.BotReplies(e.Slack, chGeneral, root)); n != 2 {
 		t.Errorf("%d bot replies, want 2", n)
 	}
 }
@@ -185,7 +181,7 @@ func prompts(bodies []map[string]any) []string {
 func TestEventsEndpointAcks(t *testing.T) {
 	e := newTestEnv(t, agentstest.Echo(), nil, nil)
 	t.Run("url_verification", func(t *testing.T) {
-		code, body, err := e.post("/slack/events", "application/json",
+		code, body, err := e.Post("/slack/events", "application/json",
 			[]byte(`{"token":"unused","challenge":"3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P","type":"url_verification"}`), nil)
 		if err != nil || code != http.StatusOK || body != "3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P" {
 			t.Errorf("got %d %q %v, want 200 and the challenge", code, body, err)
@@ -206,7 +202,7 @@ func TestEventsEndpointAcks(t *testing.T) {
 		`{"token":"unused","team_id":"TTEAM0001","minute_rate_limited":1518467820,"api_app_id":"ASIM","type":"app_rate_limited"}`,
 		`{"token":"unused","team_id":"TTEAM0001","type":"some_new_outer_type"}`,
 	} {
-		code, body, err := e.post("/slack/events", "application/json", []byte(outer), nil)
+		code, body, err := e.Post("/slack/events", "application/json", []byte(outer), nil)
 		if err != nil || code != http.StatusOK {
 			t.Errorf("%s: %d %q %v, want 200", outer, code, body, err)
 		}
@@ -243,10 +239,10 @@ func TestThreadFollowUps(t *testing.T) {
 	// Mentioned in that thread, the bot joins it: the conversation is rooted
 	// at the thread, and later mentions there continue it (plain replies
 	// stay between people: see TestMentionMidThread).
-	joined := e.mention(userAnna, chGeneral, "summarize this thread", otherRoot)
-	e.deliver("Ev-joined", AsMention(joined), 0)
+	joined := e.Mention(userAnna, chGeneral, "summarize this thread", otherRoot)
+	e.deliver("Ev-joined", bottest.AsMention(joined), 0)
 	e.waitReplies(chGeneral, otherRoot, 1)
-	e.deliver("Ev-joined-follow", AsMention(e.mention(userBen, chGeneral, "thanks, and the action items?", otherRoot)), 0)
+	e.deliver("Ev-joined-follow", bottest.AsMention(e.Mention(userBen, chGeneral, "thanks, and the action items?", otherRoot)), 0)
 	e.waitReplies(chGeneral, otherRoot, 2)
 
 	bodies := e.runBodies()
@@ -295,7 +291,7 @@ func TestQuickFollowUpsAnsweredInOrder(t *testing.T) {
 	replies := e.waitReplies(chGeneral, root, 3)
 	var texts []string
 	for _, r := range replies {
-		texts = append(texts, markdownOf(r))
+		texts = append(texts, bottest.MarkdownOf(r))
 	}
 	if len(texts) != 3 || !strings.Contains(texts[1], "You said: one") || !strings.Contains(texts[2], "You said: two") {
 		t.Fatalf("answers out of order: %q", texts)
@@ -308,10 +304,10 @@ func TestQuickFollowUpsAnsweredInOrder(t *testing.T) {
 			slices.Equal(f.Reactions(chGeneral, first["ts"].(string)), []string{"white_check_mark"})
 	})
 	want := []string{"+hourglass_flowing_sand", "-hourglass_flowing_sand", "+eyes", "-eyes", "+white_check_mark"}
-	if got := reactionLog(e.Slack, chGeneral, secondTS); !slices.Equal(got, want) {
+	if got := bottest.ReactionLog(e.Slack, chGeneral, secondTS); !slices.Equal(got, want) {
 		t.Errorf("reactions on the second follow-up: %q, want %q", got, want)
 	}
-	if got := reactionLog(e.Slack, chGeneral, first["ts"].(string)); !slices.Equal(got, []string{"+eyes", "-eyes", "+white_check_mark"}) {
+	if got := bottest.ReactionLog(e.Slack, chGeneral, first["ts"].(string)); !slices.Equal(got, []string{"+eyes", "-eyes", "+white_check_mark"}) {
 		t.Errorf("reactions on the first follow-up: %q", got)
 	}
 }
@@ -334,14 +330,14 @@ func TestDMConversation(t *testing.T) {
 
 	e.deliver("Ev-dm-reply", e.UserSays(userAnna, chDM, "im", "shorter please", root), 0)
 	e.waitReplies(chDM, root, 2)
-	if got := answerText(e.Slack, chDM, root); !strings.Contains(got, "You said: draft a status update") || !strings.Contains(got, "You said: shorter please") {
+	if got := bottest.AnswerText(e.Slack, chDM, root); !strings.Contains(got, "You said: draft a status update") || !strings.Contains(got, "You said: shorter please") {
 		t.Errorf("DM thread = %q", got)
 	}
 	if ids := e.runThreadIDs(); !slices.Equal(ids, []string{threadIDFor(chDM, root), threadIDFor(chDM, root)}) {
 		t.Fatalf("DM runs on threads %q, want two on %s", ids, threadIDFor(chDM, root))
 	}
 	e.waitSlack("the status cleared", func(f *slackfake.Server) bool {
-		return slices.Equal(statusLog(f, chDM, root), []string{thinking, "", thinking, ""})
+		return slices.Equal(bottest.StatusLog(f, chDM, root), []string{thinking, "", thinking, ""})
 	})
 	if s := e.Slack.AssistantStatus(chDM, root); s != "" {
 		t.Errorf("status left as %q", s)
@@ -360,7 +356,7 @@ func TestBotMentionStrippedFromPrompt(t *testing.T) {
 	e := newTestEnv(t, agentstest.Echo(), nil, nil)
 	for i, tc := range tests {
 		ev := e.UserSays(userAnna, chGeneral, "channel", tc.text, "")
-		e.deliver("Ev-strip-"+string(rune('a'+i)), AsMention(ev), 0)
+		e.deliver("Ev-strip-"+string(rune('a'+i)), bottest.AsMention(ev), 0)
 		e.waitReplies(chGeneral, ev["ts"].(string), 1)
 	}
 	bodies := e.runBodies()
@@ -398,19 +394,19 @@ func TestStatusReactions(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			e := newTestEnv(t, fails, func(c *Config) { c.Reactions = tc.reactions }, nil)
-			ev := e.mention(userAnna, chGeneral, tc.text, "")
+			ev := e.Mention(userAnna, chGeneral, tc.text, "")
 			ts := ev["ts"].(string)
-			e.deliver("Ev-react", AsMention(ev), 0)
+			e.deliver("Ev-react", bottest.AsMention(ev), 0)
 			e.waitReplies(chGeneral, ts, 1)
 			e.waitSlack("the final reactions", func(f *slackfake.Server) bool {
-				return slices.Equal(f.Reactions(chGeneral, ts), tc.final) && slices.Equal(reactionLog(f, chGeneral, ts), tc.want)
+				return slices.Equal(f.Reactions(chGeneral, ts), tc.final) && slices.Equal(bottest.ReactionLog(f, chGeneral, ts), tc.want)
 			})
 			if !tc.reactions {
 				if n := len(e.Slack.CallsTo("reactions.add")) + len(e.Slack.CallsTo("reactions.remove")); n != 0 {
 					t.Errorf("%d reaction calls with reactions off", n)
 				}
 			}
-			if bad := failedCalls(e.Slack); len(bad) != 0 {
+			if bad := bottest.FailedCalls(e.Slack); len(bad) != 0 {
 				t.Errorf("Slack refused calls: %q", bad)
 			}
 		})
@@ -425,34 +421,18 @@ func TestDeliveriesRememberedAcrossRestart(t *testing.T) {
 	t.Cleanup(runtime.Close)
 	runtime.AddAgent(agentMain, agentstest.Echo())
 	dir := t.TempDir()
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	start := func() *testEnv {
-		s, err := startSim(context.Background(), dir, log, runtime, func(c *Config) {
-			c.Policy.DefaultAgent = agentMain
-			c.agentOptions = []agents.Option{agents.WithRetry(3, time.Millisecond, 5*time.Millisecond)}
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return &testEnv{sim: s, t: t}
-	}
-
+	// Each service gets a Slack fake of its own, so what the second one
+	// does shows on its own calls.
+	start := func() *testEnv { return startEnv(t, envSetup{runtime: runtime, dir: dir}) }
 	first := start()
-	msg := first.mention(userAnna, chGeneral, "before the restart", "")
-	mention := AsMention(msg)
+	msg := first.Mention(userAnna, chGeneral, "before the restart", "")
+	mention := bottest.AsMention(msg)
 	first.deliver("Ev-old", mention, 0)
 	root := msg["ts"].(string)
 	first.waitReplies(chGeneral, root, 1)
-	if err := first.Close(); err != nil {
-		t.Fatal(err)
-	}
+	first.stop()
 
 	second := start()
-	defer func() {
-		if err := second.Close(); err != nil {
-			t.Errorf("second service: %v", err)
-		}
-	}()
 	second.deliver("Ev-old", mention, 3)
 	second.deliver("Ev-old-message-twin", msg, 1)
 	// A new mention is answered: the restarted service works. (Another
@@ -483,7 +463,7 @@ func TestAssistantThreadStarted(t *testing.T) {
 		"type": "assistant_thread_started",
 		"assistant_thread": map[string]any{
 			"user_id": userAnna, "channel_id": chDM, "thread_ts": threadTS,
-			"context": map[string]any{"channel_id": chGeneral, "team_id": simTeam},
+			"context": map[string]any{"channel_id": chGeneral, "team_id": bottest.Team},
 		},
 		"event_ts": threadTS,
 	}
@@ -500,7 +480,7 @@ func TestAssistantThreadStarted(t *testing.T) {
 	g.release("plan my week")
 	e.waitReplies(chDM, threadTS, 1)
 	e.waitSlack("the status cleared", func(f *slackfake.Server) bool {
-		return slices.Equal(statusLog(f, chDM, threadTS), []string{thinking, ""})
+		return slices.Equal(bottest.StatusLog(f, chDM, threadTS), []string{thinking, ""})
 	})
 
 	calls := e.Slack.CallsTo("assistant.threads.setSuggestedPrompts")
@@ -519,7 +499,7 @@ func TestAssistantStatusInChannelThreads(t *testing.T) {
 	g := newGate()
 	e := newTestEnv(t, g.echo(t.Context()), nil, nil)
 	g.hold("check the build")
-	ev := AsMention(e.mention(userAnna, chGeneral, "check the build", ""))
+	ev := bottest.AsMention(e.Mention(userAnna, chGeneral, "check the build", ""))
 	root := ev["ts"].(string)
 	e.deliver("Ev-status", ev, 0)
 	e.waitSlack("the status in the channel thread", func(f *slackfake.Server) bool {
@@ -528,6 +508,6 @@ func TestAssistantStatusInChannelThreads(t *testing.T) {
 	g.release("check the build")
 	e.waitReplies(chGeneral, root, 1)
 	e.waitSlack("the status cleared", func(f *slackfake.Server) bool {
-		return slices.Equal(statusLog(f, chGeneral, root), []string{thinking, ""})
+		return slices.Equal(bottest.StatusLog(f, chGeneral, root), []string{thinking, ""})
 	})
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/deepagents-slack/slackbot"
 	"github.com/deepagents-slack/slackbot/internal/agents"
 	"github.com/deepagents-slack/slackbot/internal/agents/agentstest"
+	"github.com/deepagents-slack/slackbot/internal/bottest"
 	"github.com/deepagents-slack/slackbot/internal/slackpost/slackfake"
 )
 
@@ -19,7 +20,7 @@ import (
 // twice.
 func TestRuntimeFaultsNeverTwoAnswers(t *testing.T) {
 	e := newTestEnv(t, answerWith(200*time.Millisecond), nil, nil)
-	f := fakes{Slack: e.Slack, Runtime: e.Runtime}
+	f := e.World
 	e.Runtime.CutStreamsAfter(3)
 
 	// The fake's 502 is the runtime rejecting the request upstream, which a
@@ -62,7 +63,7 @@ func TestRuntimeFaultsNeverTwoAnswers(t *testing.T) {
 			t.Errorf("%s got %d replies; want 1\n%s", cv.text, len(replies), e.Slack.Transcript(chGeneral))
 			continue
 		}
-		got := normalizeSpace(markdownOf(replies[0]))
+		got := normalizeSpace(bottest.MarkdownOf(replies[0]))
 		switch {
 		case strings.Contains(got, "The answer to "+cv.text+" is 42."):
 			answered++
@@ -72,7 +73,7 @@ func TestRuntimeFaultsNeverTwoAnswers(t *testing.T) {
 			t.Errorf("%s: reply %q is neither the answer nor a clear error", cv.text, got)
 		}
 	}
-	if strings.Contains(answerText(e.Slack, chGeneral, doomed.root), "42") {
+	if strings.Contains(bottest.AnswerText(e.Slack, chGeneral, doomed.root), "42") {
 		t.Errorf("the conversation whose every start failed shows an answer")
 	}
 	if answered != 10 || failed != 11 {
@@ -115,9 +116,9 @@ func TestTakeoverOfUnrecordedRunStart(t *testing.T) {
 				}
 				return answerWith(2 * time.Second)(turn)
 			}, nil, nil)
-			f := fakes{Slack: e.Slack, Runtime: e.Runtime}
+			f := e.World
 			cv := mentions(f, chGeneral, 1)[0]
-			key := slackbot.Key{TeamID: simTeam, ChannelID: chGeneral, RootTS: cv.root}
+			key := slackbot.Key{TeamID: bottest.Team, ChannelID: chGeneral, RootTS: cv.root}
 			conv, err := e.svc.store.BindConversation(e.ctx(), slackbot.Conversation{
 				Key: key, AgentID: agentMain, StartedBy: userAnna,
 			})
@@ -125,7 +126,7 @@ func TestTakeoverOfUnrecordedRunStart(t *testing.T) {
 				t.Fatal(err)
 			}
 			if started {
-				client, err := agents.New(e.Runtime.URL, simAPIKey)
+				client, err := agents.New(e.Runtime.URL, bottest.APIKey)
 				if err != nil {
 					t.Fatal(err)
 				}

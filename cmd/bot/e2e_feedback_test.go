@@ -6,13 +6,9 @@ import (
 
 	"github.com/deepagents-slack/slackbot/internal/agents"
 	"github.com/deepagents-slack/slackbot/internal/agents/agentstest"
+	"github.com/deepagents-slack/slackbot/internal/bottest"
 	"github.com/deepagents-slack/slackbot/internal/slackpost/slackfake"
 )
-
-// feedbackButtons finds the feedback_buttons element in a message.
-func feedbackButtons(m slackfake.Message) (actionID, good, bad string, ok bool) {
-	return feedbackButtonsIn(m.Blocks)
-}
 
 // answerWithFeedback waits for the thread's answer and returns the reply
 // that carries the feedback buttons (the answer's last part).
@@ -24,8 +20,8 @@ func (e *testEnv) answerWithFeedback(channel, root string) slackfake.Message {
 			return false
 		}
 		n := 0
-		for _, m := range botReplies(f, channel, root) {
-			if _, _, _, ok := feedbackButtons(m); ok {
+		for _, m := range bottest.BotReplies(f, channel, root) {
+			if _, _, _, ok := bottest.FeedbackButtons(m); ok {
 				found = m
 				n++
 			}
@@ -40,7 +36,7 @@ func (e *testEnv) answerWithFeedback(channel, root string) slackfake.Message {
 
 func (e *testEnv) clickFeedback(user string, m slackfake.Message, good bool) {
 	e.t.Helper()
-	actionID, up, down, _ := feedbackButtons(m)
+	actionID, up, down, _ := bottest.FeedbackButtons(m)
 	value := down
 	if good {
 		value = up
@@ -59,7 +55,7 @@ func TestFeedbackRecordedOnceSentOnce(t *testing.T) {
 	e := newTestEnv(t, agentstest.Scripted(agentstest.Text("Paris is the capital of France.")), nil, nil)
 	root := e.ask(userAnna, chGeneral, "what is the capital of France?")
 	answer := e.answerWithFeedback(chGeneral, root)
-	if !strings.Contains(answer.Rendered+markdownOf(answer), "Paris") {
+	if !strings.Contains(answer.Rendered+bottest.MarkdownOf(answer), "Paris") {
 		t.Errorf("the feedback buttons are not under the answer: %q", answer.Rendered)
 	}
 

@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/deepagents-slack/slackbot/internal/agents/agentstest"
+	"github.com/deepagents-slack/slackbot/internal/bottest"
 	"github.com/deepagents-slack/slackbot/internal/slackpost/slackfake"
 )
 
@@ -43,7 +44,7 @@ func TestOutputFileUploadedOnce(t *testing.T) {
 	if n := len(e.Slack.Uploads()); n != 1 {
 		t.Errorf("%d uploads after a follow-up that wrote nothing new, want 1", n)
 	}
-	if strings.Contains(answerText(e.Slack, chGeneral, root), "private") {
+	if strings.Contains(bottest.AnswerText(e.Slack, chGeneral, root), "private") {
 		t.Error("a memory leaked into the thread")
 	}
 }

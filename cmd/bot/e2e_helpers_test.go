@@ -1,17 +1,18 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"io"
 	"log/slog"
 	"os"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/deepagents-slack/slackbot/internal/agents"
 	"github.com/deepagents-slack/slackbot/internal/agents/agentstest"
+	"github.com/deepagents-slack/slackbot/internal/bottest"
 	"github.com/deepagents-slack/slackbot/internal/slackpost/slackfake"
 )
 
@@ -26,24 +27,69 @@ const (
 	agentMain  = "00000000-0000-4000-8000-000000000001"
 )
 
+// testEnv is the service in a bottest.World, failing its test on errors.
 type testEnv struct {
 	*sim
-	t *testing.T
+	t testing.TB
 }
 
-// newTestEnv starts the whole service against fakes. script answers for
-// agentMain; configure may change the policy.
-func newTestEnv(t *testing.T, script agentstest.Script, configure func(*Config), runtimeOpts []agentstest.Option, slackOpts ...slackfake.Option) *testEnv {
-	t.Helper()
-	runtime := agentstest.NewServer(runtimeOpts...)
-	t.Cleanup(runtime.Close)
-	runtime.AddAgent(agentMain, script)
+// envSetup describes an end-to-end environment: the world around the
+// service and how the service is configured.
+type envSetup struct {
+	script      agentstest.Script // answers for agentMain
+	configure   func(*Config)     // runs after the common test policy
+	runtimeOpts []agentstest.Option
+	slackOpts   []slackfake.Option
+	// runtime and slack, when set, are fakes the test owns (and closes),
+	// e.g. shared by two services in a restart test.
+	runtime *agentstest.Server
+	slack   *slackfake.Server
+	// dir holds the store; a new temporary directory when "".
+	dir string
+	// proxied puts a bottest.RuntimeProxy between the bot and the runtime
+	// (e.Proxy). tokenDelay is how long each root token takes to reach the
+	// bot, as if the model were producing it (the fake runtime emits a
+	// whole text step at once); slowTools holds the stream after a root
+	// call of a named tool, so the tool looks busy for that long.
+	proxied    bool
+	tokenDelay time.Duration
+	slowTools  map[string]time.Duration
+	// webhook sets PUBLIC_URL to a recording proxy in front of the bot (e.Hooks).
+	webhook bool
+	// quiet discards the service's logs even with BOT_TEST_LOGS set; log,
+	// when set, takes them instead.
+	quiet bool
+	log   *slog.Logger
+}
+
+// startEnv starts the service in a new world: the one builder of the
+// in-process end-to-end tests.
+func startEnv(tb testing.TB, es envSetup) *testEnv {
+	tb.Helper()
+	opts := []bottest.Option{
+		bottest.WithAgent(agentMain, es.script),
+		bottest.WithRuntimeOptions(es.runtimeOpts...),
+		bottest.WithSlackOptions(es.slackOpts...),
+	}
+	if es.runtime != nil {
+		opts = append(opts, bottest.WithRuntime(es.runtime))
+	}
+	if es.slack != nil {
+		opts = append(opts, bottest.WithSlack(es.slack))
+	}
+	if es.proxied {
+		opts = append(opts, bottest.WithRuntimeProxy(es.tokenDelay, es.slowTools))
+	}
+	if es.webhook {
+		opts = append(opts, bottest.WithWebhooks())
+	}
+	dir := cmp.Or(es.dir, tb.TempDir())
 	logOut := io.Discard
-	if os.Getenv("BOT_TEST_LOGS") != "" {
+	if os.Getenv("BOT_TEST_LOGS") != "" && !es.quiet {
 		logOut = os.Stderr
 	}
-	log := slog.New(slog.NewTextHandler(logOut, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	s, err := startSim(context.Background(), t.TempDir(), log, runtime, func(c *Config) {
+	log := cmp.Or(es.log, slog.New(slog.NewTextHandler(logOut, &slog.HandlerOptions{Level: slog.LevelDebug})))
+	s, err := startSim(context.Background(), dir, log, func(c *Config) {
 		c.Policy.DefaultAgent = agentMain
 		c.Policy.HeadlessChannels[chHeadless] = true
 		c.Policy.TestRunChannels[chTestRun] = true
@@ -51,19 +97,43 @@ func newTestEnv(t *testing.T, script agentstest.Script, configure func(*Config),
 		// Quick retries: the tests exercise them, not their pacing.
 		c.agentOptions = []agents.Option{agents.WithRetry(3, time.Millisecond, 5*time.Millisecond)}
 		c.retryBase = 10 * time.Millisecond
-		if configure != nil {
-			configure(c)
+		if es.configure != nil {
+			es.configure(c)
 		}
-	}, slackOpts...)
+	}, opts...)
 	if err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
-	t.Cleanup(func() {
+	tb.Cleanup(func() {
 		if err := s.Close(); err != nil {
-			t.Errorf("service stopped with: %v", err)
+			tb.Errorf("service stopped with: %v", err)
 		}
 	})
-	return &testEnv{sim: s, t: t}
+	return &testEnv{sim: s, t: tb}
+}
+
+// newTestEnv is startEnv for the common case: script answers for
+// agentMain; configure may change the policy.
+func newTestEnv(t *testing.T, script agentstest.Script, configure func(*Config), runtimeOpts []agentstest.Option, slackOpts ...slackfake.Option) *testEnv {
+	t.Helper()
+	return startEnv(t, envSetup{script: script, configure: configure, runtimeOpts: runtimeOpts, slackOpts: slackOpts})
+}
+
+// stop stops the service as SIGTERM would; the world stays up.
+func (e *testEnv) stop() {
+	e.t.Helper()
+	if err := e.StopBot(); err != nil {
+		e.t.Fatalf("service stopped with: %v", err)
+	}
+}
+
+// start starts the service again after stop, on the same store, Slack and
+// runtime (a restart).
+func (e *testEnv) start() {
+	e.t.Helper()
+	if err := e.StartBot(context.Background(), e.bot); err != nil {
+		e.t.Fatal(err)
+	}
 }
 
 func (e *testEnv) ctx() context.Context {
@@ -98,23 +168,13 @@ func (e *testEnv) waitReplies(channel, root string, n int) []slackfake.Message {
 	e.t.Helper()
 	var replies []slackfake.Message
 	err := e.WaitFor(e.ctx(), func(f *slackfake.Server) bool {
-		replies = botReplies(f, channel, root)
+		replies = bottest.BotReplies(f, channel, root)
 		return len(replies) >= n && e.ThreadDone(channel, root)
 	})
 	if err != nil {
 		e.t.Fatalf("want %d replies in %s/%s: %v\n%s", n, channel, root, err, e.Slack.Transcript(channel))
 	}
 	return replies
-}
-
-func botReplies(f *slackfake.Server, channel, root string) []slackfake.Message {
-	var out []slackfake.Message
-	for _, m := range f.Thread(channel, root) {
-		if m.IsBot() && m.TS != root {
-			out = append(out, m)
-		}
-	}
-	return out
 }
 
 // runBodies decodes the bodies of every POST /threads/runs.
@@ -128,33 +188,4 @@ func (e *testEnv) runBodies() []map[string]any {
 		out = append(out, m)
 	}
 	return out
-}
-
-// markdownOf returns the Markdown the bot sent in a message's markdown
-// blocks (what Slack renders), falling back to its text.
-func markdownOf(m slackfake.Message) string {
-	var blocks []struct {
-		Type string `json:"type"`
-		Text any    `json:"text"`
-	}
-	_ = json.Unmarshal(m.Blocks, &blocks)
-	var b strings.Builder
-	for _, bl := range blocks {
-		if s, ok := bl.Text.(string); ok && bl.Type == "markdown" {
-			b.WriteString(s)
-		}
-	}
-	if b.Len() == 0 {
-		return m.Rendered
-	}
-	return b.String()
-}
-
-// answerText is every bot reply of a thread, in order, as Markdown.
-func answerText(f *slackfake.Server, channel, root string) string {
-	var parts []string
-	for _, m := range botReplies(f, channel, root) {
-		parts = append(parts, markdownOf(m))
-	}
-	return strings.Join(parts, "\n")
 }

@@ -1,401 +1,38 @@
 package main
 
 import (
-	"bufio"
-	"bytes"
 	"cmp"
-	"context"
 	"encoding/json"
-	"io"
-	"log"
-	"log/slog"
 	"math"
 	"net/http"
-	"net/http/httptest"
-	"net/http/httputil"
 	"net/url"
-	"os"
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/deepagents-slack/slackbot/internal/agents"
 	"github.com/deepagents-slack/slackbot/internal/agents/agentstest"
+	"github.com/deepagents-slack/slackbot/internal/bottest"
 	"github.com/deepagents-slack/slackbot/internal/slackpost/slackfake"
 )
 
-// liveSetup describes a simulated environment for the live-progress tests:
-// the fakes, plus how the run streams reach the bot.
-type liveSetup struct {
-	script      agentstest.Script
-	runtimeOpts []agentstest.Option
-	slackOpts   []slackfake.Option
-	configure   func(*Config)
-	// tokenDelay is how long each root token takes to reach the bot, as if
-	// the model were producing it: the fake runtime emits a whole text step
-	// at once.
-	tokenDelay time.Duration
-	// slowTools holds the stream after a root call of a named tool, so the
-	// tool looks busy for that long (the fake answers tool calls at once).
-	slowTools map[string]time.Duration
-	// webhook sets PUBLIC_URL to a recording proxy in front of the bot.
-	webhook bool
-	// quiet discards the service's logs even with BOT_TEST_LOGS set.
-	quiet bool
-}
-
-// newLiveSim starts the service against the fakes with a recording proxy
-// between the bot and the runtime.
-func newLiveSim(tb testing.TB, ls liveSetup) (*sim, *runtimeProxy, *hookRecorder) {
-	tb.Helper()
-	runtime := agentstest.NewServer(ls.runtimeOpts...)
-	tb.Cleanup(runtime.Close)
-	runtime.AddAgent(agentMain, ls.script)
-	proxy := newRuntimeProxy(runtime.URL, ls.tokenDelay, ls.slowTools)
-	tb.Cleanup(proxy.Close)
-	// startSim points the bot at runtime.URL: send it through the proxy.
-	runtime.URL = proxy.URL() + agentstest.BasePath
-
-	var hooks *hookRecorder
-	if ls.webhook {
-		hooks = newHookRecorder()
-		tb.Cleanup(hooks.Close)
-	}
-	logOut := io.Discard
-	if os.Getenv("BOT_TEST_LOGS") != "" && !ls.quiet {
-		logOut = os.Stderr
-	}
-	log := slog.New(slog.NewTextHandler(logOut, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	s, err := startSim(context.Background(), tb.TempDir(), log, runtime, func(c *Config) {
-		c.Policy.DefaultAgent = agentMain
-		c.Policy.OpsUsers[userOmar] = true
-		c.agentOptions = []agents.Option{agents.WithRetry(3, time.Millisecond, 5*time.Millisecond)}
-		if hooks != nil {
-			c.PublicURL = hooks.URL()
-		}
-		if ls.configure != nil {
-			ls.configure(c)
-		}
-	}, ls.slackOpts...)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	if hooks != nil {
-		hooks.setTarget(s.URL)
-	}
-	tb.Cleanup(func() {
-		if err := s.Close(); err != nil {
-			tb.Errorf("service stopped with: %v", err)
-		}
-	})
-	return s, proxy, hooks
-}
-
-// liveEnv is a testEnv whose runtime traffic goes through a runtimeProxy.
-type liveEnv struct {
-	*testEnv
-	proxy *runtimeProxy
-	hooks *hookRecorder
-}
-
-func newLiveEnv(t *testing.T, ls liveSetup) *liveEnv {
+// newLiveEnv starts the service with a recording bottest.RuntimeProxy
+// between it and the runtime (e.Proxy).
+func newLiveEnv(t *testing.T, es envSetup) *testEnv {
 	t.Helper()
-	s, proxy, hooks := newLiveSim(t, ls)
-	return &liveEnv{testEnv: &testEnv{sim: s, t: t}, proxy: proxy, hooks: hooks}
+	es.proxied = true
+	return startEnv(t, es)
 }
 
 // onlyReply waits for the thread to settle and requires exactly one bot reply.
-func (e *liveEnv) onlyReply(root string) slackfake.Message {
+func (e *testEnv) onlyReply(root string) slackfake.Message {
 	e.t.Helper()
 	replies := e.waitReplies(chGeneral, root, 1)
 	if len(replies) != 1 {
 		e.t.Fatalf("%d bot replies, want exactly 1\n%s", len(replies), e.Slack.Transcript(chGeneral))
 	}
 	return replies[0]
-}
-
-// proxiedRequest is one request the bot made to the runtime.
-type proxiedRequest struct {
-	Method, Path, LastEventID string
-	Status                    int
-}
-
-// runtimeProxy sits between the bot and the fake runtime. It records every
-// request, paces the root tokens of run streams, holds streams after slow
-// tool calls, and notes when each run's last token reached the bot.
-type runtimeProxy struct {
-	srv        *httptest.Server
-	tokenDelay time.Duration
-	slowTools  map[string]time.Duration
-
-	mu        sync.Mutex
-	requests  []proxiedRequest
-	lastToken map[string]time.Time // by thread id
-	open      int                  // run streams being served
-}
-
-func newRuntimeProxy(runtimeURL string, tokenDelay time.Duration, slowTools map[string]time.Duration) *runtimeProxy {
-	target, err := url.Parse(strings.TrimSuffix(runtimeURL, agentstest.BasePath))
-	if err != nil {
-		panic(err)
-	}
-	p := &runtimeProxy{tokenDelay: tokenDelay, slowTools: slowTools, lastToken: map[string]time.Time{}}
-	tr := http.DefaultTransport.(*http.Transport).Clone()
-	tr.MaxIdleConnsPerHost = 4096
-	rp := &httputil.ReverseProxy{
-		Rewrite:        func(pr *httputil.ProxyRequest) { pr.SetURL(target) },
-		Transport:      tr,
-		FlushInterval:  -1,
-		ModifyResponse: p.modify,
-		// Cut streams are the point of some tests: do not log them.
-		ErrorLog: log.New(io.Discard, "", 0),
-	}
-	p.srv = httptest.NewServer(rp)
-	return p
-}
-
-func (p *runtimeProxy) URL() string { return p.srv.URL }
-
-func (p *runtimeProxy) Close() {
-	p.srv.CloseClientConnections()
-	p.srv.Close()
-}
-
-func (p *runtimeProxy) modify(resp *http.Response) error {
-	req := resp.Request
-	p.mu.Lock()
-	p.requests = append(p.requests, proxiedRequest{
-		Method: req.Method, Path: req.URL.Path, LastEventID: req.Header.Get("Last-Event-ID"), Status: resp.StatusCode,
-	})
-	p.mu.Unlock()
-	if strings.HasSuffix(req.URL.Path, "/stream") && resp.StatusCode == http.StatusOK { // a join or a streamed run
-		p.mu.Lock()
-		p.open++
-		p.mu.Unlock()
-		resp.Body = &pacedBody{p: p, ctx: req.Context(), thread: pathThreadID(req.URL.Path), src: resp.Body, r: bufio.NewReader(resp.Body)}
-	}
-	return nil
-}
-
-// Requests returns every request the bot made to the runtime, in order.
-func (p *runtimeProxy) Requests() []proxiedRequest {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return append([]proxiedRequest(nil), p.requests...)
-}
-
-// OpenStreams counts the run streams being served now.
-func (p *runtimeProxy) OpenStreams() int {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.open
-}
-
-// LastToken is when the last root token of thread's runs reached the bot.
-func (p *runtimeProxy) LastToken(threadID string) (time.Time, bool) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	at, ok := p.lastToken[threadID]
-	return at, ok
-}
-
-func pathThreadID(path string) string {
-	parts := strings.Split(path, "/")
-	for i, s := range parts {
-		if s == "threads" && i+1 < len(parts) {
-			return parts[i+1]
-		}
-	}
-	return ""
-}
-
-// pacedBody hands a run stream to the bot one event at a time, pacing it.
-type pacedBody struct {
-	p      *runtimeProxy
-	ctx    context.Context
-	thread string
-	src    io.ReadCloser
-	r      *bufio.Reader
-	buf    []byte
-	err    error
-	hold   time.Duration
-	once   sync.Once
-}
-
-func (b *pacedBody) Read(out []byte) (int, error) {
-	for len(b.buf) == 0 {
-		if b.err != nil {
-			return 0, b.err
-		}
-		if b.hold > 0 {
-			b.wait(b.hold)
-			b.hold = 0
-		}
-		b.buf, b.err = readRawEvent(b.r)
-		b.pace(b.buf)
-	}
-	n := copy(out, b.buf)
-	b.buf = b.buf[n:]
-	return n, nil
-}
-
-func (b *pacedBody) Close() error {
-	b.once.Do(func() {
-		b.p.mu.Lock()
-		b.p.open--
-		b.p.mu.Unlock()
-	})
-	return b.src.Close()
-}
-
-func (b *pacedBody) wait(d time.Duration) {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-	case <-b.ctx.Done():
-	}
-}
-
-// pace delays a root token and notes its time, or arranges a hold after a
-// slow tool's call.
-func (b *pacedBody) pace(raw []byte) {
-	name, data := parseRawEvent(raw)
-	switch name {
-	case "messages":
-		if !isTextToken(data) {
-			return
-		}
-		if b.p.tokenDelay > 0 {
-			b.wait(b.p.tokenDelay)
-		}
-		b.p.mu.Lock()
-		b.p.lastToken[b.thread] = time.Now()
-		b.p.mu.Unlock()
-	case "updates":
-		var nodes map[string]struct {
-			Messages []struct {
-				ToolCalls []struct {
-					Name string `json:"name"`
-				} `json:"tool_calls"`
-			} `json:"messages"`
-		}
-		if json.Unmarshal(data, &nodes) != nil {
-			return
-		}
-		for _, n := range nodes {
-			for _, m := range n.Messages {
-				for _, c := range m.ToolCalls {
-					b.hold = max(b.hold, b.p.slowTools[c.Name])
-				}
-			}
-		}
-	}
-}
-
-// readRawEvent reads one SSE event (or comment) up to and including the
-// blank line that ends it.
-func readRawEvent(r *bufio.Reader) ([]byte, error) {
-	var ev []byte
-	for {
-		line, err := r.ReadBytes('\n')
-		ev = append(ev, line...)
-		if err != nil {
-			return ev, err
-		}
-		if len(bytes.TrimRight(line, "\r\n")) == 0 {
-			return ev, nil
-		}
-	}
-}
-
-func parseRawEvent(raw []byte) (name string, data []byte) {
-	var lines [][]byte
-	for line := range bytes.SplitSeq(raw, []byte("\n")) {
-		switch {
-		case bytes.HasPrefix(line, []byte("event: ")):
-			name = string(line[len("event: "):])
-		case bytes.HasPrefix(line, []byte("data: ")):
-			lines = append(lines, line[len("data: "):])
-		}
-	}
-	return name, bytes.Join(lines, []byte("\n"))
-}
-
-// isTextToken reports whether a messages-tuple event carries answer text.
-func isTextToken(data []byte) bool {
-	var tuple []struct {
-		Content json.RawMessage `json:"content"`
-	}
-	if json.Unmarshal(data, &tuple) != nil || len(tuple) == 0 {
-		return false
-	}
-	var s string
-	if json.Unmarshal(tuple[0].Content, &s) == nil {
-		return s != ""
-	}
-	var blocks []struct {
-		Type string `json:"type"`
-		Text string `json:"text"`
-	}
-	if json.Unmarshal(tuple[0].Content, &blocks) != nil {
-		return false
-	}
-	for _, bl := range blocks {
-		if bl.Type == "text" && bl.Text != "" {
-			return true
-		}
-	}
-	return false
-}
-
-// hookRecorder stands for the bot's public URL: it records the run
-// completion webhooks and forwards them to the bot.
-type hookRecorder struct {
-	srv    *httptest.Server
-	target atomic.Pointer[url.URL]
-	mu     sync.Mutex
-	hits   []proxiedRequest
-}
-
-func newHookRecorder() *hookRecorder {
-	h := &hookRecorder{}
-	rp := &httputil.ReverseProxy{
-		Rewrite: func(pr *httputil.ProxyRequest) { pr.SetURL(h.target.Load()) },
-		ModifyResponse: func(resp *http.Response) error {
-			h.mu.Lock()
-			h.hits = append(h.hits, proxiedRequest{Method: resp.Request.Method, Path: resp.Request.URL.Path, Status: resp.StatusCode})
-			h.mu.Unlock()
-			return nil
-		},
-	}
-	h.srv = httptest.NewServer(rp)
-	return h
-}
-
-func (h *hookRecorder) URL() string { return h.srv.URL }
-
-func (h *hookRecorder) setTarget(raw string) {
-	u, err := url.Parse(raw)
-	if err != nil {
-		panic(err)
-	}
-	h.target.Store(u)
-}
-
-func (h *hookRecorder) Hits() []proxiedRequest {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	return append([]proxiedRequest(nil), h.hits...)
-}
-
-func (h *hookRecorder) Close() {
-	h.srv.CloseClientConnections()
-	h.srv.Close()
 }
 
 // Slack side.
@@ -607,7 +244,7 @@ func TestLiveTokensArriveInOrder(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			e := newLiveEnv(t, liveSetup{
+			e := newLiveEnv(t, envSetup{
 				script:     agentstest.Scripted(agentstest.Text(tokens...)),
 				slackOpts:  tc.slackOpts,
 				tokenDelay: cmp.Or(tc.delay, 40*time.Millisecond), // 2.4 s of streaming, or more
@@ -617,7 +254,7 @@ func TestLiveTokensArriveInOrder(t *testing.T) {
 			}
 			root := e.ask(userAnna, chGeneral, "summarize the incident")
 			reply := e.onlyReply(root)
-			if got := markdownOf(reply); got != liveAnswer {
+			if got := bottest.MarkdownOf(reply); got != liveAnswer {
 				t.Fatalf("final answer:\n%q\nwant the concatenated tokens:\n%q", got, liveAnswer)
 			}
 			writes := replyWrites(e.Slack.Calls(), chGeneral, root, reply.TS)
@@ -662,7 +299,7 @@ func TestLivePlanToolsAndSubagents(t *testing.T) {
 	)
 	pause := agentstest.Pause(1500 * time.Millisecond)
 	answer := "Traffic grew 12% week over week; errors stayed flat."
-	e := newLiveEnv(t, liveSetup{
+	e := newLiveEnv(t, envSetup{
 		script: agentstest.Scripted(
 			todos(pending, pending, pending), pause,
 			todos(working, pending, pending),
@@ -730,7 +367,7 @@ func TestLivePlanToolsAndSubagents(t *testing.T) {
 // the last event id; the answer is posted once and the run never cancelled.
 func TestLiveStreamCutResumesOnce(t *testing.T) {
 	tokens := wordTokens(liveAnswer)
-	e := newLiveEnv(t, liveSetup{
+	e := newLiveEnv(t, envSetup{
 		// The run keeps going after its answer, so the cuts fall while it
 		// is alive and the bot has to rejoin to learn the rest.
 		script: agentstest.Scripted(agentstest.Text(tokens...), agentstest.Pause(2500*time.Millisecond)),
@@ -738,7 +375,7 @@ func TestLiveStreamCutResumesOnce(t *testing.T) {
 	e.Runtime.CutStreamsAfter(12)
 	root := e.ask(userAnna, chGeneral, "summarize the incident")
 	reply := e.onlyReply(root)
-	if got := markdownOf(reply); got != liveAnswer {
+	if got := bottest.MarkdownOf(reply); got != liveAnswer {
 		t.Fatalf("final answer = %q, want %q", got, liveAnswer)
 	}
 	writes := replyWrites(e.Slack.Calls(), chGeneral, root, reply.TS)
@@ -750,7 +387,7 @@ func TestLiveStreamCutResumesOnce(t *testing.T) {
 		}
 	}
 	var joins []string
-	for _, r := range e.proxy.Requests() {
+	for _, r := range e.Proxy.Requests() {
 		if strings.HasSuffix(r.Path, "/stream") {
 			joins = append(joins, r.LastEventID)
 		}
@@ -792,17 +429,17 @@ func TestLiveOnDocumentedSurface(t *testing.T) {
 		}
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
-			e := newLiveEnv(t, liveSetup{
+			e := newLiveEnv(t, envSetup{
 				script:      agentstest.Scripted(agentstest.Pause(300*time.Millisecond), agentstest.Text(wordTokens(liveAnswer)...)),
 				runtimeOpts: []agentstest.Option{agentstest.WithSurface(agentstest.ManagedDocumented)},
 				webhook:     webhook,
 			})
 			root := e.ask(userAnna, chGeneral, "summarize the incident")
-			if got := markdownOf(e.onlyReply(root)); got != liveAnswer {
+			if got := bottest.MarkdownOf(e.onlyReply(root)); got != liveAnswer {
 				t.Fatalf("final answer = %q, want %q", got, liveAnswer)
 			}
 			var streamed, joins int
-			for _, r := range e.proxy.Requests() {
+			for _, r := range e.Proxy.Requests() {
 				switch {
 				case r.Method == http.MethodPost && strings.HasSuffix(r.Path, "/runs/stream"):
 					streamed++
@@ -823,7 +460,7 @@ func TestLiveOnDocumentedSurface(t *testing.T) {
 				}
 				return
 			}
-			prefix := e.hooks.URL() + "/agents/webhook/"
+			prefix := e.Hooks.URL() + "/agents/webhook/"
 			if !strings.HasPrefix(runs[0].Webhook, prefix) {
 				t.Fatalf("run webhook = %q, want one under %s", runs[0].Webhook, prefix)
 			}
@@ -831,9 +468,9 @@ func TestLiveOnDocumentedSurface(t *testing.T) {
 			if err := e.Runtime.WaitIdle(ctx); err != nil {
 				t.Fatal(err)
 			}
-			hits := e.hooks.Hits()
+			hits := e.Hooks.Hits()
 			if len(hits) != 1 || hits[0].Method != http.MethodPost || hits[0].Status != http.StatusNoContent ||
-				hits[0].Path != strings.TrimPrefix(runs[0].Webhook, e.hooks.URL()) {
+				hits[0].Path != strings.TrimPrefix(runs[0].Webhook, e.Hooks.URL()) {
 				t.Errorf("webhook hits = %+v, want one POST %s answered 204", hits, runs[0].Webhook)
 			}
 			token := strings.TrimPrefix(runs[0].Webhook, prefix)
@@ -886,12 +523,12 @@ func TestLiveLongStreamedAnswerWithTable(t *testing.T) {
 		write(&after, i)
 	}
 	answer := before.String() + table + after.String()
-	e := newLiveEnv(t, liveSetup{script: agentstest.Scripted(agentstest.Text(tokenize(answer, 24)...))})
+	e := newLiveEnv(t, envSetup{script: agentstest.Scripted(agentstest.Text(tokenize(answer, 24)...))})
 	root := e.ask(userAnna, chGeneral, "write a long report")
 	replies := e.waitReplies(chGeneral, root, 2)
 	var got strings.Builder
 	for k, m := range replies {
-		md := markdownOf(m)
+		md := bottest.MarkdownOf(m)
 		if strings.Count(md, "```")%2 != 0 {
 			t.Errorf("message %d has an unbalanced code fence", k+1)
 		}
@@ -906,7 +543,7 @@ func TestLiveLongStreamedAnswerWithTable(t *testing.T) {
 	for k, cb := range codeBlocks {
 		whole := 0
 		for _, m := range replies {
-			if strings.Contains(markdownOf(m), cb) {
+			if strings.Contains(bottest.MarkdownOf(m), cb) {
 				whole++
 			}
 		}
@@ -956,7 +593,7 @@ func TestLiveFailureKeepsWhatWasShown(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			e := newLiveEnv(t, liveSetup{script: agentstest.Scripted(tc.steps...), slackOpts: tc.slackOpts, tokenDelay: 40 * time.Millisecond})
+			e := newLiveEnv(t, envSetup{script: agentstest.Scripted(tc.steps...), slackOpts: tc.slackOpts, tokenDelay: 40 * time.Millisecond})
 			root := e.ask(userAnna, chGeneral, "check the services")
 			reply := e.onlyReply(root)
 			writes := replyWrites(e.Slack.Calls(), chGeneral, root, reply.TS)
@@ -969,7 +606,7 @@ func TestLiveFailureKeepsWhatWasShown(t *testing.T) {
 			if !shownLive {
 				t.Errorf("no partial text was shown before the failure")
 			}
-			final := markdownOf(reply) + "\n" + reply.Rendered
+			final := bottest.MarkdownOf(reply) + "\n" + reply.Rendered
 			if !strings.Contains(final, partial) {
 				t.Errorf("final message %q lost the text already shown", final)
 			}
@@ -979,7 +616,7 @@ func TestLiveFailureKeepsWhatWasShown(t *testing.T) {
 			if tc.plan && !strings.Contains(reply.Rendered, "Check services") {
 				t.Errorf("final message %q lost the plan", reply.Rendered)
 			}
-			if reply.Streaming || isPlaceholder(reply) {
+			if reply.Streaming || bottest.IsPlaceholder(reply) {
 				t.Errorf("reply still in progress: %+v", reply)
 			}
 			checkWriteRate(t, writes)
@@ -1009,15 +646,15 @@ func TestLiveRepeatedCutsKeepStreaming(t *testing.T) {
 		steps = append(steps, agentstest.Todos(todos...), agentstest.Pause(600*time.Millisecond))
 	}
 	steps = append(steps, agentstest.Text(wordTokens(liveAnswer)...))
-	e := newLiveEnv(t, liveSetup{script: agentstest.Scripted(steps...)})
+	e := newLiveEnv(t, envSetup{script: agentstest.Scripted(steps...)})
 	e.Runtime.CutStreamsAfter(6)
 	root := e.ask(userAnna, chGeneral, "do the eight steps")
 	reply := e.onlyReply(root)
-	if got := markdownOf(reply); got != liveAnswer {
+	if got := bottest.MarkdownOf(reply); got != liveAnswer {
 		t.Fatalf("final answer = %q, want %q", got, liveAnswer)
 	}
 	joins := 0
-	for _, r := range e.proxy.Requests() {
+	for _, r := range e.Proxy.Requests() {
 		if strings.HasSuffix(r.Path, "/stream") {
 			joins++
 		}

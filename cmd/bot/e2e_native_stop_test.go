@@ -10,6 +10,7 @@ import (
 	"github.com/deepagents-slack/slackbot"
 	"github.com/deepagents-slack/slackbot/internal/agents"
 	"github.com/deepagents-slack/slackbot/internal/agents/agentstest"
+	"github.com/deepagents-slack/slackbot/internal/bottest"
 	"github.com/deepagents-slack/slackbot/internal/slackpost/slackfake"
 )
 
@@ -31,7 +32,7 @@ func (e *testEnv) changeAIAppContext(eventID, threadTS, channel, eventTS string)
 		"type": "assistant_thread_context_changed",
 		"assistant_thread": map[string]any{
 			"user_id": userAnna, "channel_id": chDM, "thread_ts": threadTS,
-			"context": map[string]any{"channel_id": channel, "team_id": simTeam},
+			"context": map[string]any{"channel_id": channel, "team_id": bottest.Team},
 		},
 		"event_ts": eventTS,
 	}, 0)
@@ -59,7 +60,7 @@ func TestSlackStopCancelsAIAppRun(t *testing.T) {
 	e.deliver("Ev-ns-1", e.UserSays(userAnna, chDM, "im", "write the long report", threadTS), 0)
 	var reply slackfake.Message
 	e.waitSlack("the first part streamed", func(f *slackfake.Server) bool {
-		replies := botReplies(f, chDM, threadTS)
+		replies := bottest.BotReplies(f, chDM, threadTS)
 		if len(replies) == 0 {
 			return false
 		}
@@ -77,7 +78,7 @@ func TestSlackStopCancelsAIAppRun(t *testing.T) {
 	e.deliver("Ev-ns-stop", ev, 1) // Slack's redelivery of the same event
 	e.waitAnswer(chDM, threadTS, "Stopped by <@"+userAnna+">")
 
-	answer := answerText(e.Slack, chDM, threadTS)
+	answer := bottest.AnswerText(e.Slack, chDM, threadTS)
 	if !strings.Contains(answer, "Step one is done: the outline.") || strings.Contains(answer, "Never written") {
 		t.Errorf("stopped reply %q: want what was produced so far, only", answer)
 	}
@@ -114,7 +115,7 @@ func TestSlackStopRacingRunEndKeepsAnswer(t *testing.T) {
 	threadTS := e.startAIAppThread("Ev-race-start")
 	e.deliver("Ev-race-1", e.UserSays(userAnna, chDM, "im", "write it", threadTS), 0)
 	e.waitSlack("the first part streamed", func(f *slackfake.Server) bool {
-		replies := botReplies(f, chDM, threadTS)
+		replies := bottest.BotReplies(f, chDM, threadTS)
 		return len(replies) > 0 && strings.Contains(replies[0].Text, "Step one is done")
 	})
 	release := make(chan struct{})
@@ -130,7 +131,7 @@ func TestSlackStopRacingRunEndKeepsAnswer(t *testing.T) {
 	// The race happened: the stop was taken (a cancel went out) while the
 	// run was still going on.
 	e.waitRuntime("the held cancel", func(rt *agentstest.Server) bool { return cancelsOf(rt, runs[0].RunID) == 1 })
-	if answer := answerText(e.Slack, chDM, threadTS); strings.Contains(answer, "Stopped by") {
+	if answer := bottest.AnswerText(e.Slack, chDM, threadTS); strings.Contains(answer, "Stopped by") {
 		t.Errorf("answer %q says the run was stopped; it finished on its own", answer)
 	}
 }
@@ -148,7 +149,7 @@ func TestSlackStopRunGoneKeepsAnswer(t *testing.T) {
 	prompt := e.UserSays(userAnna, chDM, "im", "write it", threadTS)
 	e.deliver("Ev-gone-1", prompt, 0)
 	e.waitSlack("the first part streamed", func(f *slackfake.Server) bool {
-		replies := botReplies(f, chDM, threadTS)
+		replies := bottest.BotReplies(f, chDM, threadTS)
 		return len(replies) > 0 && strings.Contains(replies[0].Text, "Step one is done")
 	})
 	e.Runtime.CancelsFindNoRun(true)
@@ -157,7 +158,7 @@ func TestSlackStopRunGoneKeepsAnswer(t *testing.T) {
 		return ephemeralsTo(f, userAnna, "already finished") == 1
 	})
 	e.waitAnswer(chDM, threadTS, "All finished.")
-	if answer := answerText(e.Slack, chDM, threadTS); strings.Contains(answer, "Stopped by") {
+	if answer := bottest.AnswerText(e.Slack, chDM, threadTS); strings.Contains(answer, "Stopped by") {
 		t.Errorf("answer %q says the run was stopped; its cancel found nothing", answer)
 	}
 	if got := e.metricSum("slackbot_runs_stopped_total"); got != 0 {
@@ -210,7 +211,7 @@ func TestSocketModeSlackStop(t *testing.T) {
 	threadTS := e.Slack.UserMessage(chDM, botUser, "", "")
 	e.send(e.eventEnvelope("Ev-sock-ns-1", e.UserSays(userAnna, chDM, "im", "write the long report", threadTS)))
 	e.waitSlack("the first part streamed", func(f *slackfake.Server) bool {
-		replies := botReplies(f, chDM, threadTS)
+		replies := bottest.BotReplies(f, chDM, threadTS)
 		return len(replies) > 0 && strings.Contains(replies[0].Text, "Step one is done")
 	})
 	if ack := e.send(e.eventEnvelope("Ev-sock-ns-stop", e.Slack.UserStopsSession(chDM, threadTS, userAnna))); len(ack.Payload) != 0 {

@@ -14,8 +14,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/deepagents-slack/slackbot/internal/agents"
 	"github.com/deepagents-slack/slackbot/internal/agents/agentstest"
+	"github.com/deepagents-slack/slackbot/internal/bottest"
 	"github.com/deepagents-slack/slackbot/internal/slackpost/slackfake"
 )
 
@@ -48,30 +48,13 @@ func (l *lockedBuffer) lines() []map[string]any {
 // production writes them.
 func startOpsSim(t *testing.T, script agentstest.Script, configure func(*Config)) (*sim, *lockedBuffer) {
 	t.Helper()
-	runtime := agentstest.NewServer()
-	t.Cleanup(runtime.Close)
-	runtime.AddAgent(agentMain, script)
 	logs := &lockedBuffer{}
 	var out io.Writer = logs
 	if os.Getenv("BOT_TEST_LOGS") != "" {
 		out = io.MultiWriter(logs, os.Stderr)
 	}
-	s, err := startSim(context.Background(), t.TempDir(), newLogger(out, "debug"), runtime, func(c *Config) {
-		c.Policy.DefaultAgent = agentMain
-		c.agentOptions = []agents.Option{agents.WithRetry(3, time.Millisecond, 5*time.Millisecond)}
-		if configure != nil {
-			configure(c)
-		}
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := s.Close(); err != nil {
-			t.Errorf("service stopped with: %v", err)
-		}
-	})
-	return s, logs
+	e := startEnv(t, envSetup{script: script, configure: configure, log: newLogger(out, "debug")})
+	return e.sim, logs
 }
 
 func httpGet(t *testing.T, u string) (int, string) {
@@ -98,7 +81,7 @@ func TestMetricsAndLogsAfterTraffic(t *testing.T) {
 		return answerWith(0)(turn)
 	}
 	s, logs := startOpsSim(t, script, nil)
-	f := fakes{Slack: s.Slack, Runtime: s.Runtime}
+	f := s.World
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 
@@ -143,7 +126,7 @@ func TestMetricsAndLogsAfterTraffic(t *testing.T) {
 			return false
 		}
 		exposition = body
-		got, err := metricValue(body, "slackbot_slack_api_errors_total", `method="reactions.remove"`, `error="ratelimited"`)
+		got, err := bottest.MetricValue(body, "slackbot_slack_api_errors_total", `method="reactions.remove"`, `error="ratelimited"`)
 		return err == nil && got >= 1
 	})
 	if err != nil {
@@ -174,12 +157,12 @@ func TestMetricsAndLogsAfterTraffic(t *testing.T) {
 		{"slackbot_lease_takeovers_total", nil, 0},
 	}
 	for _, m := range atLeast {
-		got, err := metricValue(exposition, m.name, m.labels...)
+		got, err := bottest.MetricValue(exposition, m.name, m.labels...)
 		if err != nil || got < m.min {
 			t.Errorf("%s%v = %v, %v; want at least %v", m.name, m.labels, got, err, m.min)
 		}
 	}
-	if got, _ := metricValue(exposition, "slackbot_runs_in_flight"); got != 0 {
+	if got, _ := bottest.MetricValue(exposition, "slackbot_runs_in_flight"); got != 0 {
 		t.Errorf("runs in flight = %v after every run ended; want 0", got)
 	}
 
@@ -240,7 +223,7 @@ func TestReadyzFollowsTheStore(t *testing.T) {
 		// it meets them and dials new ones.
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
-		err = waitUntil(ctx, func() bool {
+		err = bottest.Wait(ctx, func() bool {
 			code, _ := httpGet(t, s.URL+"/readyz")
 			return code == 200
 		})

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -23,7 +22,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/deepagents-slack/slackbot/internal/agents/agentstest"
-	"github.com/deepagents-slack/slackbot/internal/slackhandler"
+	"github.com/deepagents-slack/slackbot/internal/bottest"
 	"github.com/deepagents-slack/slackbot/internal/slackpost/slackfake"
 )
 
@@ -31,9 +30,13 @@ import (
 // live in the test process, so tests can kill a replica with SIGKILL or stop
 // it with SIGTERM exactly as an orchestrator would.
 
-// buildBot compiles the bot once per test into a temporary directory.
+// buildBot compiles the bot once per test into a temporary directory. Every
+// process test starts with it, so it skips them under -short.
 func buildBot(t *testing.T) string {
 	t.Helper()
+	if testing.Short() {
+		t.Skip("builds the bot and runs it as processes: slow process test; skipped under -short")
+	}
 	bin := filepath.Join(t.TempDir(), "bot")
 	cmd := exec.Command("go", "build", "-o", bin, ".")
 	if out, err := cmd.CombinedOutput(); err != nil {
@@ -42,26 +45,41 @@ func buildBot(t *testing.T) string {
 	return bin
 }
 
-// fakes are the Slack and agent runtime the replicas talk to.
-type fakes struct {
-	Slack   *slackfake.Server
-	Runtime *agentstest.Server
-}
-
-func newFakes(t *testing.T, script agentstest.Script, slackOpts ...slackfake.Option) fakes {
+// newFakes starts a world without a bot: the Slack and agent runtime the
+// replica processes talk to.
+func newFakes(t *testing.T, script agentstest.Script, slackOpts ...slackfake.Option) *bottest.World {
 	t.Helper()
 	return newFakesOn(t, agentstest.ManagedProxy, script, slackOpts...)
 }
 
 // newFakesOn is newFakes with the runtime surface the fake plays; replicas
 // started on them need agentServerSettings for the AgentServer surface.
-func newFakesOn(t *testing.T, surface agentstest.Surface, script agentstest.Script, slackOpts ...slackfake.Option) fakes {
+func newFakesOn(t *testing.T, surface agentstest.Surface, script agentstest.Script, slackOpts ...slackfake.Option) *bottest.World {
 	t.Helper()
-	f := fakes{Slack: slackfake.New(slackOpts...), Runtime: agentstest.NewServer(agentstest.WithSurface(surface))}
-	f.Runtime.AddAgent(agentMain, script)
-	t.Cleanup(f.Runtime.Close)
-	t.Cleanup(f.Slack.Close)
-	return f
+	w, err := bottest.Start(context.Background(), nil,
+		bottest.WithRuntimeOptions(agentstest.WithSurface(surface)),
+		bottest.WithSlackOptions(slackOpts...),
+		bottest.WithAgent(agentMain, script))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = w.Close() }) // no bot: nothing to report
+	return w
+}
+
+// worldEnv is the environment that points a bot process at w's fakes,
+// answering with agentMain and keeping its store at databaseURL.
+func worldEnv(w *bottest.World, databaseURL string) map[string]string {
+	return map[string]string{
+		"SLACK_SIGNING_SECRET": bottest.Secret,
+		"SLACK_BOT_TOKEN":      bottest.BotToken,
+		"SLACK_API_URL":        w.Slack.APIURL(),
+		"SLACK_TIER_SCALE":     strconv.FormatFloat(w.Slack.TierScale(), 'g', -1, 64), // pace like the fake limits
+		"LANGSMITH_API_KEY":    bottest.APIKey,
+		"DEEPAGENTS_BASE_URL":  w.RuntimeURL(),
+		"AGENT_ID":             agentMain,
+		"DATABASE_URL":         databaseURL,
+	}
 }
 
 // replica is one running "bot serve" process.
@@ -77,22 +95,13 @@ type replica struct {
 
 // startReplica starts "bot serve" with the settings every test needs, plus
 // extra (which win), and waits until it is ready.
-func startReplica(t *testing.T, bin, name string, f fakes, databaseURL string, extra map[string]string) *replica {
+func startReplica(t *testing.T, bin, name string, f *bottest.World, databaseURL string, extra map[string]string) *replica {
 	t.Helper()
 	port := freePort(t)
-	env := map[string]string{
-		"SLACK_SIGNING_SECRET": simSecret,
-		"SLACK_BOT_TOKEN":      "xoxb-test",
-		"SLACK_API_URL":        f.Slack.APIURL(),
-		"SLACK_TIER_SCALE":     strconv.FormatFloat(f.Slack.TierScale(), 'g', -1, 64), // pace like the fake limits
-		"LANGSMITH_API_KEY":    simAPIKey,
-		"DEEPAGENTS_BASE_URL":  f.Runtime.URL,
-		"AGENT_ID":             agentMain,
-		"DATABASE_URL":         databaseURL,
-		"PORT":                 strconv.Itoa(port),
-		"REPLICA_NAME":         name,
-		"LOG_LEVEL":            "debug",
-	}
+	env := worldEnv(f, databaseURL)
+	env["PORT"] = strconv.Itoa(port)
+	env["REPLICA_NAME"] = name
+	env["LOG_LEVEL"] = "debug"
 	for k, v := range extra {
 		env[k] = v
 	}
@@ -145,23 +154,29 @@ func freePort(t *testing.T) int {
 // waitReady polls /readyz until it answers 200 or the process exits.
 func (r *replica) waitReady() {
 	r.t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for time.Now().Before(deadline) {
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	exited := false
+	err := bottest.Wait(ctx, func() bool {
 		select {
 		case <-r.exited:
-			r.t.Fatalf("%s exited during start-up: %v\n%s", r.name, r.waitErr, r.logTail(20))
+			exited = true
+			return true
 		default:
 		}
 		resp, err := http.Get(r.URL + "/readyz")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return
-			}
+		if err != nil {
+			return false
 		}
-		time.Sleep(20 * time.Millisecond)
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
+	})
+	switch {
+	case exited:
+		r.t.Fatalf("%s exited during start-up: %v\n%s", r.name, r.waitErr, r.logTail(20))
+	case err != nil:
+		r.t.Fatalf("%s not ready after 20s\n%s", r.name, r.logTail(20))
 	}
-	r.t.Fatalf("%s not ready after 20s\n%s", r.name, r.logTail(20))
 }
 
 // kill ends the process with SIGKILL (no clean-up at all) and waits for it.
@@ -225,76 +240,7 @@ func (r *replica) metric(name string, labels ...string) (float64, error) {
 	if err != nil {
 		return 0, err
 	}
-	return metricValue(string(body), name, labels...)
-}
-
-// metricValue sums the samples of a metric in Prometheus text exposition.
-func metricValue(exposition, name string, labels ...string) (float64, error) {
-	sum, found := 0.0, false
-lines:
-	for _, line := range strings.Split(exposition, "\n") {
-		if !strings.HasPrefix(line, name+" ") && !strings.HasPrefix(line, name+"{") {
-			continue
-		}
-		for _, l := range labels {
-			if !strings.Contains(line, l) {
-				continue lines
-			}
-		}
-		v, err := strconv.ParseFloat(line[strings.LastIndexByte(line, ' ')+1:], 64)
-		if err != nil {
-			return 0, fmt.Errorf("metric line %q: %w", line, err)
-		}
-		sum, found = sum+v, true
-	}
-	if !found {
-		return 0, fmt.Errorf("metric %s%v not exposed", name, labels)
-	}
-	return sum, nil
-}
-
-// slackClient plays Slack's side: it signs deliveries and posts them to a
-// replica, as Slack does to whichever replica the load balancer picks.
-type slackClient struct {
-	http *http.Client
-	bot  string
-}
-
-func newSlackClient(f fakes) *slackClient {
-	return &slackClient{http: &http.Client{Timeout: 10 * time.Second}, bot: f.Slack.BotUserID()}
-}
-
-// event delivers an Events API envelope to base; retry > 0 adds Slack's
-// retry headers. It returns the HTTP status (0 when nothing answered).
-func (c *slackClient) event(base, eventID string, event map[string]any, retry int) (int, error) {
-	env := map[string]any{
-		"token": "unused", "team_id": simTeam, "api_app_id": "ASIM", "type": "event_callback",
-		"event_id": eventID, "event_time": time.Now().Unix(), "event": event,
-		"authorizations": []map[string]any{{"team_id": simTeam, "user_id": c.bot, "is_bot": true}},
-	}
-	body, err := json.Marshal(env)
-	if err != nil {
-		return 0, err
-	}
-	req, err := http.NewRequest(http.MethodPost, base+"/slack/events", bytes.NewReader(body))
-	if err != nil {
-		return 0, err
-	}
-	ts := strconv.FormatInt(time.Now().Unix(), 10)
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("X-Slack-Request-Timestamp", ts)
-	req.Header.Set("X-Slack-Signature", slackhandler.Sign(simSecret, ts, body))
-	if retry > 0 {
-		req.Header.Set("X-Slack-Retry-Num", strconv.Itoa(retry))
-		req.Header.Set("X-Slack-Retry-Reason", "http_timeout")
-	}
-	resp, err := c.http.Do(req)
-	if err != nil {
-		return 0, err
-	}
-	defer resp.Body.Close()
-	_, _ = io.Copy(io.Discard, resp.Body)
-	return resp.StatusCode, nil
+	return bottest.MetricValue(string(body), name, labels...)
 }
 
 // conversation is one user mention that starts a conversation.
@@ -307,15 +253,12 @@ type conversation struct {
 
 // mentions puts n top-level user messages that mention the bot into the
 // fake Slack, each asking "q<i>".
-func mentions(f fakes, channel string, n int) []conversation {
+func mentions(f *bottest.World, channel string, n int) []conversation {
 	convs := make([]conversation, n)
 	for i := range convs {
 		text := fmt.Sprintf("q%03d", i)
-		full := "<@" + f.Slack.BotUserID() + "> " + text
-		ts := f.Slack.UserMessage(channel, userAnna, full, "")
-		ev := map[string]any{"type": "app_mention", "channel": channel, "user": userAnna,
-			"text": full, "ts": ts, "event_ts": ts}
-		convs[i] = conversation{root: ts, text: text, eventID: fmt.Sprintf("Ev%03d", i), event: ev}
+		ev := bottest.AsMention(f.Mention(userAnna, channel, text, ""))
+		convs[i] = conversation{root: ev["ts"].(string), text: text, eventID: fmt.Sprintf("Ev%03d", i), event: ev}
 	}
 	return convs
 }
@@ -324,7 +267,7 @@ func mentions(f fakes, channel string, n int) []conversation {
 // the given retry number, concurrently (Slack does not wait for one
 // delivery before the next). Refused connections (a dead replica) are
 // expected and ignored; any answer other than 200 is an error.
-func deliverEverywhere(c *slackClient, convs []conversation, retry int, replicas ...*replica) error {
+func deliverEverywhere(f *bottest.World, convs []conversation, retry int, replicas ...*replica) error {
 	var mu sync.Mutex
 	var errs []error
 	var wg sync.WaitGroup
@@ -336,7 +279,7 @@ func deliverEverywhere(c *slackClient, convs []conversation, retry int, replicas
 			go func() {
 				defer wg.Done()
 				defer func() { <-sem }()
-				code, err := c.event(r.URL, cv.eventID, cv.event, retry)
+				code, err := f.EventTo(r.URL, cv.eventID, cv.event, retry)
 				if err == nil && code != http.StatusOK {
 					mu.Lock()
 					errs = append(errs, fmt.Errorf("%s answered %d to %s", r.name, code, cv.eventID))
@@ -375,13 +318,13 @@ func answerKey(input string) string {
 // answerCount counts, per conversation, the bot replies in its thread that
 // carry its final answer, and every other bot reply that is not final
 // (placeholders, open streams).
-func answerCount(f fakes, channel string, cv conversation) (answers, others int) {
+func answerCount(f *bottest.World, channel string, cv conversation) (answers, others int) {
 	want := "The answer to " + cv.text + " is 42."
 	for _, m := range f.Slack.Thread(channel, cv.root) {
 		if !m.IsBot() || m.TS == cv.root {
 			continue
 		}
-		if strings.Contains(normalizeSpace(markdownOf(m)), want) && !m.Streaming {
+		if strings.Contains(normalizeSpace(bottest.MarkdownOf(m)), want) && !m.Streaming {
 			answers++
 		} else {
 			others++
@@ -393,8 +336,8 @@ func answerCount(f fakes, channel string, cv conversation) (answers, others int)
 func normalizeSpace(s string) string { return strings.Join(strings.Fields(s), " ") }
 
 // waitAllAnswered waits until every conversation shows its answer.
-func waitAllAnswered(ctx context.Context, f fakes, channel string, convs []conversation) error {
-	return f.Slack.WaitFor(ctx, func(*slackfake.Server) bool {
+func waitAllAnswered(ctx context.Context, f *bottest.World, channel string, convs []conversation) error {
+	return f.WaitFor(ctx, func(*slackfake.Server) bool {
 		for _, cv := range convs {
 			if n, _ := answerCount(f, channel, cv); n == 0 {
 				return false
@@ -407,7 +350,7 @@ func waitAllAnswered(ctx context.Context, f fakes, channel string, convs []conve
 // checkExactlyOnce verifies every conversation got exactly one answer and
 // nothing else, and that the runtime saw exactly one run start per
 // conversation (thread_id + Slack message ts).
-func checkExactlyOnce(t *testing.T, f fakes, channel string, convs []conversation) {
+func checkExactlyOnce(t *testing.T, f *bottest.World, channel string, convs []conversation) {
 	t.Helper()
 	for _, cv := range convs {
 		if answers, others := answerCount(f, channel, cv); answers != 1 || others != 0 {

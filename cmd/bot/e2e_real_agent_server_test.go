@@ -5,8 +5,6 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
-	"io"
-	"log/slog"
 	"net/http"
 	"os"
 	"strings"
@@ -15,6 +13,7 @@ import (
 
 	"github.com/deepagents-slack/slackbot/internal/agents"
 	"github.com/deepagents-slack/slackbot/internal/agents/agentstest"
+	"github.com/deepagents-slack/slackbot/internal/bottest"
 )
 
 // TestRealAgentServerScenarios runs the bot, wired as in production with
@@ -40,29 +39,20 @@ func TestRealAgentServerScenarios(t *testing.T) {
 	placeholder := agentstest.NewServer(agentstest.WithSurface(agentstest.AgentServer))
 	t.Cleanup(placeholder.Close)
 	placeholder.URL = strings.TrimRight(url, "/")
-	logOut := io.Discard
-	if os.Getenv("BOT_TEST_LOGS") != "" {
-		logOut = os.Stderr
-	}
-	s, err := startSim(context.Background(), t.TempDir(), slog.New(slog.NewTextHandler(logOut, nil)), placeholder, func(c *Config) {
+	e := startEnv(t, envSetup{runtime: placeholder, configure: func(c *Config) {
 		c.Runtime = agents.AgentServer
 		c.APIKey = ""
 		c.Policy.DefaultAgent = "agent"
 		c.Policy.ChannelAgents[chHeadless] = "headless"
 		c.Policy.HeadlessChannels[chHeadless] = true
 		c.Policy.OpsUsers[userOmar] = true
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() })
-	e := &testEnv{sim: s, t: t}
+	}})
 
 	t.Run("slash command", func(t *testing.T) {
 		root := e.ask(userAnna, chGeneral, "hello there")
 		e.answeredOnce(chGeneral, root, "You said: hello there")
 		// A fresh thread: the server holds this conversation's run only.
-		if runs := serverRuns(t, placeholder.URL, e.threadID(chGeneral, root)); runs != 1 {
+		if runs := serverRuns(t, placeholder.URL, threadIDFor(chGeneral, root)); runs != 1 {
 			t.Errorf("the server's thread for %s/%s has %d runs, want 1", chGeneral, root, runs)
 		}
 	})
@@ -74,7 +64,7 @@ func TestRealAgentServerScenarios(t *testing.T) {
 	})
 	t.Run("long answer", func(t *testing.T) {
 		root := e.ask(userAnna, chGeneral, "a long answer please")
-		if got := answerText(e.Slack, chGeneral, root); !strings.Contains(got, "Section 40") || !strings.Contains(got, "The end.") {
+		if got := bottest.AnswerText(e.Slack, chGeneral, root); !strings.Contains(got, "Section 40") || !strings.Contains(got, "The end.") {
 			t.Errorf("long answer incomplete: %d chars", len(got))
 		}
 	})
@@ -83,7 +73,7 @@ func TestRealAgentServerScenarios(t *testing.T) {
 		e.answeredOnce(chGeneral, root, "Here is the **plan**, done")
 		root = e.ask(userAnna, chGeneral, "use a subagent")
 		e.answeredOnce(chGeneral, root, "The subagent reported")
-		reply := botReplies(e.Slack, chGeneral, root)[0]
+		reply := bottest.BotReplies(e.Slack, chGeneral, root)[0]
 		saw := false
 		for _, c := range replyWrites(e.Slack.Calls(), chGeneral, root, reply.TS) {
 			activity := strings.Join(callBlocks(c).contexts, "\n")

@@ -2,11 +2,11 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"testing"
 	"time"
 
 	"github.com/deepagents-slack/slackbot/internal/agents/agentstest"
+	"github.com/deepagents-slack/slackbot/internal/bottest"
 	"github.com/deepagents-slack/slackbot/internal/slackpost/slackfake"
 )
 
@@ -30,22 +30,21 @@ func TestReplicasSurviveSIGKILL(t *testing.T) {
 	settings := map[string]string{"WORKERS": "100", "LEASE_TTL": "2s", "AGENT_RUNTIME": "agent-server"}
 	a := startReplica(t, bin, "replica-a", f, dsn, settings)
 	b := startReplica(t, bin, "replica-b", f, dsn, settings)
-	slack := newSlackClient(f)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 
 	const n = 100
 	convs := mentions(f, chGeneral, n)
-	if err := deliverEverywhere(slack, convs, 0, a, b); err != nil {
+	if err := deliverEverywhere(f, convs, 0, a, b); err != nil {
 		t.Fatal(err)
 	}
-	if err := deliverEverywhere(slack, convs, 1, a, b); err != nil {
+	if err := deliverEverywhere(f, convs, 1, a, b); err != nil {
 		t.Fatal(err)
 	}
 
 	// Kill replica A once every run has started and A follows some of them.
 	var heldByA int
-	err := waitUntil(ctx, func() bool {
+	err := bottest.Wait(ctx, func() bool {
 		if f.Runtime.RunsStarted() < n {
 			return false
 		}
@@ -60,7 +59,7 @@ func TestReplicasSurviveSIGKILL(t *testing.T) {
 	t.Logf("killed %s holding %d running jobs, %.1fs after start", a.name, heldByA, time.Since(began).Seconds())
 
 	// Slack keeps retrying to whoever answers.
-	if err := deliverEverywhere(slack, convs, 2, a, b); err != nil {
+	if err := deliverEverywhere(f, convs, 2, a, b); err != nil {
 		t.Fatal(err)
 	}
 	if err := waitAllAnswered(ctx, f, chGeneral, convs); err != nil {
@@ -97,7 +96,6 @@ func TestReplicaSIGTERMHandsOverAtOnce(t *testing.T) {
 	settings := map[string]string{"LEASE_TTL": "5m"}
 	a := startReplica(t, bin, "replica-a", f, dsn, settings)
 	b := startReplica(t, bin, "replica-b", f, dsn, settings)
-	slack := newSlackClient(f)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 
@@ -105,11 +103,11 @@ func TestReplicaSIGTERMHandsOverAtOnce(t *testing.T) {
 	convs := mentions(f, chGeneral, n)
 	// Only A hears Slack, so A holds most runs (B's idle workers poll the
 	// ledger too) when it is stopped.
-	if err := deliverEverywhere(slack, convs, 0, a); err != nil {
+	if err := deliverEverywhere(f, convs, 0, a); err != nil {
 		t.Fatal(err)
 	}
 	var heldByA int
-	err := waitUntil(ctx, func() bool {
+	err := bottest.Wait(ctx, func() bool {
 		var err error
 		heldByA, err = pgCount(dsn, `SELECT COUNT(*) FROM jobs WHERE lease_owner LIKE $1::text || '/%' AND state = 'running'`, a.name)
 		return err == nil && heldByA > 0 && f.Runtime.RunsStarted() == n
@@ -125,7 +123,7 @@ func TestReplicaSIGTERMHandsOverAtOnce(t *testing.T) {
 		t.Errorf("after SIGTERM replica A still holds %d leases (%v); want 0", held, err)
 	}
 	// Slack's retries now reach B only.
-	if err := deliverEverywhere(slack, convs, 1, b); err != nil {
+	if err := deliverEverywhere(f, convs, 1, b); err != nil {
 		t.Fatal(err)
 	}
 	// With a 5-minute TTL, only released leases let B finish within the
@@ -147,23 +145,10 @@ func TestReplicaSIGTERMHandsOverAtOnce(t *testing.T) {
 
 // waitNoOpenJobs waits until every job in the ledger is final.
 func waitNoOpenJobs(ctx context.Context, dsn string) error {
-	return waitUntil(ctx, func() bool {
+	return bottest.Wait(ctx, func() bool {
 		open, err := pgCount(dsn, `SELECT COUNT(*) FROM jobs WHERE state NOT IN ('done', 'failed')`)
 		return err == nil && open == 0
 	})
-}
-
-// waitUntil polls cond (state outside the fakes, such as the database,
-// changes without a signal) until it holds or ctx ends.
-func waitUntil(ctx context.Context, cond func() bool) error {
-	for !cond() {
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("waiting for a condition: %w", ctx.Err())
-		case <-time.After(20 * time.Millisecond):
-		}
-	}
-	return nil
 }
 
 func hasLogLine(r *replica, msg string) bool {

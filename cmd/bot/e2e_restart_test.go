@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/deepagents-slack/slackbot/internal/agents/agentstest"
+	"github.com/deepagents-slack/slackbot/internal/bottest"
 )
 
 // TestRestartAfterSIGKILL: the only process, on the default SQLite store,
@@ -26,15 +27,14 @@ func TestRestartAfterSIGKILL(t *testing.T) {
 	// flight and six are accepted but not started.
 	settings := map[string]string{"WORKERS": "4", "LEASE_TTL": "1s", "AGENT_RUNTIME": "agent-server"}
 	first := startReplica(t, bin, "bot", f, db, settings)
-	slack := newSlackClient(f)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 
 	convs := mentions(f, chGeneral, 10)
-	if err := deliverEverywhere(slack, convs, 0, first); err != nil {
+	if err := deliverEverywhere(f, convs, 0, first); err != nil {
 		t.Fatal(err)
 	}
-	if err := waitUntil(ctx, func() bool { return f.Runtime.RunsStarted() >= 4 }); err != nil {
+	if err := bottest.Wait(ctx, func() bool { return f.Runtime.RunsStarted() >= 4 }); err != nil {
 		t.Fatalf("runs did not start: %v", err)
 	}
 	first.kill()
@@ -44,7 +44,7 @@ func TestRestartAfterSIGKILL(t *testing.T) {
 
 	// The same replica name, as a restarted pod or service keeps it.
 	second := startReplica(t, bin, "bot", f, db, settings)
-	if err := deliverEverywhere(slack, convs, 1, second); err != nil { // Slack's retries
+	if err := deliverEverywhere(f, convs, 1, second); err != nil { // Slack's retries
 		t.Fatal(err)
 	}
 	if err := waitAllAnswered(ctx, f, chGeneral, convs); err != nil {
@@ -53,7 +53,7 @@ func TestRestartAfterSIGKILL(t *testing.T) {
 	if err := f.Runtime.WaitIdle(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if err := waitUntil(ctx, func() bool { return threadsSettled(f, chGeneral, convs) }); err != nil {
+	if err := bottest.Wait(ctx, func() bool { return threadsSettled(f, chGeneral, convs) }); err != nil {
 		t.Fatal(err)
 	}
 	checkExactlyOnce(t, f, chGeneral, convs)
@@ -64,9 +64,9 @@ func TestRestartAfterSIGKILL(t *testing.T) {
 
 // threadsSettled reports whether every conversation's thread shows only
 // final bot replies.
-func threadsSettled(f fakes, channel string, convs []conversation) bool {
+func threadsSettled(f *bottest.World, channel string, convs []conversation) bool {
 	for _, cv := range convs {
-		if !threadSettled(f.Slack, channel, cv.root) {
+		if !bottest.ThreadSettled(f.Slack, channel, cv.root) {
 			return false
 		}
 	}

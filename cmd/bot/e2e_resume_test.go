@@ -55,7 +55,7 @@ func TestSecondInterruptGetsItsOwnCard(t *testing.T) {
 		extra: []agentstest.Option{agentstest.WithoutRunIDInStream()}}, script)
 	root, first := e.startForCard(userAnna, chGeneral, "remember tea and the ritual")
 	e.clickCard(userAnna, chGeneral, first, "approve")
-	threadID := e.threadID(chGeneral, root)
+	threadID := threadIDFor(chGeneral, root)
 	var second slackfake.Message
 	e.waitSlack("a second card or the second write", func(f *slackfake.Server) bool {
 		if c, ok := cardIn(f, chGeneral, root); ok && approvalCardID(c) != approvalCardID(first) {

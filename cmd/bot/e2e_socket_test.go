@@ -3,15 +3,13 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"fmt"
-	"log/slog"
-	"net"
 	"net/http"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/deepagents-slack/slackbot/internal/agents/agentstest"
+	"github.com/deepagents-slack/slackbot/internal/bottest"
 	"github.com/deepagents-slack/slackbot/internal/slackpost/slackfake"
 	"github.com/deepagents-slack/slackbot/internal/slacksocket/socketfake"
 )
@@ -62,24 +60,17 @@ func (e *socketEnv) send(env socketfake.Envelope) socketfake.Ack {
 // slashEnvelope is "/agent <text>" as Socket Mode delivers it: the
 // command's form fields as a JSON object.
 func (e *socketEnv) slashEnvelope(user, channel, text string) socketfake.Envelope {
-	id := e.nextID()
-	p, _ := json.Marshal(map[string]string{
-		"token": "unused", "team_id": simTeam, "team_domain": "sim", "channel_id": channel, "channel_name": "channel",
-		"user_id": user, "user_name": user, "command": e.Config.SlashCommand, "text": text,
-		"api_app_id": "ASIM", "is_enterprise_install": "false",
-		"response_url": e.Slack.ResponseURLFor(fmt.Sprintf("cmd-%d", id), channel, user),
-		"trigger_id":   fmt.Sprintf("%d.trigger", id),
-	})
+	fields := map[string]string{"is_enterprise_install": "false"}
+	for k, v := range e.SlashForm(user, channel, text) {
+		fields[k] = v[0]
+	}
+	p, _ := json.Marshal(fields)
 	return socketfake.Envelope{Type: "slash_commands", Payload: p, AcceptsResponsePayload: true}
 }
 
 // eventEnvelope is an Events API envelope, the same body Slack posts over HTTP.
 func (e *socketEnv) eventEnvelope(eventID string, event map[string]any) socketfake.Envelope {
-	p, _ := json.Marshal(map[string]any{
-		"token": "unused", "team_id": simTeam, "api_app_id": "ASIM", "type": "event_callback",
-		"event_id": eventID, "event_time": time.Now().Unix(), "event": event,
-		"authorizations": []map[string]any{{"team_id": simTeam, "user_id": e.Slack.BotUserID(), "is_bot": true}},
-	})
+	p, _ := json.Marshal(e.EventEnvelope(eventID, event))
 	return socketfake.Envelope{Type: "events_api", Payload: p}
 }
 
@@ -105,7 +96,7 @@ func TestSocketMode(t *testing.T) {
 		t.Fatalf("/healthz = %d %q", code, body)
 	}
 	for _, path := range []string{"/slack/commands", "/slack/events", "/slack/interactions", "/agents/webhook/x"} {
-		if code, _, _ := e.post(path, "application/json", []byte(`{}`), nil); code != http.StatusNotFound {
+		if code, _, _ := e.Post(path, "application/json", []byte(`{}`), nil); code != http.StatusNotFound {
 			t.Errorf("POST %s = %d in Socket Mode, want 404", path, code)
 		}
 	}
@@ -126,17 +117,17 @@ func TestSocketMode(t *testing.T) {
 	}
 	var root string
 	err := e.WaitFor(e.ctx(), func(f *slackfake.Server) bool {
-		root = lastRoot(f, chGeneral)
+		root = bottest.LastRoot(f, chGeneral)
 		return root != "" && e.ThreadDone(chGeneral, root)
 	})
-	if err != nil || !strings.Contains(answerText(e.Slack, chGeneral, root), "Hello over the socket.") {
+	if err != nil || !strings.Contains(bottest.AnswerText(e.Slack, chGeneral, root), "Hello over the socket.") {
 		t.Fatalf("no answer (%v):\n%s", err, e.Slack.Transcript(chGeneral))
 	}
 
 	// A mention: Slack sends app_mention and message (two envelopes) and
 	// redelivers the first; one run answers.
 	ev := e.UserSays(userBen, chGeneral, "channel", "<@"+e.Slack.BotUserID()+"> status?", "")
-	mention := e.eventEnvelope("Ev-sock-1", AsMention(ev))
+	mention := e.eventEnvelope("Ev-sock-1", bottest.AsMention(ev))
 	e.send(mention)
 	mention.RetryAttempt, mention.RetryReason = 1, "timeout"
 	e.send(mention)
@@ -168,19 +159,13 @@ func TestSocketModeApprovalClick(t *testing.T) {
 	var card slackfake.Message
 	err := e.WaitFor(e.ctx(), func(f *slackfake.Server) bool {
 		var ok bool
-		card, ok = e.findButtons(chGeneral)
+		card, ok = firstWithButtons(e.Slack, chGeneral)
 		return ok
 	})
 	if err != nil {
 		t.Fatalf("no card:\n%s", e.Slack.Transcript(chGeneral))
 	}
-	click, _ := json.Marshal(map[string]any{
-		"type": "block_actions", "team": map[string]any{"id": simTeam}, "user": map[string]any{"id": userAnna, "name": "anna"},
-		"channel":    map[string]any{"id": chGeneral},
-		"container":  map[string]any{"type": "message", "channel_id": chGeneral, "message_ts": card.TS, "thread_ts": card.ThreadTS},
-		"trigger_id": "1.trigger",
-		"actions":    []map[string]any{{"type": "button", "action_id": "approval:approve", "block_id": "b", "value": cardValue(e.sim, card), "action_ts": "1"}},
-	})
+	click, _ := json.Marshal(e.ClickPayload(userAnna, chGeneral, card.TS, card.ThreadTS, "button", "approval:approve", bottest.ButtonValue(card.Blocks, "approval:approve")))
 	env := socketfake.Envelope{Type: "interactive", Payload: click, AcceptsResponsePayload: true}
 	e.send(env)
 	e.send(env) // a double click
@@ -242,34 +227,16 @@ func TestSocketModeReplicas(t *testing.T) {
 	a := newSocketEnv(t, agentstest.Scripted(agentstest.Text("one answer")), simAppToken)
 	cfg := a.Config
 	cfg.ReplicaName = "sim-b"
-	log := slog.New(slog.DiscardHandler)
-	b, err := newService(context.Background(), cfg, log)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- b.run(ctx, ln) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("replica b: %v", err)
-		}
-		b.store.Close()
-	})
-	err = a.Socket.WaitFor(a.ctx(), func(f *socketfake.Server) bool {
-		return f.Connections() == 2 && a.svc.socket.Status().Connected() && b.socket.Status().Connected()
+	b := startEnv(t, envSetup{runtime: a.Runtime, slack: a.Slack, quiet: true, configure: func(c *Config) { *c = cfg }})
+	err := a.Socket.WaitFor(a.ctx(), func(f *socketfake.Server) bool {
+		return f.Connections() == 2 && a.svc.socket.Status().Connected() && b.svc.socket.Status().Connected()
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
 
 	ev := a.UserSays(userBen, chGeneral, "channel", "<@"+a.Slack.BotUserID()+"> which replica?", "")
-	mention := a.eventEnvelope("Ev-rep-1", AsMention(ev))
+	mention := a.eventEnvelope("Ev-rep-1", bottest.AsMention(ev))
 	conns := map[int]bool{}
 	for _, env := range []socketfake.Envelope{mention, a.eventEnvelope("Ev-rep-2", ev), mention} {
 		conns[a.send(env).Conn] = true
@@ -281,7 +248,7 @@ func TestSocketModeReplicas(t *testing.T) {
 	if n := a.Runtime.RunsStarted(); n != 1 {
 		t.Fatalf("%d runs started, want 1", n)
 	}
-	if got := len(botReplies(a.Slack, chGeneral, ev["ts"].(string))); got != 1 {
+	if got := len(bottest.BotReplies(a.Slack, chGeneral, ev["ts"].(string))); got != 1 {
 		t.Fatalf("%d replies, want 1\n%s", got, a.Slack.Transcript(chGeneral))
 	}
 	a.noViolations()

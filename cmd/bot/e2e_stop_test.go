@@ -8,6 +8,7 @@ import (
 
 	"github.com/deepagents-slack/slackbot/internal/agents"
 	"github.com/deepagents-slack/slackbot/internal/agents/agentstest"
+	"github.com/deepagents-slack/slackbot/internal/bottest"
 	"github.com/deepagents-slack/slackbot/internal/slackpost/slackfake"
 )
 
@@ -45,19 +46,19 @@ func ephemeralsTo(f *slackfake.Server, user, contains string) int {
 func TestStopCancelsSlowRun(t *testing.T) {
 	// Updated replies carry the Stop button (streamed ones cannot).
 	e := newTestEnv(t, slowAgent(), func(c *Config) { c.Streaming = false }, nil)
-	ev := AsMention(e.mention(userAnna, chGeneral, "write the long report", ""))
+	ev := bottest.AsMention(e.Mention(userAnna, chGeneral, "write the long report", ""))
 	e.deliver("Ev-stop", ev, 0)
 	root := ev["ts"].(string)
 	var reply slackfake.Message
 	e.waitSlack("the first part shown with a Stop button", func(f *slackfake.Server) bool {
-		replies := botReplies(f, chGeneral, root)
+		replies := bottest.BotReplies(f, chGeneral, root)
 		if len(replies) == 0 {
 			return false
 		}
 		reply = replies[0]
-		return strings.Contains(markdownOf(reply)+reply.Rendered, "Step one is done") && slices.Contains(reply.Buttons, "Stop")
+		return strings.Contains(bottest.MarkdownOf(reply)+reply.Rendered, "Step one is done") && slices.Contains(reply.Buttons, "Stop")
 	})
-	jobID := buttonValue(reply.Blocks, "run_stop")
+	jobID := bottest.ButtonValue(reply.Blocks, "run_stop")
 
 	e.clickStop(userBen, chGeneral, reply.TS, root, jobID)
 	e.waitSlack("the bystander refused", func(f *slackfake.Server) bool {
@@ -70,7 +71,7 @@ func TestStopCancelsSlowRun(t *testing.T) {
 	e.clickStop(userAnna, chGeneral, reply.TS, root, jobID)
 	e.clickStop(userAnna, chGeneral, reply.TS, root, jobID) // double click
 	e.waitAnswer(chGeneral, root, "Stopped by <@"+userAnna+">")
-	answer := answerText(e.Slack, chGeneral, root)
+	answer := bottest.AnswerText(e.Slack, chGeneral, root)
 	if !strings.Contains(answer, "Step one is done: the outline.") || strings.Contains(answer, "Never written") {
 		t.Errorf("stopped reply %q: want what was produced so far, only", answer)
 	}

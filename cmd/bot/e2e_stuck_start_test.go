@@ -1,8 +1,6 @@
 package main
 
 import (
-	"context"
-	"log/slog"
 	"strconv"
 	"strings"
 	"sync"
@@ -10,9 +8,8 @@ import (
 	"time"
 
 	"github.com/deepagents-slack/slackbot"
-	"github.com/deepagents-slack/slackbot/internal/agents"
 	"github.com/deepagents-slack/slackbot/internal/agents/agentstest"
-	"github.com/deepagents-slack/slackbot/internal/slackpost/slackfake"
+	"github.com/deepagents-slack/slackbot/internal/bottest"
 )
 
 // Fault tests of the run start: what comes before it (POST /threads, GET
@@ -29,7 +26,7 @@ func TestRuntimeDownAtRunStartIsRetried(t *testing.T) {
 			useDB(c)
 			c.retryBase = 300 * time.Millisecond // room to bring the runtime back
 		}, nil)
-		f := fakes{Slack: e.Slack, Runtime: e.Runtime}
+		f := e.World
 		e.Runtime.SetDown(true)
 		cv := e.askStuck(chGeneral, "q-down")
 		e.waitUntilDone("a second attempt, or the job's end", func() bool {
@@ -63,7 +60,7 @@ func TestRuntimeDownAtRunStartGivesUp(t *testing.T) {
 	if j := e.ledgerJob(chGeneral, cv.root); j.State != slackbot.JobFailed || j.Attempts < 8 {
 		t.Errorf("job = %s after %d attempts; want failed after the last (8)", j.State, j.Attempts)
 	}
-	got := answerText(e.Slack, chGeneral, cv.root)
+	got := bottest.AnswerText(e.Slack, chGeneral, cv.root)
 	if !strings.Contains(got, "couldn't reach the agent runtime") {
 		t.Errorf("the thread does not say the runtime was unreachable:\n%s", e.Slack.Transcript(chGeneral))
 	}
@@ -79,25 +76,8 @@ func TestRuntimeDownAtRunStartGivesUp(t *testing.T) {
 // be lost. Nothing was sent, so the job is "accepted" again and the next
 // service answers it.
 func TestShutdownBeforeRunStartOnManagedSurface(t *testing.T) {
-	runtime := agentstest.NewServer()
-	t.Cleanup(runtime.Close)
-	runtime.AddAgent(agentMain, answerWith(0))
-	slack := slackfake.New()
-	t.Cleanup(slack.Close)
-	dir := t.TempDir()
-	start := func() *testEnv {
-		s, err := startSimOn(context.Background(), dir, slog.New(slog.DiscardHandler), runtime, slack, func(c *Config) {
-			c.Policy.DefaultAgent = agentMain
-			c.agentOptions = []agents.Option{agents.WithRetry(3, time.Millisecond, 5*time.Millisecond)}
-			c.retryBase = 10 * time.Millisecond
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return &testEnv{sim: s, t: t}
-	}
-	first := start()
-	f := fakes{Slack: slack, Runtime: runtime}
+	first := startEnv(t, envSetup{script: answerWith(0)})
+	runtime, slack, f := first.Runtime, first.Slack, first.World
 	cv := first.askStuck(chGeneral, "q-first")
 	first.waitReplies(chGeneral, cv.root, 1)
 
@@ -117,19 +97,17 @@ func TestShutdownBeforeRunStartOnManagedSurface(t *testing.T) {
 	before := creates()
 	ts := first.replyStuck(chGeneral, cv.root, "q-follow")
 	first.waitUntilDone("the follow-up's POST /threads", func() bool { return creates() > before })
-	if err := first.Close(); err != nil {
-		t.Fatal(err)
-	}
+	first.stop()
 	once.Do(func() { close(release) })
 
-	second := start()
-	t.Cleanup(func() { second.Close() })
+	second := first
+	second.start() // on the same store, Slack and runtime
 	follow := conversation{root: cv.root, text: "q-follow"}
 	second.waitUntilDone("the follow-up ends", func() bool { return second.ledgerJob(chGeneral, ts).Final() })
 	if n, _ := answerCount(f, chGeneral, follow); n != 1 {
 		t.Errorf("the follow-up got %d answers; want 1\n%s", n, slack.Transcript(chGeneral))
 	}
-	if got := answerText(slack, chGeneral, cv.root); strings.Contains(got, "check whether it started") {
+	if got := bottest.AnswerText(slack, chGeneral, cv.root); strings.Contains(got, "check whether it started") {
 		t.Errorf("the bot said it cannot tell whether a run it never sent started:\n%s", slack.Transcript(chGeneral))
 	}
 	if n := len(runtime.Runs()); n != 2 {
@@ -145,20 +123,12 @@ func TestShutdownBeforeRunStartOnManagedSurface(t *testing.T) {
 func TestSilentRunStartStream(t *testing.T) {
 	for _, withURL := range []bool{true, false} {
 		t.Run("PUBLIC_URL="+strconv.FormatBool(withURL), func(t *testing.T) {
-			var hooks *hookRecorder
-			if withURL {
-				hooks = newHookRecorder()
-				t.Cleanup(hooks.Close)
-			}
-			e := newTestEnv(t, answerWith(0), func(c *Config) {
-				c.StreamIdleTimeout = 500 * time.Millisecond
-				if hooks != nil {
-					c.PublicURL = hooks.URL()
-				}
-			}, []agentstest.Option{agentstest.WithSurface(agentstest.ManagedDocumented)})
-			if hooks != nil {
-				hooks.setTarget(e.URL)
-			}
+			e := startEnv(t, envSetup{
+				script:      answerWith(0),
+				configure:   func(c *Config) { c.StreamIdleTimeout = 500 * time.Millisecond },
+				runtimeOpts: []agentstest.Option{agentstest.WithSurface(agentstest.ManagedDocumented)},
+				webhook:     withURL,
+			})
 			e.Runtime.WithholdRunStartEvents(false)
 			cv := e.askStuck(chGeneral, "q-silent-start")
 			e.waitUntilDone("the job ends", func() bool { return e.ledgerJob(chGeneral, cv.root).Final() })
@@ -166,10 +136,10 @@ func TestSilentRunStartStream(t *testing.T) {
 				t.Errorf("%d runs; want 1", n)
 			}
 			if withURL {
-				checkExactlyOnce(t, fakes{Slack: e.Slack, Runtime: e.Runtime}, chGeneral, []conversation{cv})
+				checkExactlyOnce(t, e.World, chGeneral, []conversation{cv})
 				return
 			}
-			got := answerText(e.Slack, chGeneral, cv.root)
+			got := bottest.AnswerText(e.Slack, chGeneral, cv.root)
 			for _, want := range []string{"couldn't read its answer", "PUBLIC_URL"} {
 				if !strings.Contains(got, want) {
 					t.Errorf("thread says %q; want it to mention %q", got, want)
@@ -190,7 +160,7 @@ func TestKeepAliveOnlyRunStartStream(t *testing.T) {
 	e.Runtime.WithholdRunStartEvents(true)
 	cv := e.askStuck(chGeneral, "q-keepalive-start")
 	e.waitUntilDone("the job ends", func() bool { return e.ledgerJob(chGeneral, cv.root).Final() })
-	if got := answerText(e.Slack, chGeneral, cv.root); !strings.Contains(got, "stopped waiting") {
+	if got := bottest.AnswerText(e.Slack, chGeneral, cv.root); !strings.Contains(got, "stopped waiting") {
 		t.Errorf("the thread does not say the bot stopped waiting:\n%s", e.Slack.Transcript(chGeneral))
 	}
 	if n := len(e.Runtime.Runs()); n != 1 {

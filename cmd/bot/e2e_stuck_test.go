@@ -14,6 +14,7 @@ import (
 	"github.com/deepagents-slack/slackbot"
 	"github.com/deepagents-slack/slackbot/internal/agents"
 	"github.com/deepagents-slack/slackbot/internal/agents/agentstest"
+	"github.com/deepagents-slack/slackbot/internal/bottest"
 	"github.com/deepagents-slack/slackbot/internal/slackpost/slackfake"
 	"github.com/deepagents-slack/slackbot/internal/threadmap"
 )
@@ -38,7 +39,7 @@ func (e *testEnv) askStuck(channel, text string) conversation {
 	full := "<@" + e.Slack.BotUserID() + "> " + text
 	ts := e.Slack.UserMessage(channel, userAnna, full, "")
 	ev := map[string]any{"type": "app_mention", "channel": channel, "user": userAnna, "text": full, "ts": ts, "event_ts": ts}
-	cv := conversation{root: ts, text: text, eventID: fmt.Sprintf("Ev-%s-%d", channel, e.nextID()), event: ev}
+	cv := conversation{root: ts, text: text, eventID: fmt.Sprintf("Ev-%s-%d", channel, e.NextID()), event: ev}
 	if code, err := e.Event(cv.eventID, ev, 0); err != nil || code != http.StatusOK {
 		e.t.Fatalf("event: %d %v", code, err)
 	}
@@ -49,7 +50,7 @@ func (e *testEnv) askStuck(channel, text string) conversation {
 func (e *testEnv) replyStuck(channel, root, text string) string {
 	e.t.Helper()
 	ev := e.UserSays(userAnna, channel, "channel", text, root)
-	if code, err := e.Event(fmt.Sprintf("Ev-reply-%d", e.nextID()), ev, 0); err != nil || code != http.StatusOK {
+	if code, err := e.Event(fmt.Sprintf("Ev-reply-%d", e.NextID()), ev, 0); err != nil || code != http.StatusOK {
 		e.t.Fatalf("event: %d %v", code, err)
 	}
 	return ev["ts"].(string)
@@ -72,7 +73,7 @@ func (e *testEnv) metricOf(name string, labels ...string) float64 {
 	}
 	defer resp.Body.Close()
 	body, _ := io.ReadAll(resp.Body)
-	v, err := metricValue(string(body), name, labels...)
+	v, err := bottest.MetricValue(string(body), name, labels...)
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -87,7 +88,7 @@ func (e *testEnv) metricNow(name string, labels ...string) float64 {
 	}
 	defer resp.Body.Close()
 	body, _ := io.ReadAll(resp.Body)
-	v, err := metricValue(string(body), name, labels...)
+	v, err := bottest.MetricValue(string(body), name, labels...)
 	if err != nil {
 		return -1
 	}
@@ -96,7 +97,7 @@ func (e *testEnv) metricNow(name string, labels ...string) float64 {
 
 func (e *testEnv) waitUntilDone(what string, cond func() bool) {
 	e.t.Helper()
-	if err := e.WaitFor(e.ctx(), func(*slackfake.Server) bool { return cond() }); err != nil {
+	if err := bottest.Wait(e.ctx(), cond); err != nil {
 		e.t.Fatalf("%s: %v\n%s", what, err, e.Slack.Transcript(chGeneral))
 	}
 }
@@ -127,7 +128,7 @@ func TestArchivedChannelMidRunEndsTheJob(t *testing.T) {
 
 		other := e.askStuck(chOther, "q-elsewhere")
 		e.waitReplies(chOther, other.root, 1)
-		if n, _ := answerCount(fakes{Slack: e.Slack, Runtime: e.Runtime}, chOther, other); n != 1 {
+		if n, _ := answerCount(e.World, chOther, other); n != 1 {
 			t.Errorf("the next conversation got %d answers; want 1\n%s", n, e.Slack.Transcript(chOther))
 		}
 	})
@@ -167,7 +168,7 @@ func TestRefusedAnswerToldInThread(t *testing.T) {
 	if j := e.ledgerJob(chGeneral, cv.root); j.State != slackbot.JobFailed || j.Attempts != 1 {
 		t.Fatalf("job = %s after %d attempts; want failed on the first", j.State, j.Attempts)
 	}
-	if !strings.Contains(answerText(e.Slack, chGeneral, cv.root), "msg_too_long") {
+	if !strings.Contains(bottest.AnswerText(e.Slack, chGeneral, cv.root), "msg_too_long") {
 		t.Errorf("the thread does not say Slack refused the reply:\n%s", e.Slack.Transcript(chGeneral))
 	}
 	e.waitUntilDone("the job is counted as given up, told in the thread", func() bool {
@@ -187,7 +188,7 @@ func TestRefusedApprovalCardEndsTheJob(t *testing.T) {
 	if j := e.ledgerJob(chGeneral, cv.root); j.State != slackbot.JobFailed || j.Attempts != 1 {
 		t.Fatalf("job = %s after %d attempts; want failed on the first", j.State, j.Attempts)
 	}
-	if got := answerText(e.Slack, chGeneral, cv.root); !strings.Contains(got, "invalid_blocks") {
+	if got := bottest.AnswerText(e.Slack, chGeneral, cv.root); !strings.Contains(got, "invalid_blocks") {
 		t.Errorf("the thread does not say Slack refused the card:\n%s", e.Slack.Transcript(chGeneral))
 	}
 }
@@ -203,7 +204,7 @@ func TestDroppedRunStartAnswerIsFollowed(t *testing.T) {
 			useDB(c)
 			c.Runtime = agents.AgentServer
 		}, []agentstest.Option{agentstest.WithSurface(agentstest.AgentServer)})
-		f := fakes{Slack: e.Slack, Runtime: e.Runtime}
+		f := e.World
 		e.Runtime.DropRunStartAnswers(1)
 		cv := e.askStuck(chGeneral, "q-dropped")
 		e.waitReplies(chGeneral, cv.root, 1)
@@ -236,7 +237,7 @@ func TestDroppedRunStartOnManagedSurface(t *testing.T) {
 		}
 		return answerWith(time.Second)(turn)
 	}, nil, nil)
-	f := fakes{Slack: e.Slack, Runtime: e.Runtime}
+	f := e.World
 	e.Runtime.DropRunStartAnswers(1)
 	cv := e.askStuck(chGeneral, "q-dropped")
 	e.waitUntilDone("a second attempt", func() bool { return e.ledgerJob(chGeneral, cv.root).Attempts >= 2 })
@@ -252,7 +253,7 @@ func TestSilentStreamStillAnswers(t *testing.T) {
 	e := newTestEnv(t, answerWith(100*time.Millisecond), func(c *Config) {
 		c.StreamIdleTimeout = 500 * time.Millisecond
 	}, nil)
-	f := fakes{Slack: e.Slack, Runtime: e.Runtime}
+	f := e.World
 	e.Runtime.StallStreamsAfter(2)
 	cv := e.askStuck(chGeneral, "q-silent")
 	e.waitReplies(chGeneral, cv.root, 1)
@@ -270,10 +271,10 @@ func TestMaxRunAgeMovesOn(t *testing.T) {
 		}
 		return answerWith(0)(turn)
 	}, func(c *Config) { c.MaxRunAge = 2 * time.Second }, nil)
-	f := fakes{Slack: e.Slack, Runtime: e.Runtime}
+	f := e.World
 	cv := e.askStuck(chGeneral, "slow")
 	e.waitUntilDone("the slow job ends", func() bool { return e.ledgerJob(chGeneral, cv.root).Final() })
-	if got := answerText(e.Slack, chGeneral, cv.root); !strings.Contains(got, "stopped waiting") {
+	if got := bottest.AnswerText(e.Slack, chGeneral, cv.root); !strings.Contains(got, "stopped waiting") {
 		t.Errorf("the thread does not say the bot stopped waiting:\n%s", e.Slack.Transcript(chGeneral))
 	}
 	next := conversation{root: cv.root, text: "q-after"}
@@ -339,7 +340,7 @@ func TestTwoWorkersOfOneReplicaAfterLeaseExpiry(t *testing.T) {
 		replies := e.waitReplies(chGeneral, cv.root, 2)
 		var got strings.Builder
 		for _, m := range replies {
-			got.WriteString(markdownOf(m))
+			got.WriteString(bottest.MarkdownOf(m))
 		}
 		if normalizeSpace(got.String()) != normalizeSpace("Working… "+answer) && normalizeSpace(got.String()) != normalizeSpace(answer) {
 			t.Errorf("the thread shows %d chars in %d messages; want the answer (%d chars) once\n%s",
@@ -371,7 +372,7 @@ func TestRepeatedContinueAfterCrash(t *testing.T) {
 	e.waitReplies(chGeneral, cv.root, 1)
 
 	// The ledger as the dead worker left the follow-up: start sent, no run.
-	key := slackbot.Key{TeamID: simTeam, ChannelID: chGeneral, RootTS: cv.root}
+	key := slackbot.Key{TeamID: bottest.Team, ChannelID: chGeneral, RootTS: cv.root}
 	ts := e.Slack.UserMessage(chGeneral, userAnna, "continue", cv.root)
 	_, err := e.svc.store.AddJob(e.ctx(), slackbot.Job{
 		ID: "msg:" + chGeneral + ":" + ts, Key: key, ThreadID: slackbot.ThreadID(key),
@@ -382,7 +383,7 @@ func TestRepeatedContinueAfterCrash(t *testing.T) {
 		t.Fatal(err)
 	}
 	e.waitUntilDone("the follow-up is answered", func() bool {
-		return e.ledgerJob(chGeneral, ts).Final() && strings.Contains(answerText(e.Slack, chGeneral, cv.root), "Answer number 2.")
+		return e.ledgerJob(chGeneral, ts).Final() && strings.Contains(bottest.AnswerText(e.Slack, chGeneral, cv.root), "Answer number 2.")
 	})
 	if j := e.ledgerJob(chGeneral, ts); j.State != slackbot.JobDone {
 		t.Errorf("follow-up job = %s; want done", j.State)
@@ -410,7 +411,7 @@ func TestClockSkewOnPostgres(t *testing.T) {
 				}
 			}
 			busy := newTestEnv(t, answerWith(3*time.Second), replica("busy", -skew), nil)
-			f := fakes{Slack: busy.Slack, Runtime: busy.Runtime}
+			f := busy.World
 			convs := []conversation{busy.askStuck(chGeneral, "q-skew-1"), busy.askStuck(chGeneral, "q-skew-2")}
 			busy.waitUntilDone("both runs followed by the busy replica", func() bool {
 				return busy.ledgerJob(chGeneral, convs[0].root).State == slackbot.JobRunning &&
@@ -447,7 +448,7 @@ func TestUnprovableStartOnManagedSurface(t *testing.T) {
 	}, nil, nil)
 	cv := e.askStuck(chGeneral, "continue")
 	e.waitReplies(chGeneral, cv.root, 1)
-	key := slackbot.Key{TeamID: simTeam, ChannelID: chGeneral, RootTS: cv.root}
+	key := slackbot.Key{TeamID: bottest.Team, ChannelID: chGeneral, RootTS: cv.root}
 	ts := e.Slack.UserMessage(chGeneral, userAnna, "continue", cv.root)
 	_, err := e.svc.store.AddJob(e.ctx(), slackbot.Job{
 		ID: "msg:" + chGeneral + ":" + ts, Key: key, ThreadID: slackbot.ThreadID(key),
@@ -458,7 +459,7 @@ func TestUnprovableStartOnManagedSurface(t *testing.T) {
 		t.Fatal(err)
 	}
 	e.waitUntilDone("the follow-up ends", func() bool { return e.ledgerJob(chGeneral, ts).Final() })
-	got := answerText(e.Slack, chGeneral, cv.root)
+	got := bottest.AnswerText(e.Slack, chGeneral, cv.root)
 	if !strings.Contains(got, "doesn't let me check whether it started") || strings.Count(got, "Answer number 1.") != 1 {
 		t.Errorf("thread = %q; want the first answer once and a note that the bot cannot tell", got)
 	}

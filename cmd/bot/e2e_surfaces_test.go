@@ -1,8 +1,6 @@
 package main
 
 import (
-	"context"
-	"log/slog"
 	"strconv"
 	"strings"
 	"testing"
@@ -10,6 +8,7 @@ import (
 
 	"github.com/deepagents-slack/slackbot/internal/agents"
 	"github.com/deepagents-slack/slackbot/internal/agents/agentstest"
+	"github.com/deepagents-slack/slackbot/internal/bottest"
 	"github.com/deepagents-slack/slackbot/internal/slackpost/slackfake"
 )
 
@@ -36,21 +35,12 @@ var surfaceCases = []surfaceCase{
 // answering for agentMain.
 func newSurfaceEnv(t *testing.T, sc surfaceCase, script agentstest.Script) *testEnv {
 	t.Helper()
-	var hooks *hookRecorder
-	if sc.publicURL {
-		hooks = newHookRecorder()
-		t.Cleanup(hooks.Close)
-	}
-	opts := append([]agentstest.Option{agentstest.WithSurface(sc.surface), agentstest.FailSubgraphStreams()}, sc.extra...)
-	e := newTestEnv(t, script, func(c *Config) {
-		c.Runtime = sc.runtime
-		if hooks != nil {
-			c.PublicURL = hooks.URL()
-		}
-	}, opts)
-	if hooks != nil {
-		hooks.setTarget(e.URL)
-	}
+	e := startEnv(t, envSetup{
+		script:      script,
+		configure:   func(c *Config) { c.Runtime = sc.runtime },
+		runtimeOpts: append([]agentstest.Option{agentstest.WithSurface(sc.surface), agentstest.FailSubgraphStreams()}, sc.extra...),
+		webhook:     sc.publicURL,
+	})
 	t.Cleanup(func() {
 		for _, r := range e.Runtime.Runs() {
 			if r.StreamSubgraphs {
@@ -65,8 +55,8 @@ func newSurfaceEnv(t *testing.T, sc surfaceCase, script agentstest.Script) *test
 func (e *testEnv) answeredOnce(channel, root, want string) {
 	e.t.Helper()
 	n := 0
-	for _, m := range botReplies(e.Slack, channel, root) {
-		if strings.Contains(markdownOf(m), want) {
+	for _, m := range bottest.BotReplies(e.Slack, channel, root) {
+		if strings.Contains(bottest.MarkdownOf(m), want) {
 			n++
 		}
 	}
@@ -88,7 +78,7 @@ func TestScenariosOnEverySurface(t *testing.T) {
 					agentstest.Text("Reading ", "the ", "thread… "), agentstest.Pause(1500*time.Millisecond), agentstest.Text(final)))
 				root := e.ask(userAnna, chGeneral, "summarize")
 				e.answeredOnce(chGeneral, root, final)
-				reply := botReplies(e.Slack, chGeneral, root)[0]
+				reply := bottest.BotReplies(e.Slack, chGeneral, root)[0]
 				sawPartial := false
 				for _, s := range shownAnswers(replyWrites(e.Slack.Calls(), chGeneral, root, reply.TS)) {
 					sawPartial = sawPartial || strings.Contains(s, "Reading the thread") && !strings.Contains(s, final)
@@ -134,8 +124,8 @@ func TestScenariosOnEverySurface(t *testing.T) {
 				e := newSurfaceEnv(t, sc, agentstest.Scripted(agentstest.Text(answer)))
 				root := e.ask(userAnna, chGeneral, "write a lot")
 				var got strings.Builder
-				for _, m := range botReplies(e.Slack, chGeneral, root) {
-					got.WriteString(markdownOf(m))
+				for _, m := range bottest.BotReplies(e.Slack, chGeneral, root) {
+					got.WriteString(bottest.MarkdownOf(m))
 				}
 				normalize := func(s string) string { return strings.Join(strings.Fields(s), " ") }
 				if normalize(got.String()) != normalize(answer) {
@@ -155,7 +145,7 @@ func TestScenariosOnEverySurface(t *testing.T) {
 				))
 				root := e.ask(userAnna, chGeneral, "weekly report")
 				e.answeredOnce(chGeneral, root, "Traffic grew 12%.")
-				reply := botReplies(e.Slack, chGeneral, root)[0]
+				reply := bottest.BotReplies(e.Slack, chGeneral, root)[0]
 				sawSubagent := false
 				for _, c := range replyWrites(e.Slack.Calls(), chGeneral, root, reply.TS) {
 					// chat.update shows it in a context line, the stream as a task card.
@@ -175,13 +165,13 @@ func TestScenariosOnEverySurface(t *testing.T) {
 			t.Run("memory-write approval", func(t *testing.T) {
 				e := newSurfaceEnv(t, sc, rememberTea())
 				root, card := e.startForCard(userAnna, chGeneral, "remember that we drink tea")
-				if th, _ := e.Runtime.Thread(e.threadID(chGeneral, root)); len(th.Memories) != 0 {
+				if th, _ := e.Runtime.Thread(threadIDFor(chGeneral, root)); len(th.Memories) != 0 {
 					t.Fatalf("memory written before approval: %v", th.Memories)
 				}
 				e.clickCard(userAnna, chGeneral, card, "approve")
 				e.waitAnswer(chGeneral, root, "Saved to memory: the team drinks tea.")
 				e.answeredOnce(chGeneral, root, "Saved to memory: the team drinks tea.")
-				if th, _ := e.Runtime.Thread(e.threadID(chGeneral, root)); th.Memories[prefsPath] == "" {
+				if th, _ := e.Runtime.Thread(threadIDFor(chGeneral, root)); th.Memories[prefsPath] == "" {
 					t.Errorf("memory not written after approval")
 				}
 			})
@@ -197,7 +187,7 @@ func TestScenariosOnEverySurface(t *testing.T) {
 					if run.Context["skip_memory_write_protection"] != true || configurable["skip_memory_write_protection"] != true {
 						t.Errorf("run context %v config %v, want skip_memory_write_protection in both", run.Context, run.Config)
 					}
-					if th, _ := e.Runtime.Thread(e.threadID(chHeadless, root)); len(th.Memories) != 0 {
+					if th, _ := e.Runtime.Thread(threadIDFor(chHeadless, root)); len(th.Memories) != 0 {
 						t.Fatalf("memory written without a decision")
 					}
 					e.clickCard(userAnna, chHeadless, card, "approve")
@@ -209,7 +199,7 @@ func TestScenariosOnEverySurface(t *testing.T) {
 				if _, ok := cardIn(e.Slack, chHeadless, root); ok {
 					t.Errorf("a headless channel got an approval card")
 				}
-				th, _ := e.Runtime.Thread(e.threadID(chHeadless, root))
+				th, _ := e.Runtime.Thread(threadIDFor(chHeadless, root))
 				if !th.Options.SkipMemoryWriteProtection || th.Memories[prefsPath] == "" {
 					t.Errorf("thread options %+v memories %v", th.Options, th.Memories)
 				}
@@ -218,7 +208,7 @@ func TestScenariosOnEverySurface(t *testing.T) {
 				e := newSurfaceEnv(t, sc, agentstest.Echo())
 				root := e.ask(userOmar, chGeneral, "test check the pipeline")
 				e.answeredOnce(chGeneral, root, "You said: check the pipeline")
-				th, _ := e.Runtime.Thread(e.threadID(chGeneral, root))
+				th, _ := e.Runtime.Thread(threadIDFor(chGeneral, root))
 				if sc.runtime == agents.AgentServer {
 					if run := e.Runtime.Runs()[0]; run.Metadata["test_run"] != true || th.Metadata["test_run"] != true {
 						t.Errorf("run metadata %v thread metadata %v, want test_run in both", run.Metadata, th.Metadata)
@@ -270,7 +260,7 @@ func TestStreamDropOnDocumentedSurface(t *testing.T) {
 				return
 			}
 			got := e.Slack.Transcript(chGeneral)
-			for _, want := range []string{"couldn't read its answer", e.threadID(chGeneral, root), "PUBLIC_URL"} {
+			for _, want := range []string{"couldn't read its answer", threadIDFor(chGeneral, root), "PUBLIC_URL"} {
 				if !strings.Contains(got, want) {
 					t.Errorf("thread says %q, want it to mention %q", got, want)
 				}
@@ -313,7 +303,7 @@ func TestOlderThreadCreation(t *testing.T) {
 	t.Run("without PUBLIC_URL", func(t *testing.T) {
 		e := newSurfaceEnv(t, surfaceCase{surface: agentstest.ManagedDocumented, extra: older}, agentstest.Echo())
 		root := e.ask(userAnna, chGeneral, "first question")
-		got := answerText(e.Slack, chGeneral, root)
+		got := bottest.AnswerText(e.Slack, chGeneral, root)
 		if !strings.Contains(got, "couldn't read its answer") || !strings.Contains(got, "PUBLIC_URL") || strings.Contains(got, "without a written answer") {
 			t.Errorf("thread says %q, want an honest note naming PUBLIC_URL", got)
 		}
@@ -334,45 +324,21 @@ func TestTakeoverOnDocumentedSurface(t *testing.T) {
 	const answer = "The deploy at 14:02 caused the incident."
 	for _, withURL := range []bool{true, false} {
 		t.Run("PUBLIC_URL="+strconv.FormatBool(withURL), func(t *testing.T) {
-			runtime := agentstest.NewServer(agentstest.WithSurface(agentstest.ManagedDocumented))
-			t.Cleanup(runtime.Close)
-			runtime.AddAgent(agentMain, agentstest.Scripted(agentstest.Text("Checking… "), agentstest.Pause(1500*time.Millisecond), agentstest.Text(answer)))
-			slack := slackfake.New()
-			t.Cleanup(slack.Close)
-			var hooks *hookRecorder
-			if withURL {
-				hooks = newHookRecorder()
-				t.Cleanup(hooks.Close)
-			}
-			dir := t.TempDir()
-			start := func() *testEnv {
-				s, err := startSimOn(context.Background(), dir, slog.New(slog.DiscardHandler), runtime, slack, func(c *Config) {
-					c.Policy.DefaultAgent = agentMain
-					c.agentOptions = []agents.Option{agents.WithRetry(3, time.Millisecond, 5*time.Millisecond)}
-					if hooks != nil {
-						c.PublicURL = hooks.URL()
-					}
-				})
-				if err != nil {
-					t.Fatal(err)
-				}
-				if hooks != nil {
-					hooks.setTarget(s.URL)
-				}
-				return &testEnv{sim: s, t: t}
-			}
-			first := start()
+			first := startEnv(t, envSetup{
+				script:      agentstest.Scripted(agentstest.Text("Checking… "), agentstest.Pause(1500*time.Millisecond), agentstest.Text(answer)),
+				runtimeOpts: []agentstest.Option{agentstest.WithSurface(agentstest.ManagedDocumented)},
+				webhook:     withURL,
+			})
+			runtime, slack := first.Runtime, first.Slack
 			first.slash(userAnna, chGeneral, "what happened?")
 			first.waitRuntime("the run to start", func(r *agentstest.Server) bool {
 				runs := r.Runs()
 				return len(runs) == 1 && runs[0].Status == agents.RunRunning
 			})
-			if err := first.Close(); err != nil {
-				t.Fatal(err)
-			}
-			second := start()
-			t.Cleanup(func() { second.Close() })
-			root := lastRoot(slack, chGeneral)
+			first.stop()
+			second := first
+			second.start() // on the same store, Slack and runtime
+			root := bottest.LastRoot(slack, chGeneral)
 			second.waitSlack("the taken-over job to finish", func(*slackfake.Server) bool { return second.ThreadDone(chGeneral, root) })
 			if runs := runtime.Runs(); len(runs) != 1 || runs[0].Status != agents.RunSuccess {
 				t.Fatalf("runs %+v, want the one run, finished despite the bot leaving its stream", runs)
@@ -385,7 +351,7 @@ func TestTakeoverOnDocumentedSurface(t *testing.T) {
 				second.answeredOnce(chGeneral, root, answer)
 				return
 			}
-			for _, want := range []string{"couldn't read its answer", second.threadID(chGeneral, root), "PUBLIC_URL"} {
+			for _, want := range []string{"couldn't read its answer", threadIDFor(chGeneral, root), "PUBLIC_URL"} {
 				if !strings.Contains(got, want) {
 					t.Errorf("thread should mention %q:\n%s", want, got)
 				}

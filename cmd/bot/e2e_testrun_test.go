@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"log/slog"
 	"net/http"
 	"os/exec"
 	"path/filepath"
@@ -14,6 +13,7 @@ import (
 
 	"github.com/deepagents-slack/slackbot"
 	"github.com/deepagents-slack/slackbot/internal/agents/agentstest"
+	"github.com/deepagents-slack/slackbot/internal/bottest"
 	"github.com/deepagents-slack/slackbot/internal/slackpost/slackfake"
 	"github.com/deepagents-slack/slackbot/internal/threadmap"
 )
@@ -31,25 +31,11 @@ type pipelineEnv struct {
 
 func newPipelineEnv(t *testing.T, script agentstest.Script) *pipelineEnv {
 	t.Helper()
-	runtime := agentstest.NewServer()
-	t.Cleanup(runtime.Close)
-	runtime.AddAgent(agentMain, script)
-	sl := slackfake.New()
-	t.Cleanup(sl.Close)
+	w := newFakes(t, script)
 	db := filepath.Join(t.TempDir(), "bot.db")
-	return &pipelineEnv{
-		env: map[string]string{
-			"SLACK_SIGNING_SECRET": simSecret,
-			"SLACK_BOT_TOKEN":      "xoxb-test",
-			"SLACK_API_URL":        sl.APIURL(),
-			"LANGSMITH_API_KEY":    simAPIKey,
-			"DEEPAGENTS_BASE_URL":  runtime.URL,
-			"AGENT_ID":             agentMain,
-			"HEADLESS_CHANNELS":    chHeadless,
-			"DATABASE_URL":         db,
-		},
-		slack: sl, runtime: runtime, db: db,
-	}
+	env := worldEnv(w, db)
+	env["HEADLESS_CHANNELS"] = chHeadless
+	return &pipelineEnv{env: env, slack: w.Slack, runtime: w.Runtime, db: db}
 }
 
 func (p *pipelineEnv) getenv(k string) string { return p.env[k] }
@@ -73,7 +59,7 @@ func rootAndReplies(t *testing.T, f *slackfake.Server, channel string) (slackfak
 		t.Fatalf("nothing posted in %s", channel)
 	}
 	root := msgs[0]
-	return root, botReplies(f, channel, root.TS)
+	return root, bottest.BotReplies(f, channel, root.TS)
 }
 
 func TestTestRunCommandSuccess(t *testing.T) {
@@ -89,7 +75,7 @@ func TestTestRunCommandSuccess(t *testing.T) {
 	if !strings.Contains(root.Rendered, "Test run") || !strings.Contains(root.Rendered, "smoke test: are you up?") {
 		t.Fatalf("root message does not name the test run: %q", root.Rendered)
 	}
-	if len(replies) != 1 || !strings.Contains(answerText(p.slack, chOpsTest, root.TS), "All systems nominal.") {
+	if len(replies) != 1 || !strings.Contains(bottest.AnswerText(p.slack, chOpsTest, root.TS), "All systems nominal.") {
 		t.Fatalf("thread:\n%s", p.slack.Transcript(chOpsTest))
 	}
 	runs := p.runtime.Runs()
@@ -226,7 +212,7 @@ func TestTestRunCommandNextToService(t *testing.T) {
 	}
 	for _, m := range e.Slack.Messages(chOpsTest) {
 		if m.ThreadTS == "" || m.ThreadTS == m.TS {
-			if got := len(botReplies(e.Slack, chOpsTest, m.TS)); got != 1 {
+			if got := len(bottest.BotReplies(e.Slack, chOpsTest, m.TS)); got != 1 {
 				t.Fatalf("thread %s has %d replies, want 1\n%s", m.TS, got, e.Slack.Transcript(chOpsTest))
 			}
 		}
@@ -325,9 +311,6 @@ func TestOpsTestRunEndpoint(t *testing.T) {
 // TestTestRunProcess runs the built binary as a pipeline does: exit status
 // 0 and the answer on stdout, or 1 and the reason on stderr.
 func TestTestRunProcess(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds the binary")
-	}
 	bin := buildBot(t)
 	script := func(turn agentstest.Turn) []agentstest.Step {
 		if turn.Text() == "break" {
@@ -369,20 +352,18 @@ func TestTestRunProcess(t *testing.T) {
 // its shutdown timeout with the store closed under the handler.
 func TestOpsTestRunShutdown(t *testing.T) {
 	const token = "ops-token-0123456789abcdef"
-	runtime := agentstest.NewServer()
-	t.Cleanup(runtime.Close)
-	runtime.AddAgent(agentMain, func(agentstest.Turn) []agentstest.Step {
-		return []agentstest.Step{agentstest.Pause(time.Minute), agentstest.Text("late")}
-	})
 	dir := t.TempDir()
-	s, err := startSim(context.Background(), dir, slog.New(slog.DiscardHandler), runtime, func(c *Config) {
-		c.Policy.DefaultAgent = agentMain
-		c.OpsAPIToken = token
-		c.LeaseTTL = time.Hour // a lease left behind would still hold the job
+	s := startEnv(t, envSetup{
+		script: func(agentstest.Turn) []agentstest.Step {
+			return []agentstest.Step{agentstest.Pause(time.Minute), agentstest.Text("late")}
+		},
+		dir: dir,
+		configure: func(c *Config) {
+			c.OpsAPIToken = token
+			c.LeaseTTL = time.Hour // a lease left behind would still hold the job
+		},
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	runtime := s.Runtime
 
 	type answer struct {
 		code int
@@ -406,17 +387,11 @@ func TestOpsTestRunShutdown(t *testing.T) {
 	}()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	for runtime.RunsStarted() == 0 {
-		select {
-		case <-ctx.Done():
-			t.Fatal("the test run's run never started")
-		case <-time.After(20 * time.Millisecond):
-		}
+	if err := bottest.Wait(ctx, func() bool { return runtime.RunsStarted() > 0 }); err != nil {
+		t.Fatal("the test run's run never started")
 	}
 
-	if err := s.Close(); err != nil {
-		t.Errorf("service stopped with: %v", err)
-	}
+	s.stop()
 	a := <-answered
 	if a.err != nil || a.code != http.StatusGatewayTimeout || a.out.Status != "interrupted" || a.out.ThreadID == "" {
 		t.Errorf("answer: %d %+v %v, want 504 with status interrupted", a.code, a.out, a.err)
