@@ -190,6 +190,11 @@ func TestRuntimeErrorsReachTheThread(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(strconv.Itoa(tc.status), func(t *testing.T) {
+			if tc.status == http.StatusTooManyRequests && testing.Short() {
+				// The fake answers Retry-After: 1, which the client honours
+				// on every retry of every attempt.
+				t.Skip("waits out Retry-After on each retry, about 18 s: slow test; skipped under -short")
+			}
 			e := newTestEnv(t, agentstest.Echo(), nil, nil)
 			e.Runtime.FailRunStarts(1000, tc.status)
 			root := e.ask(userAnna, chGeneral, "hello")
