@@ -15,7 +15,6 @@ import (
 	"github.com/deepagents-slack/slackbot/internal/agents"
 	"github.com/deepagents-slack/slackbot/internal/agents/agentstest"
 	"github.com/deepagents-slack/slackbot/internal/bottest"
-	"github.com/deepagents-slack/slackbot/internal/slackpost/slackfake"
 )
 
 // Channels, users and agents of the demo workspace.
@@ -282,53 +281,6 @@ func demoTestRun(ctx context.Context, s *sim, p *printer) error {
 	}
 	p.line("   exit status 0 (the answer is on stdout; its thread is in #%s below)", demoOpsTest)
 	return nil
-}
-
-// slashAndWait sends a slash command and waits for its thread to get a
-// final answer, failure note or approval card.
-func (s *sim) slashAndWait(ctx context.Context, user, channel, text string) error {
-	_, err := s.SlashThread(ctx, user, channel, text)
-	return err
-}
-
-// SlashThread sends a slash command and returns the root of the thread it
-// started once the bot finished its work there.
-func (s *sim) SlashThread(ctx context.Context, user, channel, text string) (string, error) {
-	before := bottest.LastRoot(s.Slack, channel)
-	code, body, err := s.Slash(user, channel, text)
-	if err != nil {
-		return "", err
-	}
-	if code != 200 || body != "" {
-		return "", fmt.Errorf("slash command answered %d %q, want an empty ack", code, body)
-	}
-	var root string
-	err = s.WaitFor(ctx, func(f *slackfake.Server) bool {
-		root = bottest.LastRoot(f, channel)
-		return root != before && s.ThreadDone(channel, root)
-	})
-	return root, err
-}
-
-// deliverAndWait delivers a message event and waits until the thread it
-// belongs to has `answers` settled bot replies.
-func (s *sim) deliverAndWait(ctx context.Context, eventID string, ev map[string]any, channel string, answers int) error {
-	if _, err := s.Event(eventID, ev, 0); err != nil {
-		return err
-	}
-	root, _ := ev["thread_ts"].(string)
-	if root == "" {
-		root = ev["ts"].(string)
-	}
-	return s.WaitFor(ctx, func(f *slackfake.Server) bool {
-		n := 0
-		for _, m := range f.Thread(channel, root) {
-			if m.IsBot() && !m.Streaming && !bottest.IsPlaceholder(m) {
-				n++
-			}
-		}
-		return n >= answers && s.ThreadDone(channel, root)
-	})
 }
 
 func ackText(body string) string {

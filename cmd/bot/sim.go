@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"net"
 	"path/filepath"
@@ -10,6 +11,7 @@ import (
 	"github.com/deepagents-slack/slackbot"
 	"github.com/deepagents-slack/slackbot/internal/bottest"
 	"github.com/deepagents-slack/slackbot/internal/relay"
+	"github.com/deepagents-slack/slackbot/internal/slackpost/slackfake"
 )
 
 // sim is the whole bot on localhost, wired exactly as in production, in a
@@ -102,6 +104,53 @@ func (s *sim) startService(ctx context.Context, w *bottest.World, dir string, lo
 		return err
 	}
 	return "http://" + ln.Addr().String(), stop, nil
+}
+
+// slashAndWait sends a slash command and waits for its thread to get a
+// final answer, failure note or approval card.
+func (s *sim) slashAndWait(ctx context.Context, user, channel, text string) error {
+	_, err := s.SlashThread(ctx, user, channel, text)
+	return err
+}
+
+// SlashThread sends a slash command and returns the root of the thread it
+// started once the bot finished its work there.
+func (s *sim) SlashThread(ctx context.Context, user, channel, text string) (string, error) {
+	before := bottest.LastRoot(s.Slack, channel)
+	code, body, err := s.Slash(user, channel, text)
+	if err != nil {
+		return "", err
+	}
+	if code != 200 || body != "" {
+		return "", fmt.Errorf("slash command answered %d %q, want an empty ack", code, body)
+	}
+	var root string
+	err = s.WaitFor(ctx, func(f *slackfake.Server) bool {
+		root = bottest.LastRoot(f, channel)
+		return root != before && s.ThreadDone(channel, root)
+	})
+	return root, err
+}
+
+// deliverAndWait delivers a message event and waits until the thread it
+// belongs to has `answers` settled bot replies.
+func (s *sim) deliverAndWait(ctx context.Context, eventID string, ev map[string]any, channel string, answers int) error {
+	if _, err := s.Event(eventID, ev, 0); err != nil {
+		return err
+	}
+	root, _ := ev["thread_ts"].(string)
+	if root == "" {
+		root = ev["ts"].(string)
+	}
+	return s.WaitFor(ctx, func(f *slackfake.Server) bool {
+		n := 0
+		for _, m := range f.Thread(channel, root) {
+			if m.IsBot() && !m.Streaming && !bottest.IsPlaceholder(m) {
+				n++
+			}
+		}
+		return n >= answers && s.ThreadDone(channel, root)
+	})
 }
 
 // ThreadDone reports whether the bot has finished all work in a Slack
