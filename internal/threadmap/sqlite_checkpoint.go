@@ -3,6 +3,7 @@ package threadmap
 import (
 	"context"
 	"database/sql"
+	"sync"
 	"time"
 )
 
@@ -31,6 +32,8 @@ type checkpointer struct {
 	db   *sql.DB
 	stop chan struct{}
 	done chan struct{}
+	once sync.Once // Close may be called again (the store's other parts allow it)
+	err  error
 }
 
 func startCheckpointer(path string) (*checkpointer, error) {
@@ -75,7 +78,10 @@ func (c *checkpointer) checkpoint() error {
 // close stops the checkpointer; SQLite checkpoints what is left when the
 // last connection closes.
 func (c *checkpointer) close() error {
-	close(c.stop)
-	<-c.done
-	return c.db.Close()
+	c.once.Do(func() {
+		close(c.stop)
+		<-c.done
+		c.err = c.db.Close()
+	})
+	return c.err
 }
