@@ -89,7 +89,6 @@ func runStreamingBatch(b *testing.B, runs int, tokens []string, answer string) b
 		proxied:    true,
 		script:     script,
 		tokenDelay: 25 * time.Millisecond,
-		configure:  func(c *Config) { c.Workers = runs + 100 },
 		quiet:      os.Getenv("BENCH_LIVE_LOGS") == "",
 		// A load benchmark of the bot, not of Slack's per-method tiers
 		// (1,000 stream starts are far past Tier 2).

@@ -130,7 +130,6 @@ func runWorkspaceBatch(b *testing.B, runs, channels int, scale float64, spread, 
 		script:     script,
 		tokenDelay: tokenDelay,
 		configure: func(c *Config) {
-			c.Workers = runs + 50
 			c.SlackTierScale = scale // as the fake's (startSim does this too)
 			c.Streaming = streaming
 		},

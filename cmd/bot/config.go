@@ -50,7 +50,8 @@ type env struct {
 	Reactions          string `envconfig:"REACTIONS" default:"true" desc:"react to users' messages when picked up and answered"`
 	Streaming          string `envconfig:"SLACK_STREAMING" default:"true" desc:"use Slack's chat.startStream for live replies where available"`
 	SlackTierScale     string `envconfig:"SLACK_TIER_SCALE" default:"1" desc:"multiplies the Slack rate tiers the bot paces its writes at (a workspace granted more, or a test Slack); 0 paces nothing and only waits out 429s"`
-	Workers            string `envconfig:"WORKERS" default:"32" desc:"runs one replica follows at once"`
+	MaxFollowedRuns    string `envconfig:"MAX_FOLLOWED_RUNS" default:"20000" desc:"safety limit on runs one replica follows at once (a followed run costs a goroutine and a stream, not a worker)"`
+	DeepagentsH2C      string `envconfig:"DEEPAGENTS_H2C" default:"false" desc:"speak cleartext HTTP/2 (h2c) to an http:// DEEPAGENTS_BASE_URL, so every run stream shares one connection (https:// negotiates HTTP/2 by itself)"`
 	LogLevel           string `envconfig:"LOG_LEVEL" default:"info" desc:"debug, info, warn or error"`
 	ReplicaName        string `envconfig:"REPLICA_NAME" desc:"this replica's name in leases (default host-pid)"`
 	LeaseTTL           string `envconfig:"LEASE_TTL" default:"30s" desc:"how long a replica's claim on a run lasts unrenewed; another replica takes over after it"`
@@ -86,11 +87,16 @@ type Config struct {
 	Streaming       bool
 	// SlackTierScale multiplies the documented rate tiers the workspace's
 	// write scheduler paces at; 0 paces nothing (429s are still absorbed).
-	SlackTierScale float64
-	Workers        int
-	LogLevel       string
-	ReplicaName    string
-	LeaseTTL       time.Duration
+	SlackTierScale  float64
+	MaxFollowedRuns int
+	// H2C speaks cleartext HTTP/2 to an http:// runtime.
+	H2C bool
+	// Deprecated names settings that are set but no longer used, for a
+	// warning at start.
+	Deprecated  []string
+	LogLevel    string
+	ReplicaName string
+	LeaseTTL    time.Duration
 	// AppToken (xapp-…) switches Slack's requests to Socket Mode.
 	AppToken string
 	// OpsAPIToken enables POST /ops/test-runs.
@@ -165,6 +171,12 @@ func loadConfig(getenv func(string) string) (Config, error) {
 	c.loadPolicy(raw, p)
 	c.loadWork(raw, p)
 	c.loadOperations(raw, p)
+	// WORKERS capped the runs followed at once; runs no longer need a
+	// worker each. Ignoring it does not break a deployment that sets it,
+	// but its operator should know it no longer limits anything.
+	if getenv("WORKERS") != "" {
+		c.Deprecated = append(c.Deprecated, "WORKERS is no longer used: a replica follows every run it leases (MAX_FOLLOWED_RUNS is only a safety limit)")
+	}
 	if len(p.list) > 0 {
 		return Config{}, errors.New("invalid configuration:\n  - " + strings.Join(p.list, "\n  - "))
 	}
@@ -274,10 +286,10 @@ func (c *Config) loadWork(raw env, p *problems) {
 	} else {
 		c.Port = port
 	}
-	if w, err := strconv.Atoi(strings.TrimSpace(raw.Workers)); err != nil || w < 1 || w > 10000 {
-		p.bad("WORKERS %q is not a number of workers (1-10000)", raw.Workers)
-	} else {
-		c.Workers = w
+	c.MaxFollowedRuns = int(parseInt(p.bad, "MAX_FOLLOWED_RUNS", raw.MaxFollowedRuns, 1, 1_000_000))
+	c.H2C = parseBool(p.bad, "DEEPAGENTS_H2C", raw.DeepagentsH2C)
+	if c.H2C && !strings.HasPrefix(c.BaseURL, "http://") {
+		p.bad("DEEPAGENTS_H2C is for an http:// DEEPAGENTS_BASE_URL (https:// negotiates HTTP/2 by itself)")
 	}
 	// Renewals come every third of the TTL; below a second a slow store
 	// round trip could lose a lease that is alive.

@@ -56,7 +56,7 @@ func TestLoadConfigNamesEveryProblem(t *testing.T) {
 		"HEADLESS_CHANNELS":   "general",
 		"OPS_USERS":           "bob",
 		"PORT":                "eighty",
-		"WORKERS":             "0",
+		"MAX_FOLLOWED_RUNS":   "0",
 		"REACTIONS":           "sometimes",
 		"SLASH_COMMAND":       "agent",
 		"DEEPAGENTS_BASE_URL": "ftp://example.com",
@@ -71,7 +71,7 @@ func TestLoadConfigNamesEveryProblem(t *testing.T) {
 		"SLACK_SIGNING_SECRET is required", "LANGSMITH_API_KEY is required", "AGENT_ID is required",
 		"SLACK_BOT_TOKEN must be a bot token",
 		`CHANNEL_AGENTS entry "C123"`, `CHANNEL_AGENTS entry "nochannel:agent"`, `CHANNEL_AGENTS entry "C456:"`,
-		`HEADLESS_CHANNELS entry "general"`, `OPS_USERS entry "bob"`, `PORT "eighty"`, `WORKERS "0"`,
+		`HEADLESS_CHANNELS entry "general"`, `OPS_USERS entry "bob"`, `PORT "eighty"`, `MAX_FOLLOWED_RUNS "0"`,
 		`REACTIONS "sometimes"`, `SLASH_COMMAND "agent"`, "DEEPAGENTS_BASE_URL", `LOG_LEVEL "loud"`,
 	} {
 		if !strings.Contains(msg, want) {

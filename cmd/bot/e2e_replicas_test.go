@@ -27,7 +27,7 @@ func TestReplicasSurviveSIGKILL(t *testing.T) {
 	// found again by its metadata even if it has ended (see
 	// TestRestartAfterSIGKILL).
 	f := newFakesOn(t, agentstest.AgentServer, answerWith(4*time.Second), slackfake.WithRateTiers(20))
-	settings := map[string]string{"WORKERS": "100", "LEASE_TTL": "2s", "AGENT_RUNTIME": "agent-server"}
+	settings := map[string]string{"LEASE_TTL": "2s", "AGENT_RUNTIME": "agent-server"}
 	a := startReplica(t, bin, "replica-a", f, dsn, settings)
 	b := startReplica(t, bin, "replica-b", f, dsn, settings)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)

@@ -25,7 +25,7 @@ func TestRestartAfterSIGKILL(t *testing.T) {
 	db := filepath.Join(t.TempDir(), "bot.db")
 	// Four workers for ten conversations: at the kill, four runs are in
 	// flight and six are accepted but not started.
-	settings := map[string]string{"WORKERS": "4", "LEASE_TTL": "1s", "AGENT_RUNTIME": "agent-server"}
+	settings := map[string]string{"LEASE_TTL": "1s", "AGENT_RUNTIME": "agent-server"}
 	first := startReplica(t, bin, "bot", f, db, settings)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()

@@ -313,9 +313,10 @@ func (s *renewOutage) RenewLease(ctx context.Context, jobID, owner string, ttl t
 	return s.Store.RenewLease(ctx, jobID, owner, ttl)
 }
 
-// TestTwoWorkersOfOneReplicaAfterLeaseExpiry: the worker following a run
-// cannot renew its lease; it expires and the replica's other worker takes
-// the job over. The first one stops touching the job before that, so the
+// TestTwoWorkersOfOneReplicaAfterLeaseExpiry: the goroutine following a
+// run cannot renew its lease; it expires and the replica's dispatcher
+// leases the job again into another goroutine (the fallback poll finds the
+// expired lease). The first one stops touching the job before that, so the
 // answer (long enough to take several messages) is posted once, from one
 // run.
 func TestTwoWorkersOfOneReplicaAfterLeaseExpiry(t *testing.T) {
@@ -328,7 +329,6 @@ func TestTwoWorkersOfOneReplicaAfterLeaseExpiry(t *testing.T) {
 		var outage *renewOutage
 		e := newTestEnv(t, agentstest.Scripted(agentstest.Text("Working… "), agentstest.Pause(3*time.Second), agentstest.Text(answer)), func(c *Config) {
 			useDB(c)
-			c.Workers = 2
 			c.LeaseTTL = time.Second
 			c.pollInterval = 50 * time.Millisecond
 			c.wrapStore = func(s threadmap.Store) threadmap.Store {
@@ -351,7 +351,7 @@ func TestTwoWorkersOfOneReplicaAfterLeaseExpiry(t *testing.T) {
 		}
 		j := e.ledgerJob(chGeneral, cv.root)
 		if j.Attempts < 2 || j.State != slackbot.JobDone {
-			t.Errorf("job %s after %d attempts; want done after a takeover by the second worker", j.State, j.Attempts)
+			t.Errorf("job %s after %d attempts; want done after a takeover by a second goroutine", j.State, j.Attempts)
 		}
 		if owner, _, _ := strings.Cut(outage.victim, "/"); owner != e.Config.ReplicaName {
 			t.Errorf("first lease owner %q; want the replica's name and a token", outage.victim)

@@ -54,6 +54,9 @@ type service struct {
 	startShuttingDown context.CancelFunc
 }
 
+// The PostgreSQL store wakes the relay's dispatcher (see newService).
+var _ relay.JobListener = (*threadmap.PostgresStore)(nil)
+
 // newService wires every package from cfg. The caller closes s.store.
 func newService(ctx context.Context, cfg Config, log *slog.Logger) (*service, error) {
 	m := metrics.New()
@@ -61,6 +64,10 @@ func newService(ctx context.Context, cfg Config, log *slog.Logger) (*service, er
 	if err != nil {
 		return nil, fmt.Errorf("open store: %w", err)
 	}
+	// A store shared by replicas announces new work (PostgreSQL
+	// LISTEN/NOTIFY); taken before a test's wrapper, which need not pass
+	// it on, since a wake is only a hint to look at the ledger.
+	listener, _ := store.(relay.JobListener)
 	if cfg.wrapStore != nil {
 		store = cfg.wrapStore(store)
 	}
@@ -69,11 +76,15 @@ func newService(ctx context.Context, cfg Config, log *slog.Logger) (*service, er
 		return nil, err
 	}
 
-	runtime, err := agents.New(cfg.BaseURL, cfg.APIKey, append([]agents.Option{
+	agentOpts := []agents.Option{
 		agents.WithLogger(log.With("component", "agents")),
 		agents.WithUserAgent("deepagents-slack"),
 		agents.WithDialect(cfg.Runtime),
-	}, cfg.agentOptions...)...)
+	}
+	if cfg.H2C {
+		agentOpts = append(agentOpts, agents.WithH2C())
+	}
+	runtime, err := agents.New(cfg.BaseURL, cfg.APIKey, append(agentOpts, cfg.agentOptions...)...)
 	if err != nil {
 		return fail(fmt.Errorf("agents client: %w", err))
 	}
@@ -103,6 +114,7 @@ func newService(ctx context.Context, cfg Config, log *slog.Logger) (*service, er
 		LangSmith:     feedback,
 		OutputPrefix:  cfg.OutputPrefix,
 		Store:         store,
+		Listener:      listener,
 		Agents:        runtime,
 		Slack:         relay.PosterSlack{Poster: poster},
 		Policy:        cfg.Policy,
@@ -110,7 +122,7 @@ func newService(ctx context.Context, cfg Config, log *slog.Logger) (*service, er
 		Metrics:       m,
 		SlashCommand:  cfg.SlashCommand,
 		Owner:         cfg.ReplicaName,
-		Workers:       cfg.Workers,
+		MaxFollowed:   cfg.MaxFollowedRuns,
 		LeaseTTL:      cfg.LeaseTTL,
 		Reactions:     cfg.Reactions,
 		Streaming:     cfg.Streaming,
@@ -133,6 +145,9 @@ func newService(ctx context.Context, cfg Config, log *slog.Logger) (*service, er
 	runtimeText, _ := rl.RuntimeStatus()
 	log.Info("agent runtime", "runtime", cfg.Runtime.String(), "base_url", cfg.BaseURL,
 		"public_url_set", cfg.PublicURL != "", "stream_subgraphs", cfg.StreamSubgraphs, "status", runtimeText)
+	for _, d := range cfg.Deprecated {
+		log.Warn(d)
+	}
 	if cfg.Runtime == agents.Managed && cfg.PublicURL == "" {
 		log.Warn("PUBLIC_URL is not set: if this Managed Deep Agents API neither creates threads with the bot's ids " +
 			"(POST /threads thread_id) nor exposes run joins or thread state, first answers cannot come back; " +

@@ -41,14 +41,14 @@ func simConfig(dir string) Config {
 			ApproverUsers:    map[string]bool{},
 			AllowedChannels:  map[string]bool{},
 		},
-		DatabaseURL:  filepath.Join(dir, "bot.db"),
-		SlashCommand: bottest.SlashCommand,
-		Reactions:    true,
-		Streaming:    true,
-		Workers:      16,
-		LogLevel:     "info",
-		ReplicaName:  "sim",
-		OutputPrefix: relay.DefaultOutputPrefix,
+		DatabaseURL:     filepath.Join(dir, "bot.db"),
+		SlashCommand:    bottest.SlashCommand,
+		Reactions:       true,
+		Streaming:       true,
+		MaxFollowedRuns: relay.DefaultMaxFollowed,
+		LogLevel:        "info",
+		ReplicaName:     "sim",
+		OutputPrefix:    relay.DefaultOutputPrefix,
 	}
 }
 

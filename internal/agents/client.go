@@ -45,6 +45,7 @@ type Client struct {
 	userAgent  string
 	dialect    Dialect
 	caps       capabilities
+	h2c        bool
 
 	// sleep waits between attempts; tests replace it to record delays.
 	sleep func(ctx context.Context, d time.Duration) error
@@ -58,6 +59,12 @@ type Option func(*Client)
 // end with their context. Unless it has its own CheckRedirect, redirects to
 // another host are not followed, so the API key stays with the API.
 func WithHTTPClient(hc *http.Client) Option { return func(c *Client) { c.http = hc } }
+
+// WithH2C speaks cleartext HTTP/2 (h2c, with prior knowledge) to an
+// http:// base URL, so that every run stream shares one connection instead
+// of holding one each. Over https:// HTTP/2 is negotiated by TLS anyway. It
+// needs the client's own transport: not with WithHTTPClient's Transport.
+func WithH2C() Option { return func(c *Client) { c.h2c = true } }
 
 // WithRetry sets how calls are retried: at most maxAttempts attempts in all,
 // waiting a random delay ("full jitter") up to baseDelay·2ⁿ, capped at
@@ -113,8 +120,15 @@ func New(baseURL, apiKey string, opts ...Option) (*Client, error) {
 	case c.retry.maxAttempts < 1 || c.retry.baseDelay < 0 || c.retry.maxDelay < c.retry.baseDelay:
 		return nil, fmt.Errorf("agents: WithRetry(%d, %s, %s): need at least 1 attempt and 0 <= baseDelay <= maxDelay",
 			c.retry.maxAttempts, c.retry.baseDelay, c.retry.maxDelay)
+	case c.h2c && u.Scheme != "http":
+		return nil, fmt.Errorf("agents: WithH2C needs an http:// base URL, not %q", u.Scheme)
+	case c.h2c && c.http.Transport != nil:
+		return nil, errors.New("agents: WithH2C: the HTTP client has a transport of its own")
 	}
 	hc := *c.http // a copy: the caller's client is left as it was
+	if hc.Transport == nil {
+		hc.Transport = newTransport(c.h2c)
+	}
 	if hc.CheckRedirect == nil {
 		hc.CheckRedirect = sameHostRedirects(u.Host)
 	}
@@ -127,6 +141,23 @@ func New(baseURL, apiKey string, opts ...Option) (*Client, error) {
 	streamHTTP.Timeout = 0
 	c.streamHTTP = &streamHTTP
 	return c, nil
+}
+
+// newTransport is the client's own transport. Every followed run holds a
+// stream open: over HTTP/2 they share a few connections (a server's
+// concurrent-stream limit, often 100-250, opens another), over HTTP/1.1
+// each takes a connection of its own. ForceAttemptHTTP2 keeps h2 over TLS
+// although the transport is not the default one; with h2c, http:// URLs
+// speak HTTP/2 with prior knowledge.
+func newTransport(h2c bool) *http.Transport {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.ForceAttemptHTTP2 = true
+	if h2c {
+		p := new(http.Protocols)
+		p.SetUnencryptedHTTP2(true)
+		t.Protocols = p
+	}
+	return t
 }
 
 // sameHostRedirects follows redirects only within host. net/http copies

@@ -20,23 +20,24 @@ import (
 type Metrics struct {
 	reg *prometheus.Registry
 
-	requests       *prometheus.CounterVec
-	ackSeconds     *prometheus.HistogramVec
-	eventRetries   *prometheus.CounterVec
-	eventsByHand   *prometheus.CounterVec
-	eventsDropped  *prometheus.CounterVec
-	appRateLimited prometheus.Counter
-	runsStarted    prometheus.Counter
-	runsFinished   *prometheus.CounterVec
-	runsInFlight   prometheus.Gauge
-	leaseTakeovers prometheus.Counter
-	approvals      *prometheus.CounterVec
-	duplicates     *prometheus.CounterVec
-	slackCalls     *prometheus.CounterVec
-	slackErrors    *prometheus.CounterVec
-	jobsGaveUp     *prometheus.CounterVec
-	feedback       *prometheus.CounterVec
-	runsStopped    prometheus.Counter
+	requests        *prometheus.CounterVec
+	ackSeconds      *prometheus.HistogramVec
+	eventRetries    *prometheus.CounterVec
+	eventsByHand    *prometheus.CounterVec
+	eventsDropped   *prometheus.CounterVec
+	appRateLimited  prometheus.Counter
+	runsStarted     prometheus.Counter
+	runsFinished    *prometheus.CounterVec
+	runsInFlight    prometheus.Gauge
+	leaseTakeovers  prometheus.Counter
+	approvals       *prometheus.CounterVec
+	duplicates      *prometheus.CounterVec
+	slackCalls      *prometheus.CounterVec
+	slackErrors     *prometheus.CounterVec
+	jobsGaveUp      *prometheus.CounterVec
+	feedback        *prometheus.CounterVec
+	runsStopped     prometheus.Counter
+	dispatcherWakes *prometheus.CounterVec
 }
 
 // New creates the collectors.
@@ -96,7 +97,13 @@ func New() *Metrics {
 	m.runsStopped = prometheus.NewCounter(prometheus.CounterOpts{
 		Name: "slackbot_runs_stopped_total", Help: "Runs stopped from Slack (Stop button or Slack's own stop).",
 	})
-	m.reg.MustRegister(m.jobsGaveUp, m.feedback, m.runsStopped)
+	m.dispatcherWakes = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "slackbot_dispatcher_wakes_total", Help: "Times the idle job dispatcher woke, by source: local (work recorded by this replica), listen (announced by another replica through PostgreSQL LISTEN/NOTIFY), poll (the fallback poll).",
+	}, []string{"source"})
+	m.reg.MustRegister(m.jobsGaveUp, m.feedback, m.runsStopped, m.dispatcherWakes)
+	for _, src := range []string{"local", "listen", "poll"} {
+		m.dispatcherWakes.WithLabelValues(src)
+	}
 	for _, score := range []string{"good", "bad"} {
 		for _, sent := range []string{"sent", "failed", "not_sent"} {
 			m.feedback.WithLabelValues(score, sent)
@@ -165,6 +172,9 @@ func (m *Metrics) Feedback(score, langsmith string) {
 
 // RunStopped counts a run stopped from Slack.
 func (m *Metrics) RunStopped() { m.runsStopped.Inc() }
+
+// DispatcherWoken counts the idle job dispatcher woken by source.
+func (m *Metrics) DispatcherWoken(source string) { m.dispatcherWakes.WithLabelValues(source).Inc() }
 func (m *Metrics) DuplicateDelivery(kind string) {
 	m.duplicates.WithLabelValues(kind).Inc()
 }

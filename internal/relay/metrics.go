@@ -16,6 +16,9 @@ type Metrics interface {
 	// langsmith "sent", "failed" or "not_sent" (no LangSmith runtime).
 	Feedback(score, langsmith string)
 	RunStopped()
+	// DispatcherWoken counts the idle dispatcher woken by source:
+	// WokenLocal, WokenListen or WokenPoll.
+	DispatcherWoken(source string)
 }
 
 type nopMetrics struct{}
@@ -29,3 +32,4 @@ func (nopMetrics) Approval(string)          {}
 func (nopMetrics) DuplicateDelivery(string) {}
 func (nopMetrics) Feedback(string, string)  {}
 func (nopMetrics) RunStopped()              {}
+func (nopMetrics) DispatcherWoken(string)   {}

@@ -13,7 +13,8 @@ import (
 
 // The core's dependencies, declared here with only the methods it calls:
 // cmd/bot wires the real ones (*agents.Client, *slackpost.Poster,
-// *langsmith.Client, a threadmap store) and the unit tests small fakes.
+// *langsmith.Client, a threadmap store and, for PostgreSQL, its
+// JobListener) and the unit tests small fakes.
 
 // Runtime is the agent runtime. Its requests and answers are package
 // agents' types: they are the runtime's own language.
@@ -130,4 +131,16 @@ type Pruner interface {
 // only its own job).
 type JobLeaser interface {
 	LeaseJob(ctx context.Context, id, owner string, ttl time.Duration) (slackbot.Job, error)
+}
+
+// JobListener hears the store's announcements that a job may have become
+// leasable, made by any process sharing it, so an idle replica wakes at
+// once instead of at its next poll. threadmap's PostgreSQL store is one
+// (LISTEN/NOTIFY); a SQLite file has a single replica, which wakes itself.
+type JobListener interface {
+	// ListenJobs calls wake (which must not block) whenever a job may have
+	// become leasable, and once as soon as it listens, since announcements
+	// made before were missed. It returns nil when ctx ends, or the error
+	// that stopped it listening.
+	ListenJobs(ctx context.Context, wake func()) error
 }

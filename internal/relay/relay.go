@@ -9,10 +9,8 @@ import (
 	"context"
 	"errors"
 	"log/slog"
-	"sync"
 	"time"
 
-	"github.com/deepagents-slack/slackbot"
 	"github.com/deepagents-slack/slackbot/internal/slackpost"
 )
 
@@ -21,6 +19,10 @@ type Config struct {
 	Store  Store
 	Agents Runtime
 	Slack  Slack
+	// Listener, when set, wakes the idle dispatcher when another process
+	// records work in the shared store (PostgreSQL LISTEN/NOTIFY); without
+	// it work recorded elsewhere waits for the fallback poll.
+	Listener JobListener
 	// LangSmith, when set, receives users' 👍/👎 as feedback on runs.
 	LangSmith FeedbackSink
 	Policy    Policy
@@ -30,9 +32,15 @@ type Config struct {
 
 	SlashCommand string // "/agent"
 	Owner        string // this replica's name in leases
-	Workers      int    // concurrent runs followed by this replica
-	LeaseTTL     time.Duration
-	PollInterval time.Duration // how often idle workers look for work another replica left
+	// MaxFollowed is a safety limit on the jobs this replica works at once
+	// (DefaultMaxFollowed when 0). It is not a capacity setting: a job
+	// costs a goroutine and, while its run is followed, one stream.
+	MaxFollowed int
+	LeaseTTL    time.Duration
+	// PollInterval is how often an idle replica looks for work nobody
+	// announced: leases that expired (a crashed replica), retries another
+	// replica scheduled, notifications lost while reconnecting.
+	PollInterval time.Duration
 	// Reactions marks users' messages when picked up and when answered.
 	Reactions bool
 	// Streaming tries Slack's chat.startStream for live replies.
@@ -83,13 +91,15 @@ type Config struct {
 
 // Relay implements slackhandler.Dispatcher and runs the workers that follow runs.
 type Relay struct {
-	cfg      Config
-	log      *slog.Logger
-	metrics  Metrics
-	wake     chan struct{}
-	webhooks *webhookHub
-	courtesy *courtesy // ordered reactions and AI app status
-	tasks    *tasks    // background work; Close waits for it
+	cfg     Config
+	log     *slog.Logger
+	metrics Metrics
+	wake    chan struct{} // work recorded by this process
+	// listenWake is work another process announced (Config.Listener).
+	listenWake chan struct{}
+	webhooks   *webhookHub
+	courtesy   *courtesy // ordered reactions and AI app status
+	tasks      *tasks    // background work; Close waits for it
 }
 
 // New checks cfg and fills defaults.
@@ -106,14 +116,14 @@ func New(cfg Config) (*Relay, error) {
 	if cfg.Owner == "" {
 		cfg.Owner = "bot"
 	}
-	if cfg.Workers <= 0 {
-		cfg.Workers = 16
+	if cfg.MaxFollowed <= 0 {
+		cfg.MaxFollowed = DefaultMaxFollowed
 	}
 	if cfg.LeaseTTL <= 0 {
 		cfg.LeaseTTL = 30 * time.Second
 	}
 	if cfg.PollInterval <= 0 {
-		cfg.PollInterval = 2 * time.Second
+		cfg.PollInterval = DefaultPollInterval
 	}
 	if cfg.ThreadPollMax <= 0 {
 		cfg.ThreadPollMax = 10 * time.Second
@@ -158,13 +168,14 @@ func New(cfg Config) (*Relay, error) {
 	}
 	t := newTasks()
 	return &Relay{
-		cfg:      cfg,
-		log:      cfg.Logger,
-		metrics:  m,
-		wake:     make(chan struct{}, 1),
-		webhooks: newWebhookHub(),
-		courtesy: newCourtesy(cfg.Logger, t),
-		tasks:    t,
+		cfg:        cfg,
+		log:        cfg.Logger,
+		metrics:    m,
+		wake:       make(chan struct{}, 1),
+		listenWake: make(chan struct{}, 1),
+		webhooks:   newWebhookHub(),
+		courtesy:   newCourtesy(cfg.Logger, t),
+		tasks:      t,
 	}, nil
 }
 
@@ -181,70 +192,6 @@ var defaultPrompts = []slackpost.Prompt{
 	{Title: "Summarize a topic", Message: "Give me a short briefing on "},
 	{Title: "Plan a task", Message: "Make a step-by-step plan for "},
 	{Title: "Research a question", Message: "Research this and cite your sources: "},
-}
-
-// notify wakes an idle worker: new work was just recorded.
-func (r *Relay) notify() {
-	select {
-	case r.wake <- struct{}{}:
-	default:
-	}
-}
-
-// Run works the ledger with cfg.Workers workers until ctx ends. On return
-// every lease this replica held is released so another replica takes over
-// at once.
-func (r *Relay) Run(ctx context.Context) error {
-	var wg sync.WaitGroup
-	if p, ok := r.cfg.Store.(Pruner); ok {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			r.pruneLoop(ctx, p)
-		}()
-	}
-	for i := 0; i < r.cfg.Workers; i++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			r.workLoop(ctx)
-		}()
-	}
-	wg.Wait()
-	return nil
-}
-
-func (r *Relay) workLoop(ctx context.Context) {
-	idle := time.NewTimer(0)
-	defer idle.Stop()
-	for ctx.Err() == nil {
-		// Shutdown does not cut a lease request short: a lease the database
-		// granted as shutdown began must come back here so that work
-		// releases it, instead of being left to expire.
-		lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-		leasedAt := time.Now()
-		job, err := r.cfg.Store.LeaseNextJob(lctx, r.cfg.Owner, r.cfg.LeaseTTL)
-		cancel()
-		switch {
-		case err == nil:
-			if job.Attempts > 1 {
-				r.metrics.LeaseTakeover()
-			}
-			r.work(ctx, job, leasedAt)
-			continue
-		case ctx.Err() != nil:
-			return
-		case !errors.Is(err, slackbot.ErrNoJob):
-			r.log.Error("lease job", "err", err)
-		}
-		idle.Reset(r.cfg.PollInterval)
-		select {
-		case <-ctx.Done():
-			return
-		case <-r.wake:
-		case <-idle.C:
-		}
-	}
 }
 
 // Defaults of the watchdogs and of retention.

@@ -35,6 +35,9 @@ type PostgresStore struct {
 	leaseClock func() time.Time
 	// group writes concurrent Records in shared transactions.
 	group *groupCommit
+	// jobsChannel is the NOTIFY channel of this schema's ledger; see
+	// ListenJobs.
+	jobsChannel string
 }
 
 var (
@@ -66,6 +69,13 @@ func OpenPostgres(ctx context.Context, dsn string, opts ...Option) (*PostgresSto
 	if err := s.migrate(ctx); err != nil {
 		pool.Close()
 		return nil, err
+	}
+	// Channels are per database, not per schema: replicas sharing a schema
+	// share a channel, and other schemas' ledgers (tests, staging) do not
+	// wake them. An md5 keeps the name within the 63 bytes of an identifier.
+	if err := pool.QueryRow(ctx, `SELECT 'threadmap_jobs_' || md5(coalesce(current_schema(), ''))`).Scan(&s.jobsChannel); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("threadmap: postgres notify channel: %w", err)
 	}
 	s.group = newGroupCommit(postgresGroupWriters, s.writeRecords)
 	return s, nil
@@ -332,6 +342,10 @@ func (s *PostgresStore) writeRecords(ctx context.Context, group []*pendingRecord
 			return nil
 		})
 	}
+	if len(threads) > 0 {
+		// Delivered on commit only, to every listening replica.
+		b.Queue(`SELECT pg_notify($1, '')`, s.jobsChannel)
+	}
 	// Close reads every result and the end of the implicit transaction: nil
 	// means everything committed.
 	return s.pool.SendBatch(ctx, b).Close()
@@ -442,9 +456,14 @@ func (s *PostgresStore) UpdateJob(ctx context.Context, j slackbot.Job) error {
 
 // ReleaseLease frees owner's lease so any worker may take the job now.
 func (s *PostgresStore) ReleaseLease(ctx context.Context, jobID, owner string) error {
-	tag, err := s.exec(ctx, `UPDATE jobs SET lease_owner = '', lease_until = NULL, updated_at = $1
-		WHERE id = $2 AND lease_owner = $3 AND lease_owner <> ''`,
-		s.clock(), jobID, owner)
+	// A released job is work for any replica now (a shutdown's handover):
+	// announced in the same statement, so only when a row was released.
+	tag, err := s.exec(ctx, `WITH released AS (
+			UPDATE jobs SET lease_owner = '', lease_until = NULL, updated_at = $1
+			WHERE id = $2 AND lease_owner = $3 AND lease_owner <> ''
+			RETURNING 1)
+		SELECT pg_notify($4, '') FROM released`,
+		s.clock(), jobID, owner, s.jobsChannel)
 	return s.leaseResult(ctx, "release lease", jobID, tag, err)
 }
 
@@ -532,8 +551,11 @@ func (s *PostgresStore) DecideCard(ctx context.Context, id, by string, decision,
 		if !decided {
 			return nil
 		}
-		_, err = tx.Exec(ctx, pgResumeJob, resume, now, card.JobID)
-		return err
+		tag, err = tx.Exec(ctx, pgResumeJob, resume, now, card.JobID)
+		if err != nil || tag.RowsAffected() == 0 {
+			return err
+		}
+		return s.notifyJobs(ctx, tx)
 	})
 	if err != nil {
 		return slackbot.Card{}, false, fmt.Errorf("threadmap: decide card: %w", err)
@@ -591,7 +613,10 @@ func (s *PostgresStore) ResumeJob(ctx context.Context, jobID string, resume []by
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
 		tag, err := tx.Exec(ctx, pgResumeJob, resume, s.clock(), jobID)
 		resumed = tag.RowsAffected() == 1
-		return err
+		if err != nil || !resumed {
+			return err
+		}
+		return s.notifyJobs(ctx, tx)
 	})
 	if err != nil {
 		return false, fmt.Errorf("threadmap: resume job: %w", err)

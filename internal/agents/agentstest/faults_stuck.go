@@ -85,7 +85,7 @@ func (s *Server) withholdStartEvents(w http.ResponseWriter, r *http.Request, rn 
 		}
 	}()
 	rc := startEventStream(w)
-	tick := time.NewTicker(heartbeatIdle)
+	tick := time.NewTicker(s.heartbeatIdle)
 	defer tick.Stop()
 	for {
 		select {

@@ -99,7 +99,7 @@ func TestStallStreamsAfter(t *testing.T) {
 	select {
 	case err := <-next:
 		t.Fatalf("Next after the stall returned %v; want it to block", err)
-	case <-time.After(3 * heartbeatIdle):
+	case <-time.After(3 * defaultHeartbeatIdle):
 	}
 	if st.BytesRead() != read {
 		t.Errorf("the stalled stream sent %d more bytes; want silence", st.BytesRead()-read)
@@ -141,7 +141,7 @@ func TestWithholdRunStartEvents(t *testing.T) {
 		select {
 		case err := <-next:
 			t.Fatalf("keep-alives %v: Next returned %v; want it to block", keepAlives, err)
-		case <-time.After(3 * heartbeatIdle):
+		case <-time.After(3 * defaultHeartbeatIdle):
 		}
 		if got := st.BytesRead() > 0; got != keepAlives {
 			t.Errorf("keep-alives %v: %d bytes read", keepAlives, st.BytesRead())
@@ -170,7 +170,7 @@ func TestHoldThreadCreates(t *testing.T) {
 	release := make(chan struct{})
 	s.HoldThreadCreates(release)
 	req := &agents.CreateThreadRequest{AgentID: "agent-1", ThreadID: threadA, IfExists: agents.IfExistsDoNothing}
-	ctx, cancel := context.WithTimeout(t.Context(), 3*heartbeatIdle)
+	ctx, cancel := context.WithTimeout(t.Context(), 3*defaultHeartbeatIdle)
 	defer cancel()
 	if _, err := c.CreateThread(ctx, req); !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("held CreateThread = %v; want the client's deadline", err)

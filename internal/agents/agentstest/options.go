@@ -1,5 +1,7 @@
 package agentstest
 
+import "time"
+
 // Option configures a Server.
 type Option interface{ applyServer(*Server) }
 
@@ -36,6 +38,22 @@ func NoEndEvent() StyleOption { return func(a *agentStyle) { a.noEnd = true } }
 type serverOption func(*Server)
 
 func (o serverOption) applyServer(s *Server) { o(s) }
+
+// WithH2C makes the server speak cleartext HTTP/2 (h2c, prior knowledge)
+// besides HTTP/1.1, as a runtime behind a proxy that terminates TLS may:
+// clients that know it multiplex every stream on one connection.
+func WithH2C() Option { return serverOption(func(s *Server) { s.h2c = true }) }
+
+// WithHeartbeatInterval sets how long an idle run stream waits between
+// heartbeat comments (default 200 ms, so tests see them quickly). Load
+// benchmarks holding thousands of streams open use a runtime-like pace.
+func WithHeartbeatInterval(d time.Duration) Option {
+	return serverOption(func(s *Server) {
+		if d > 0 {
+			s.heartbeatIdle = d
+		}
+	})
+}
 
 // WithAPIKey sets the only accepted X-Api-Key (default "test-key").
 func WithAPIKey(key string) Option { return serverOption(func(s *Server) { s.apiKey = key }) }

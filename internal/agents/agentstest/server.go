@@ -15,10 +15,12 @@ import (
 	"context"
 	"crypto/subtle"
 	"encoding/json"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/deepagents-slack/slackbot/internal/agents"
@@ -44,8 +46,15 @@ type Server struct {
 	detailErrors   bool // Agent Server errors as {"detail": …} (Python server)
 	noRunMetadata  bool // streams do not start with the metadata event
 	webhooks       bool
+	h2c            bool          // serve cleartext HTTP/2 besides HTTP/1.1
+	heartbeatIdle  time.Duration // between heartbeats of an idle stream
 	style          agentStyle
 	webhookClient  *http.Client
+
+	// openStreams counts run streams being served; conns the connections
+	// accepted, so tests see streams share connections over HTTP/2.
+	openStreams atomic.Int64
+	conns       atomic.Int64
 
 	ctx    context.Context // cancelled by Close; parent of every run
 	cancel context.CancelFunc
@@ -89,6 +98,7 @@ func NewServer(opts ...Option) *Server {
 	s := &Server{
 		apiKey:        "test-key",
 		webhooks:      true,
+		heartbeatIdle: defaultHeartbeatIdle,
 		webhookClient: &http.Client{Timeout: 10 * time.Second, Transport: http.DefaultTransport.(*http.Transport).Clone()},
 		ctx:           ctx,
 		cancel:        cancel,
@@ -106,7 +116,19 @@ func NewServer(opts ...Option) *Server {
 		s.style.camel = true
 		s.style.noEnd = true
 	}
-	s.hs = httptest.NewServer(s.routes())
+	s.hs = httptest.NewUnstartedServer(s.routes())
+	s.hs.Config.ConnState = func(_ net.Conn, st http.ConnState) {
+		if st == http.StateNew {
+			s.conns.Add(1)
+		}
+	}
+	if s.h2c {
+		p := new(http.Protocols)
+		p.SetHTTP1(true)
+		p.SetUnencryptedHTTP2(true) // prior knowledge only, no Upgrade: as Go's client speaks it
+		s.hs.Config.Protocols = p
+	}
+	s.hs.Start()
 	s.URL = s.hs.URL + BasePath
 	s.LangSmithURL = s.hs.URL
 	if s.surface == AgentServer {
@@ -115,6 +137,12 @@ func NewServer(opts ...Option) *Server {
 	}
 	return s
 }
+
+// OpenStreams reports how many run event streams are being served now.
+func (s *Server) OpenStreams() int { return int(s.openStreams.Load()) }
+
+// Connections reports how many connections the server has accepted.
+func (s *Server) Connections() int { return int(s.conns.Load()) }
 
 // Close stops every run, closes all connections and waits for the server's
 // goroutines to finish.

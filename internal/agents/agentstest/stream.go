@@ -15,10 +15,10 @@ import (
 )
 
 // heartbeatEvery is how many events pass between heartbeat comments; idle
-// streams also get one every heartbeatIdle.
+// streams also get one every heartbeatIdle of the server.
 const (
-	heartbeatEvery = 3
-	heartbeatIdle  = 200 * time.Millisecond
+	heartbeatEvery       = 3
+	defaultHeartbeatIdle = 200 * time.Millisecond
 )
 
 // sseEvent is one stored event of a run. data is pretty-printed JSON so that
@@ -144,9 +144,11 @@ func (s *Server) serveEvents(w http.ResponseWriter, r *http.Request, rn *run, ne
 			s.mu.Unlock()
 		}
 	}()
+	s.openStreams.Add(1) // before the client sees the stream open
+	defer s.openStreams.Add(-1)
 	rc := startEventStream(w)
 
-	ticker := time.NewTicker(heartbeatIdle)
+	ticker := time.NewTicker(s.heartbeatIdle)
 	defer ticker.Stop()
 	written := 0
 	for {

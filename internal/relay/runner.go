@@ -1,0 +1,129 @@
+package relay
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"time"
+
+	"github.com/deepagents-slack/slackbot"
+)
+
+// DefaultMaxFollowed is the default safety limit on jobs one replica works
+// at once. Following a run is waiting on a stream, so the real bound is
+// memory: at well under 25 KiB per followed run (measured with
+// cmd/loadbench -runs), 20,000 runs stay within about half a GiB, and a
+// runaway (a runtime that never ends runs) cannot exhaust the process
+// before the runs' MaxRunAge ends them.
+const DefaultMaxFollowed = 20_000
+
+// DefaultPollInterval is how often an idle replica looks for work nobody
+// announced. New work wakes the replica by notification; only takeovers
+// (a lease that ran out: nothing announces that), retries scheduled by
+// another replica and notifications lost while a listener reconnects wait
+// for the poll, and they wait at least a lease TTL or a backoff anyway.
+const DefaultPollInterval = 5 * time.Second
+
+// Wake sources, as counted by Metrics.DispatcherWoken.
+const (
+	WokenLocal  = "local"  // work recorded by this process
+	WokenListen = "listen" // work announced by another process through the store
+	WokenPoll   = "poll"   // the fallback poll
+)
+
+// notify wakes the dispatcher: new work was just recorded, or a job ended
+// and the next job of its conversation may go.
+func (r *Relay) notify() { signal(r.wake) }
+
+// signal leaves a token in a one-slot channel unless one is there.
+func signal(ch chan struct{}) {
+	select {
+	case ch <- struct{}{}:
+	default:
+	}
+}
+
+// Run leases jobs from the store's ledger and works each one in a goroutine
+// of its own until ctx ends, then waits for them: on return every lease
+// this replica held is released so another replica takes over at once.
+func (r *Relay) Run(ctx context.Context) error {
+	var wg sync.WaitGroup
+	if p, ok := r.cfg.Store.(Pruner); ok {
+		wg.Go(func() { r.pruneLoop(ctx, p) })
+	}
+	if r.cfg.Listener != nil {
+		wg.Go(func() { r.listenLoop(ctx, r.cfg.Listener) })
+	}
+	r.dispatch(ctx, &wg)
+	wg.Wait()
+	return nil
+}
+
+// dispatch leases every job that may be worked now, each into a goroutine
+// of its own (at most MaxFollowed at once), then sleeps until woken: by
+// work recorded here, by work another replica announced, or by the
+// fallback poll. The goroutines it starts are added to wg.
+func (r *Relay) dispatch(ctx context.Context, wg *sync.WaitGroup) {
+	slots := make(chan struct{}, r.cfg.MaxFollowed)
+	poll := time.NewTimer(0)
+	defer poll.Stop()
+	for {
+		select {
+		case slots <- struct{}{}:
+		case <-ctx.Done():
+			return
+		}
+		job, leasedAt, err := r.leaseNext(ctx)
+		if err == nil {
+			wg.Go(func() {
+				defer func() { <-slots }()
+				r.work(ctx, job, leasedAt)
+			})
+			continue // more may be ready
+		}
+		<-slots
+		switch {
+		case ctx.Err() != nil:
+			return
+		case !errors.Is(err, slackbot.ErrNoJob):
+			r.log.Error("lease job", "err", err)
+		}
+		poll.Reset(r.cfg.PollInterval)
+		select {
+		case <-ctx.Done():
+			return
+		case <-r.wake:
+			r.metrics.DispatcherWoken(WokenLocal)
+		case <-r.listenWake:
+			r.metrics.DispatcherWoken(WokenListen)
+		case <-poll.C:
+			r.metrics.DispatcherWoken(WokenPoll)
+		}
+	}
+}
+
+// leaseNext leases the next job that may be worked. Shutdown does not cut
+// the request short: a lease the database granted as shutdown began must
+// come back here so that work releases it, instead of being left to
+// expire. leasedAt is when the request began, the earliest time the lease
+// can have been granted.
+func (r *Relay) leaseNext(ctx context.Context) (job slackbot.Job, leasedAt time.Time, err error) {
+	lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	leasedAt = time.Now()
+	job, err = r.cfg.Store.LeaseNextJob(lctx, r.cfg.Owner, r.cfg.LeaseTTL)
+	if err == nil && job.Attempts > 1 {
+		r.metrics.LeaseTakeover()
+	}
+	return job, leasedAt, err
+}
+
+// listenLoop relays the store's announcements of new work to the
+// dispatcher. The store reconnects by itself; an error here means it
+// cannot listen at all, and the fallback poll is all that is left.
+func (r *Relay) listenLoop(ctx context.Context, l JobListener) {
+	err := l.ListenJobs(ctx, func() { signal(r.listenWake) })
+	if err != nil && ctx.Err() == nil {
+		r.log.Warn("cannot listen for new work; polling only", "err", err, "poll_interval", r.cfg.PollInterval)
+	}
+}

@@ -1,0 +1,170 @@
+package relay
+
+import (
+	"context"
+	"crypto/rand"
+	"net/url"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/deepagents-slack/slackbot"
+	"github.com/deepagents-slack/slackbot/internal/agents/agentstest"
+	"github.com/deepagents-slack/slackbot/internal/threadmap"
+)
+
+// wakeCounts counts the dispatcher's wakes by source.
+type wakeCounts struct {
+	nopMetrics
+	mu sync.Mutex
+	n  map[string]int
+}
+
+func (w *wakeCounts) DispatcherWoken(source string) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.n[source]++
+}
+
+func (w *wakeCounts) get(source string) int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.n[source]
+}
+
+// runRelay runs r until the test ends.
+func runRelay(t *testing.T, r *Relay) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = r.Run(ctx)
+	}()
+	t.Cleanup(func() {
+		cancel()
+		<-done
+	})
+}
+
+// awaitJob waits until the job is final; the deadline only keeps a broken
+// dispatcher from hanging the test.
+func awaitJob(t *testing.T, store threadmap.Store, id string) slackbot.Job {
+	t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		j, err := store.Job(t.Context(), id)
+		if err == nil && j.Final() {
+			return j
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("job %s not final: %+v, %v", id, j, err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// A job recorded by this replica wakes its dispatcher at once: with a
+// fallback poll far beyond the test, the run is still answered, and the
+// wake came from the in-process path.
+func TestDispatcherWokenByLocalWork(t *testing.T) {
+	store := openTestStore(t)
+	r, _ := newTestRelay(t, "replica", store, agentstest.Scripted(agentstest.Text("pong")))
+	wakes := &wakeCounts{n: map[string]int{}}
+	r.metrics, r.cfg.PollInterval = wakes, time.Hour
+	runRelay(t, r)
+	ticket := startTestRun(t, r)
+	if j := awaitJob(t, store, ticket.JobID); j.State != slackbot.JobDone {
+		t.Fatalf("job %s: %s", j.State, j.Error)
+	}
+	if wakes.get(WokenLocal) == 0 || wakes.get(WokenPoll) != 0 || wakes.get(WokenListen) != 0 {
+		t.Errorf("wakes %v; want local ones only", wakes.n)
+	}
+}
+
+// A job recorded through another store instance (another replica) wakes
+// this replica's dispatcher through PostgreSQL LISTEN/NOTIFY: the fallback
+// poll never fires during the test, and nothing in this process announced
+// the job.
+func TestDispatcherWokenByAnotherReplica(t *testing.T) {
+	dsn := postgresTestSchema(t)
+	storeA, storeB := openDSN(t, dsn), openDSN(t, dsn)
+	a, _ := newTestRelay(t, "replica-a", storeA, agentstest.Scripted(agentstest.Text("pong")))
+	b, _ := newTestRelay(t, "replica-b", storeB, agentstest.Scripted(agentstest.Text("pong")))
+	wakes := &wakeCounts{n: map[string]int{}}
+	a.metrics, a.cfg.PollInterval = wakes, time.Hour
+	// Wired as cmd/bot wires a PostgreSQL store. b only records: it never
+	// runs.
+	a.cfg.Listener = storeA.(JobListener)
+	runRelay(t, a)
+	// The listener's first wake says it listens; from then on nothing is
+	// missed.
+	for deadline := time.Now().Add(30 * time.Second); wakes.get(WokenListen) == 0; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the dispatcher never began listening")
+		}
+	}
+	ticket := startTestRun(t, b)
+	j := awaitJob(t, storeB, ticket.JobID)
+	if j.State != slackbot.JobDone {
+		t.Fatalf("job %s: %s", j.State, j.Error)
+	}
+	if wakes.get(WokenListen) < 2 || wakes.get(WokenPoll) != 0 {
+		t.Errorf("wakes %v; want the job announced by notification (listen ≥ 2) and no poll", wakes.n)
+	}
+}
+
+func openDSN(t *testing.T, dsn string) threadmap.Store {
+	t.Helper()
+	s, err := threadmap.Open(t.Context(), dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+// postgresTestSchema creates an empty schema on TEST_DATABASE_URL's server
+// for one test and returns a DSN using it; without TEST_DATABASE_URL the
+// test is skipped.
+func postgresTestSchema(t *testing.T) string {
+	t.Helper()
+	base := os.Getenv("TEST_DATABASE_URL")
+	if base == "" {
+		t.Skip("TEST_DATABASE_URL not set: skipping PostgreSQL tests (e.g. TEST_DATABASE_URL=postgres://postgres@127.0.0.1:5432/test?sslmode=disable)")
+	}
+	conn, err := pgx.Connect(t.Context(), base)
+	if err != nil {
+		t.Fatalf("connect to TEST_DATABASE_URL: %v", err)
+	}
+	defer conn.Close(context.Background())
+	schema := "relay_test_" + strings.ToLower(rand.Text()[:12])
+	ident := pgx.Identifier{schema}.Sanitize()
+	if _, err := conn.Exec(t.Context(), "CREATE SCHEMA "+ident); err != nil {
+		t.Fatalf("create schema: %v", err)
+	}
+	t.Cleanup(func() {
+		ctx := context.Background()
+		conn, err := pgx.Connect(ctx, base)
+		if err != nil {
+			t.Errorf("drop schema %s: %v", schema, err)
+			return
+		}
+		defer conn.Close(ctx)
+		if _, err := conn.Exec(ctx, "DROP SCHEMA "+ident+" CASCADE"); err != nil {
+			t.Errorf("drop schema %s: %v", schema, err)
+		}
+	})
+	u, err := url.Parse(base)
+	if err != nil {
+		t.Fatalf("TEST_DATABASE_URL is not a URL: %v", err)
+	}
+	q := u.Query()
+	q.Set("search_path", schema)
+	u.RawQuery = q.Encode()
+	return u.String()
+}
