@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"runtime"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"sync"
@@ -115,6 +116,9 @@ func runStreamingBatch(b *testing.B, runs int, tokens []string, answer string) b
 	toInFlight := time.Since(start)
 	b.StopTimer()
 	heapInFlight := heapInUse()
+	if path := os.Getenv("BENCH_LIVE_HEAPPROFILE"); path != "" {
+		writeHeapProfile(b, path) // what the runs in flight hold
+	}
 	b.StartTimer()
 
 	released := time.Now()
@@ -234,6 +238,25 @@ func replyStats(b *testing.B, s *sim, proxy *bottest.RuntimeProxy, runs int) (pe
 		lat.max = latencies[n-1]
 	}
 	return float64(total) / float64(runs), maxPerReply, lat
+}
+
+func writeHeapProfile(b *testing.B, path string) {
+	f, err := os.Create(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer f.Close()
+	if err := pprof.Lookup("heap").WriteTo(f, 0); err != nil {
+		b.Fatal(err)
+	}
+	g, err := os.Create(path + ".goroutines.txt") // who holds stacks
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer g.Close()
+	if err := pprof.Lookup("goroutine").WriteTo(g, 1); err != nil {
+		b.Fatal(err)
+	}
 }
 
 func heapInUse() uint64 {

@@ -7,6 +7,11 @@
 //
 //	go run ./cmd/loadbench -duration 10s -conns 16
 //	go run ./cmd/loadbench -database 'postgres://postgres@127.0.0.1:5432/test?sslmode=disable'
+//
+// With -runs first it measures instead the memory of following many agent
+// runs at once (see runs.go):
+//
+//	go run ./cmd/loadbench -runs 500,2000,10000
 package main
 
 import (
@@ -44,6 +49,19 @@ type config struct {
 }
 
 func run(args []string, out io.Writer) error {
+	if len(args) > 0 && (strings.HasPrefix(args[0], "-runs") || strings.HasPrefix(args[0], "--runs")) {
+		return runsMain(args, out)
+	}
+	if len(args) > 0 && args[0] == "-serve-runtime" {
+		fs := flag.NewFlagSet("loadbench -serve-runtime", flag.ContinueOnError)
+		fs.Bool("serve-runtime", true, "internal: run as the fake runtime of -runs")
+		h2c := fs.Bool("h2c", true, "")
+		heartbeat := fs.Duration("heartbeat", 10*time.Second, "")
+		if err := fs.Parse(args); err != nil {
+			return err
+		}
+		return serveRuntime(*h2c, *heartbeat)
+	}
 	fs := flag.NewFlagSet("loadbench", flag.ContinueOnError)
 	var c config
 	fs.DurationVar(&c.duration, "duration", 10*time.Second, "measured time per server and path (max 2m)")

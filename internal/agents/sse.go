@@ -48,7 +48,16 @@ type sseReader struct {
 	retry       int // reconnection time in ms from the last valid retry field; -1 if none
 }
 
-const sseInitialBuffer = 4 << 10
+// sseInitialBuffer is where a stream's buffer starts; it doubles for
+// longer lines. Small, because a followed run mostly waits: heartbeats and
+// token events fit, and thousands of idle streams each keep theirs.
+// sseKeepBuffer is the largest buffer kept once everything in it was
+// consumed: one large `values` event must not cost a waiting stream its
+// size for the rest of the run.
+const (
+	sseInitialBuffer = 512
+	sseKeepBuffer    = 16 << 10
+)
 
 func newSSEReader(src io.Reader, maxBytes int) *sseReader {
 	if maxBytes <= 0 {
@@ -179,6 +188,9 @@ func (s *sseReader) fill() {
 	if s.r > 0 {
 		n := copy(s.buf, s.buf[s.r:s.w])
 		s.r, s.w = 0, n
+	}
+	if s.w == 0 && len(s.buf) > sseKeepBuffer {
+		s.buf = nil // start small again; see sseKeepBuffer
 	}
 	if s.w == len(s.buf) {
 		size := max(2*len(s.buf), sseInitialBuffer)

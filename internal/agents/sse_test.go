@@ -323,3 +323,23 @@ func BenchmarkSSEReader(b *testing.B) {
 		}
 	}
 }
+
+// A stream that read one large event and then waits does not keep the
+// large buffer: thousands of waiting streams would each hold theirs.
+func TestSSEReaderReleasesALargeBufferWhenDrained(t *testing.T) {
+	big := strings.Repeat("x", 200<<10)
+	r := newSSEReader(strings.NewReader("data: "+big+"\n\n: heartbeat\n\ndata: small\n\n"), 0)
+	for _, want := range []string{big, "small"} {
+		ev, err := r.Next()
+		if err != nil || ev.Data != want {
+			t.Fatalf("Next = %d bytes, %v; want %d bytes", len(ev.Data), err, len(want))
+		}
+	}
+	// The next read is where a live stream waits.
+	if _, err := r.Next(); err != io.EOF {
+		t.Fatalf("Next = %v; want io.EOF", err)
+	}
+	if len(r.buf) > sseKeepBuffer {
+		t.Errorf("buffer of %d bytes kept while waiting after the large event; want at most %d", len(r.buf), sseKeepBuffer)
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/deepagents-slack/slackbot"
@@ -267,37 +268,45 @@ var errStreamIdle = errors.New("run stream went silent")
 // watchStream closes stream when no byte (event or keep-alive) arrives for
 // StreamIdleTimeout: the caller's read then ends and it rejoins the run or
 // falls back to the thread. The returned func stops the watchdog and
-// reports whether it fired.
+// reports whether it fired. It is a timer, not a goroutine: a replica
+// following thousands of runs pays for each run's watchdog only while the
+// check runs.
 func (r *Relay) watchStream(stream *agents.Stream) (stop func() bool) {
 	idle := r.cfg.StreamIdleTimeout
-	quit := make(chan struct{})
-	fired := make(chan bool, 1)
-	go func() {
-		tick := time.NewTicker(max(idle/4, time.Millisecond))
-		defer tick.Stop()
-		last, lastAt := stream.BytesRead(), time.Now()
-		for {
-			select {
-			case <-quit:
-				fired <- false
-				return
-			case now := <-tick.C:
-				if n := stream.BytesRead(); n != last {
-					last, lastAt = n, now
-					continue
-				}
-				if now.Sub(lastAt) >= idle {
-					stream.Close()
-					<-quit
-					fired <- true
-					return
-				}
-			}
+	every := max(idle/4, time.Millisecond)
+	var (
+		mu      sync.Mutex
+		stopped bool
+		fired   bool
+		t       *time.Timer
+	)
+	last, lastAt := stream.BytesRead(), time.Now()
+	check := func() {
+		mu.Lock()
+		defer mu.Unlock()
+		if stopped {
+			return
 		}
-	}()
+		now := time.Now()
+		switch n := stream.BytesRead(); {
+		case n != last:
+			last, lastAt = n, now
+		case now.Sub(lastAt) >= idle:
+			fired = true
+			stream.Close()
+			return
+		}
+		t.Reset(every)
+	}
+	mu.Lock() // the first check waits for t
+	t = time.AfterFunc(every, check)
+	mu.Unlock()
 	return func() bool {
-		close(quit)
-		return <-fired
+		mu.Lock()
+		defer mu.Unlock()
+		stopped = true
+		t.Stop()
+		return fired
 	}
 }
 
