@@ -137,7 +137,8 @@ func (r *Relay) workCommand(ctx context.Context, log *slog.Logger, job slackbot.
 }
 
 // workRun starts (or resumes) the run of a prompt or resume job, follows it
-// and delivers its outcome.
+// and delivers its outcome: each step below returns early when it ended
+// the job (or this attempt).
 func (r *Relay) workRun(ctx context.Context, log *slog.Logger, job slackbot.Job) error {
 	p, err := decodePayload(job.Payload)
 	if err != nil {
@@ -148,47 +149,20 @@ func (r *Relay) workRun(ctx context.Context, log *slog.Logger, job slackbot.Job)
 	if err != nil {
 		return fmt.Errorf("load conversation: %w", err)
 	}
-	recipient := p.UserID
-	live := r.cfg.Slack.NewLive(job.Key.ChannelID, job.Key.RootTS, slackpost.LiveOptions{
-		RecipientUserID: recipient,
-		RecipientTeamID: cmp.Or(p.UserTeam, job.Key.TeamID), // Slack Connect users belong to their own team
-		ExistingTS:      job.ReplyTS,
-		Streaming:       r.cfg.Streaming,
-		Placeholder:     placeholderFor(job.Kind),
-		Status:          true, // AI-app status in every thread the bot works in
-		FeedbackJobID:   job.ID,
-		StopJobID:       job.ID,
-		CanStop:         r.canStop,
-	})
+	live := r.newLive(job, p)
 	defer live.Close()
 
-	// A previous attempt sent the run start and got no readable answer, or
-	// stopped before it saved the run id: the run may exist. Starting
-	// another would run the prompt twice, so the runtime is asked first
-	// and, if the run is there, it is followed.
-	orphan := false
-	var stream *agents.Stream // the run's own stream, when it was started streaming
-	if job.RunID == "" && job.State == slackbot.JobStarting {
-		runID, started, proven, err := r.findStartedRun(ctx, conv.ThreadID, p, r.runMetadata(conv, p))
-		switch {
-		case err != nil:
-			return err
-		case !proven:
-			log.Warn("cannot tell whether an earlier run start reached the runtime; not starting it again")
-			return r.finishFailed(ctx, &job, p, live, unprovableStartText)
-		case started && runID != "":
-			log.Info("found the run an earlier attempt started", "run_id", runID)
-			job.RunID, job.State = runID, slackbot.JobRunning
-			if err := r.save(ctx, &job); err != nil {
-				return err
-			}
-		case started:
-			orphan = true
-		}
+	orphan, err := r.recoverRunStart(ctx, log, &job, conv, p)
+	if errors.Is(err, errUnprovableStart) {
+		log.Warn("cannot tell whether an earlier run start reached the runtime; not starting it again")
+		return r.finishFailed(ctx, &job, p, live, unprovableStartText)
+	}
+	if err != nil {
+		return err
 	}
 	// The run is followed for at most MaxRunAge from its start, the start
 	// itself included (a runtime that answers a run start and then stays
-	// silent must not hold the worker); then the user is told and the
+	// silent must not hold the job); then the user is told and the
 	// conversation moves on.
 	needStart := job.RunID == "" && !orphan
 	if needStart {
@@ -200,83 +174,19 @@ func (r *Relay) workRun(ctx context.Context, log *slog.Logger, job slackbot.Job)
 	}
 	fctx, fcancel := context.WithDeadline(ctx, started.Add(r.cfg.MaxRunAge))
 	defer fcancel()
+	var stream *agents.Stream // the run's own stream, when it was started streaming
 	if needStart {
-		if job.ReplyTS == "" {
-			if p.Queued {
-				r.unreact(job.Key.ChannelID, p.MessageTS, reactQueued)
-			}
-			r.react(job.Key.ChannelID, p.MessageTS, reactWorking)
-		}
-		ts, err := live.Start(ctx)
-		if err != nil {
-			if slackpost.IsNotInChannel(err) || job.Attempts >= maxAttempts {
-				log.Warn("cannot post in thread; giving up", "err", err)
-				job.State, job.Error = slackbot.JobFailed, err.Error()
-				return r.save(ctx, &job)
-			}
-			return fmt.Errorf("post live reply: %w", err)
-		}
-		// Nothing is sent to the runtime yet: the job is "accepted" until
-		// the run start itself goes out.
-		job.ReplyTS, job.State = ts, slackbot.JobAccepted
-		job.Payload = p.encode()
-		if err := r.saveDone(ctx, &job); err != nil {
+		var ended bool
+		stream, ended, err = r.beginRun(ctx, fctx, log, &job, conv, p, live)
+		if ended || err != nil {
 			return err
 		}
-		seed, err := r.prepareRun(fctx, conv, p)
-		if err != nil {
-			return r.runNotStarted(ctx, log, &job, p, live, err)
-		}
-		job.State = slackbot.JobStarting
-		if err := r.save(ctx, &job); err != nil {
-			return err
-		}
-		var input *agents.Input
-		if p.Resume == nil {
-			input = r.runInput(fctx, log, job, p)
-		}
-		run, err := r.startRun(fctx, log, conv, job, p, seed, input)
-		if err == nil && run.runID == "" {
-			err = fmt.Errorf("run start answered without a run id: %w", agents.ErrOutcomeUnknown)
-		}
-		if err != nil {
-			if errors.Is(err, agents.ErrOutcomeUnknown) {
-				// The request may have reached the runtime: the job stays
-				// "starting" and the next attempt looks for the run.
-				return fmt.Errorf("run start without an answer: %w: %w", errRuntime, err)
-			}
-			return r.runNotStarted(ctx, log, &job, p, live, err)
-		}
-		stream = run.stream
 		if stream != nil {
 			defer stream.Close()
 		}
-		job.RunID, job.State = run.runID, slackbot.JobRunning
-		if err := r.saveDone(ctx, &job); err != nil {
-			return err
-		}
-		r.metrics.RunStarted()
-		// Learn, off the run's path, whether runs can be stopped here before
-		// the Stop button is offered (a no-op once known).
-		if r.cfg.Agents.Capabilities().Cancel == agents.Unknown {
-			r.background(func(ctx context.Context) error {
-				r.cfg.Agents.ProbeCancel(ctx, conv.ThreadID)
-				return nil
-			})
-		}
-		log.Info("run started", "run_id", run.runID, "streaming", stream != nil)
 	}
 	log = log.With("run_id", job.RunID)
-	r.metrics.RunsInFlight(1)
-	defer r.metrics.RunsInFlight(-1)
-
-	var out outcome
-	if orphan {
-		log.Warn("taking over a run start whose run id is unknown; following its thread")
-		out, err = r.awaitRun(fctx, log, job, live, agents.RunView{})
-	} else {
-		out, err = r.follow(fctx, log, &job, live, stream)
-	}
+	out, err := r.followRun(fctx, log, &job, live, stream, orphan)
 	if err != nil && ctx.Err() == nil && fctx.Err() != nil {
 		r.metrics.RunFinished("error")
 		r.metrics.JobGaveUp(gaveUpRunAge, "thread")
@@ -286,16 +196,151 @@ func (r *Relay) workRun(ctx context.Context, log *slog.Logger, job slackbot.Job)
 	if err != nil {
 		return err
 	}
-	if by, ok := r.stoppedBy(ctx, log, job); ok {
-		return r.finishStopped(ctx, log, &job, p, live, by, out)
+	return r.finishRun(ctx, log, &job, conv, p, live, out)
+}
+
+// newLive is the job's live reply in its Slack thread (the one an earlier
+// attempt posted, if any).
+func (r *Relay) newLive(job slackbot.Job, p payload) LiveReply {
+	return r.cfg.Slack.NewLive(job.Key.ChannelID, job.Key.RootTS, slackpost.LiveOptions{
+		RecipientUserID: p.UserID,
+		RecipientTeamID: cmp.Or(p.UserTeam, job.Key.TeamID), // Slack Connect users belong to their own team
+		ExistingTS:      job.ReplyTS,
+		Streaming:       r.cfg.Streaming,
+		Placeholder:     placeholderFor(job.Kind),
+		Status:          true, // AI-app status in every thread the bot works in
+		FeedbackJobID:   job.ID,
+		StopJobID:       job.ID,
+		CanStop:         r.canStop,
+	})
+}
+
+// errUnprovableStart: an earlier run start may or may not have reached a
+// runtime that cannot say which.
+var errUnprovableStart = errors.New("cannot tell whether the run started")
+
+// recoverRunStart handles a previous attempt that sent the run start and
+// got no readable answer, or stopped before it saved the run id: the run
+// may exist. Starting another would run the prompt twice, so the runtime
+// is asked first. A run found with its id is recorded on the job; orphan
+// reports a run that exists but whose id the runtime does not tell, which
+// is then followed through its thread.
+func (r *Relay) recoverRunStart(ctx context.Context, log *slog.Logger, job *slackbot.Job, conv slackbot.Conversation, p payload) (orphan bool, err error) {
+	if job.RunID != "" || job.State != slackbot.JobStarting {
+		return false, nil
+	}
+	runID, started, proven, err := r.findStartedRun(ctx, conv.ThreadID, p, r.runMetadata(conv, p))
+	switch {
+	case err != nil:
+		return false, err
+	case !proven:
+		return false, errUnprovableStart
+	case started && runID != "":
+		log.Info("found the run an earlier attempt started", "run_id", runID)
+		job.RunID, job.State = runID, slackbot.JobRunning
+		return false, r.save(ctx, job)
+	}
+	return started, nil
+}
+
+// beginRun posts the live reply and starts the run, saving the job at each
+// step that cannot be repeated. ended reports that the job (or this
+// attempt) ended here, with err as its result; otherwise the run is
+// started and stream is its own stream, if it was started streaming. fctx
+// bounds the runtime calls by the run's age.
+func (r *Relay) beginRun(ctx, fctx context.Context, log *slog.Logger, job *slackbot.Job, conv slackbot.Conversation, p payload, live LiveReply) (stream *agents.Stream, ended bool, err error) {
+	if job.ReplyTS == "" {
+		if p.Queued {
+			r.unreact(job.Key.ChannelID, p.MessageTS, reactQueued)
+		}
+		r.react(job.Key.ChannelID, p.MessageTS, reactWorking)
+	}
+	ts, err := live.Start(ctx)
+	if err != nil {
+		if slackpost.IsNotInChannel(err) || job.Attempts >= maxAttempts {
+			log.Warn("cannot post in thread; giving up", "err", err)
+			job.State, job.Error = slackbot.JobFailed, err.Error()
+			return nil, true, r.save(ctx, job)
+		}
+		return nil, true, fmt.Errorf("post live reply: %w", err)
+	}
+	// Nothing is sent to the runtime yet: the job is "accepted" until the
+	// run start itself goes out.
+	job.ReplyTS, job.State = ts, slackbot.JobAccepted
+	job.Payload = p.encode()
+	if err := r.saveDone(ctx, job); err != nil {
+		return nil, true, err
+	}
+	seed, err := r.prepareRun(fctx, conv, p)
+	if err != nil {
+		return nil, true, r.runNotStarted(ctx, log, job, p, live, err)
+	}
+	job.State = slackbot.JobStarting
+	if err := r.save(ctx, job); err != nil {
+		return nil, true, err
+	}
+	var input *agents.Input
+	if p.Resume == nil {
+		input = r.runInput(fctx, log, *job, p)
+	}
+	run, err := r.startRun(fctx, log, conv, *job, p, seed, input)
+	if err == nil && run.runID == "" {
+		err = fmt.Errorf("run start answered without a run id: %w", agents.ErrOutcomeUnknown)
+	}
+	if err != nil {
+		if errors.Is(err, agents.ErrOutcomeUnknown) {
+			// The request may have reached the runtime: the job stays
+			// "starting" and the next attempt looks for the run.
+			return nil, true, fmt.Errorf("run start without an answer: %w: %w", errRuntime, err)
+		}
+		return nil, true, r.runNotStarted(ctx, log, job, p, live, err)
+	}
+	job.RunID, job.State = run.runID, slackbot.JobRunning
+	if err := r.saveDone(ctx, job); err != nil {
+		if run.stream != nil {
+			run.stream.Close()
+		}
+		return nil, true, err
+	}
+	r.metrics.RunStarted()
+	// Learn, off the run's path, whether runs can be stopped here before
+	// the Stop button is offered (a no-op once known).
+	if r.cfg.Agents.Capabilities().Cancel == agents.Unknown {
+		r.background(func(ctx context.Context) error {
+			r.cfg.Agents.ProbeCancel(ctx, conv.ThreadID)
+			return nil
+		})
+	}
+	log.Info("run started", "run_id", run.runID, "streaming", run.stream != nil)
+	return run.stream, false, nil
+}
+
+// followRun follows the run to its end: its stream (or a join of it), or,
+// for an orphan, its thread.
+func (r *Relay) followRun(ctx context.Context, log *slog.Logger, job *slackbot.Job, live LiveReply, stream *agents.Stream, orphan bool) (outcome, error) {
+	r.metrics.RunsInFlight(1)
+	defer r.metrics.RunsInFlight(-1)
+	if orphan {
+		log.Warn("taking over a run start whose run id is unknown; following its thread")
+		return r.awaitRun(ctx, log, *job, live, agents.RunView{})
+	}
+	// follow saves the stream's resume point into job as it goes.
+	return r.follow(ctx, log, job, live, stream)
+}
+
+// finishRun brings a followed run's outcome into the thread: stopped,
+// failed, paused for an approval, or answered.
+func (r *Relay) finishRun(ctx context.Context, log *slog.Logger, job *slackbot.Job, conv slackbot.Conversation, p payload, live LiveReply, out outcome) error {
+	if by, ok := r.stoppedBy(ctx, log, *job); ok {
+		return r.finishStopped(ctx, log, job, p, live, by, out)
 	}
 	switch {
 	case out.failure != "":
 		r.metrics.RunFinished("error")
-		return r.finishFailed(ctx, &job, p, live, out.failure)
+		return r.finishFailed(ctx, job, p, live, out.failure)
 	case out.interrupt != nil:
 		r.metrics.RunFinished("interrupted")
-		return r.pause(ctx, log, &job, conv, p, live, out)
+		return r.pause(ctx, log, job, conv, p, live, out)
 	}
 	r.metrics.RunFinished("success")
 	answer := out.answer
@@ -304,21 +349,21 @@ func (r *Relay) workRun(ctx context.Context, log *slog.Logger, job slackbot.Job)
 		// read ends in out.failure instead.
 		answer = "_The agent finished without a written answer._"
 	}
-	err = live.Finish(ctx, answer, job.Delivered, func(delivered int) error {
+	err := live.Finish(ctx, answer, job.Delivered, func(delivered int) error {
 		job.Delivered = delivered
-		return r.saveDone(ctx, &job)
+		return r.saveDone(ctx, job)
 	})
 	if err != nil {
 		return fmt.Errorf("deliver answer: %w", err)
 	}
-	r.shareOutputs(ctx, log, job)
+	r.shareOutputs(ctx, log, *job)
 	job.State = slackbot.JobDone
-	keepAnswer(&job, p, out.answer)
-	if err := r.save(ctx, &job); err != nil {
+	keepAnswer(job, p, out.answer)
+	if err := r.save(ctx, job); err != nil {
 		return err
 	}
 	log.Info("answer delivered", "parts", job.Delivered)
-	r.afterRun(job, p, reactDone)
+	r.afterRun(*job, p, reactDone)
 	return nil
 }
 
