@@ -168,3 +168,46 @@ func TestLoadConfigRuntime(t *testing.T) {
 		})
 	}
 }
+
+// Following runs has no worker cap any more: MAX_FOLLOWED_RUNS is a safety
+// limit, WORKERS is accepted but ignored with a warning, and h2c is only
+// for a cleartext runtime URL.
+func TestLoadConfigFollowedRunsAndH2C(t *testing.T) {
+	tests := []struct {
+		name           string
+		set            map[string]string
+		wantErr        string
+		wantMax        int
+		wantH2C        bool
+		wantDeprecated bool
+	}{
+		{name: "defaults", wantMax: 20000},
+		{name: "limit", set: map[string]string{"MAX_FOLLOWED_RUNS": "500"}, wantMax: 500},
+		{name: "old WORKERS", set: map[string]string{"WORKERS": "32"}, wantMax: 20000, wantDeprecated: true},
+		{name: "bad limit", set: map[string]string{"MAX_FOLLOWED_RUNS": "lots"}, wantErr: `MAX_FOLLOWED_RUNS "lots"`},
+		{name: "h2c", set: map[string]string{"DEEPAGENTS_H2C": "true", "DEEPAGENTS_BASE_URL": "http://runtime:8123"}, wantMax: 20000, wantH2C: true},
+		{name: "h2c over https", set: map[string]string{"DEEPAGENTS_H2C": "true"}, wantErr: "DEEPAGENTS_H2C is for an http://"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			env := validEnv()
+			for k, v := range tc.set {
+				env[k] = v
+			}
+			c, err := loadConfig(envOf(env))
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("err = %v; want it to mention %q", err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if c.MaxFollowedRuns != tc.wantMax || c.H2C != tc.wantH2C || (len(c.Deprecated) > 0) != tc.wantDeprecated {
+				t.Errorf("MaxFollowedRuns %d, H2C %v, Deprecated %q; want %d, %v, deprecated %v",
+					c.MaxFollowedRuns, c.H2C, c.Deprecated, tc.wantMax, tc.wantH2C, tc.wantDeprecated)
+			}
+		})
+	}
+}
