@@ -23,9 +23,9 @@ func TestRestartAfterSIGKILL(t *testing.T) {
 	// (TestUnprovableStartOnManagedSurface shows the honest note otherwise).
 	f := newFakesOn(t, agentstest.AgentServer, answerWith(2*time.Second))
 	db := filepath.Join(t.TempDir(), "bot.db")
-	// Four workers for ten conversations: at the kill, four runs are in
-	// flight and six are accepted but not started.
-	settings := map[string]string{"LEASE_TTL": "1s", "AGENT_RUNTIME": "agent-server"}
+	// At most four runs followed at once for ten conversations: at the
+	// kill, four runs are in flight and six are accepted but not started.
+	settings := map[string]string{"MAX_FOLLOWED_RUNS": "4", "LEASE_TTL": "1s", "AGENT_RUNTIME": "agent-server"}
 	first := startReplica(t, bin, "bot", f, db, settings)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
@@ -39,7 +39,7 @@ func TestRestartAfterSIGKILL(t *testing.T) {
 	}
 	first.kill()
 	if n := f.Runtime.RunsStarted(); n != 4 {
-		t.Fatalf("%d runs started before the kill; want 4 (one per worker)", n)
+		t.Fatalf("%d runs started before the kill; want 4 (MAX_FOLLOWED_RUNS)", n)
 	}
 
 	// The same replica name, as a restarted pod or service keeps it.
