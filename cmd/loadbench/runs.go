@@ -84,7 +84,8 @@ func runsMain(args []string, out io.Writer) error {
 	if *botEnv != "" {
 		c.botEnv = strings.Split(*botEnv, ",")
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	// On a signal the deferred stops end the bot and the runtime too.
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	dir, err := os.MkdirTemp("", "loadbench-runs-")
 	if err != nil {
