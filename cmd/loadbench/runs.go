@@ -91,7 +91,14 @@ func runsMain(args []string, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	defer os.RemoveAll(dir)
+	failed := true
+	defer func() {
+		if failed {
+			fmt.Fprintf(out, "kept %s (the bot's logs and stores)\n", dir)
+			return
+		}
+		os.RemoveAll(dir)
+	}()
 	if c.bot == "" {
 		c.bot = filepath.Join(dir, "bot")
 		if out, err := exec.CommandContext(ctx, "go", "build", "-o", c.bot, "./cmd/bot").CombinedOutput(); err != nil {
@@ -112,6 +119,7 @@ func runsMain(args []string, out io.Writer) error {
 			float64(m.inFlightRSS-m.idleRSS)/1024/float64(n), mib(m.peakRSS), m.toInFlight.Seconds(), m.toAnswered.Seconds(), m.refusals)
 		tw.Flush()
 	}
+	failed = false
 	return nil
 }
 
