@@ -11,10 +11,10 @@ import (
 
 // DefaultMaxFollowed is the default safety limit on jobs one replica works
 // at once. Following a run is waiting on a stream, so the real bound is
-// memory: at well under 25 KiB per followed run (measured with
-// cmd/loadbench -runs), 20,000 runs stay within about half a GiB, and a
-// runaway (a runtime that never ends runs) cannot exhaust the process
-// before the runs' MaxRunAge ends them.
+// memory: at about 65 KiB per followed run (cmd/loadbench -runs, 2,000
+// runs in flight), 20,000 runs take about 1.3 GiB. The limit is there so
+// that a runaway (a runtime that never ends runs, a flood of work) stops at
+// a size a replica's memory limit can be set for, not to pace normal load.
 const DefaultMaxFollowed = 20_000
 
 // DefaultPollInterval is how often an idle replica looks for work nobody
