@@ -119,11 +119,30 @@ func (r *Relay) leaseNext(ctx context.Context) (job slackbot.Job, leasedAt time.
 }
 
 // listenLoop relays the store's announcements of new work to the
-// dispatcher. The store reconnects by itself; an error here means it
-// cannot listen at all, and the fallback poll is all that is left.
+// dispatcher until ctx ends. A listener that stops (PostgreSQL restarted,
+// the connection dropped) is started again after a backoff; meanwhile the
+// fallback poll finds the work, only later.
 func (r *Relay) listenLoop(ctx context.Context, l JobListener) {
-	err := l.ListenJobs(ctx, func() { signal(r.listenWake) })
-	if err != nil && ctx.Err() == nil {
-		r.log.Warn("cannot listen for new work; polling only", "err", err, "poll_interval", r.cfg.PollInterval)
+	const maxBackoff = 30 * time.Second
+	backoff := time.Second
+	for {
+		began := time.Now()
+		err := l.ListenJobs(ctx, func() { signal(r.listenWake) })
+		if ctx.Err() != nil {
+			return
+		}
+		if time.Since(began) > maxBackoff {
+			backoff = time.Second // it listened a while: a fresh failure
+		}
+		r.log.Warn("cannot listen for new work; polling until it listens again",
+			"err", err, "retry_in", backoff, "poll_interval", r.cfg.PollInterval)
+		t := time.NewTimer(backoff)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return
+		case <-t.C:
+		}
+		backoff = min(2*backoff, maxBackoff)
 	}
 }

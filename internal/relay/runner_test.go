@@ -3,6 +3,7 @@ package relay
 import (
 	"context"
 	"crypto/rand"
+	"errors"
 	"net/url"
 	"os"
 	"strings"
@@ -174,4 +175,49 @@ func postgresTestSchema(t *testing.T) string {
 	q.Set("search_path", schema)
 	u.RawQuery = q.Encode()
 	return u.String()
+}
+
+// droppingListener fails its first listen at once (PostgreSQL restarting),
+// then listens: it wakes once and holds until ctx ends.
+type droppingListener struct {
+	mu    sync.Mutex
+	calls int
+}
+
+func (l *droppingListener) ListenJobs(ctx context.Context, wake func()) error {
+	l.mu.Lock()
+	l.calls++
+	first := l.calls == 1
+	l.mu.Unlock()
+	if first {
+		return errors.New("connection refused")
+	}
+	wake()
+	<-ctx.Done()
+	return nil
+}
+
+// A listener that stops is started again: after a dropped connection the
+// replica listens again instead of polling until it restarts.
+func TestListenerStartedAgainAfterItStops(t *testing.T) {
+	r, _ := newTestRelay(t, "replica", openTestStore(t), agentstest.Scripted(agentstest.Text("pong")))
+	l := &droppingListener{}
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		r.listenLoop(ctx, l)
+	}()
+	select {
+	case <-r.listenWake: // only the second listen wakes
+	case <-time.After(30 * time.Second):
+		t.Fatal("the listener was not started again after it stopped")
+	}
+	cancel()
+	<-done
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.calls != 2 {
+		t.Errorf("ListenJobs called %d times; want 2", l.calls)
+	}
 }
