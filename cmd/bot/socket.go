@@ -23,7 +23,7 @@ func newSocketEdge(cfg Config, h *slackhandler.Handler, httpClient *http.Client,
 		slack.OptionAppLevelToken(cfg.AppToken),
 		slack.OptionAPIURL(apiURL),
 		slack.OptionHTTPClient(httpClient))
-	edge, err := slacksocket.New(slacksocket.Config{API: api, Handler: h, Logger: log})
+	edge, err := slacksocket.New(api, h, slacksocket.WithLogger(log))
 	if err != nil {
 		return nil, fmt.Errorf("socket mode: %w", err)
 	}

@@ -44,30 +44,46 @@ type Status struct {
 // Connected reports whether Slack can deliver to this replica now.
 func (s Status) Connected() bool { return s.State == StateConnected }
 
-// Config holds the edge's dependencies.
-type Config struct {
-	// API is a client carrying the app-level token
+// config holds the edge's dependencies and knobs, filled by New's
+// arguments and Options.
+type config struct {
+	// api is a client carrying the app-level token
 	// (slack.OptionAppLevelToken) and the Web API URL.
-	API *slack.Client
-	// Handler turns payloads into Dispatcher calls, as over HTTP.
-	Handler *slackhandler.Handler
-	Logger  *slog.Logger
-	// MaxInFlight bounds envelopes handled at once (default 64).
-	MaxInFlight int
-	// PingInterval is how long Slack may stay silent before the connection
+	api *slack.Client
+	// handler turns payloads into Dispatcher calls, as over HTTP.
+	handler *slackhandler.Handler
+	logger  *slog.Logger
+	// maxInFlight bounds envelopes handled at once (default 64).
+	maxInFlight int
+	// pingInterval is how long Slack may stay silent before the connection
 	// is presumed dead (default slack-go's, 30s).
-	PingInterval time.Duration
-	// MaxBackoff caps the wait between attempts after the client gave up
+	pingInterval time.Duration
+	// maxBackoff caps the wait between attempts after the client gave up
 	// (a refused token, for instance); default 1 minute.
-	MaxBackoff time.Duration
+	maxBackoff time.Duration
 }
+
+// Option sets an optional knob of the edge.
+type Option func(*config)
+
+// WithLogger sets the edge's logger; nil (the default) logs nothing.
+func WithLogger(l *slog.Logger) Option { return func(c *config) { c.logger = l } }
+
+// WithMaxInFlight bounds envelopes handled at once; 0 or less means 64.
+func WithMaxInFlight(n int) Option { return func(c *config) { c.maxInFlight = n } }
+
+// WithPingInterval sets how long Slack may stay silent before the connection is presumed dead; 0 keeps slack-go's 30s.
+func WithPingInterval(d time.Duration) Option { return func(c *config) { c.pingInterval = d } }
+
+// WithMaxBackoff caps the wait between connection attempts; 0 or less means 1 minute.
+func WithMaxBackoff(d time.Duration) Option { return func(c *config) { c.maxBackoff = d } }
 
 // maxEnvelope bounds one incoming message, like the HTTP edge's body limit.
 const maxEnvelope = 1 << 20
 
 // Edge is a running Socket Mode connection.
 type Edge struct {
-	cfg    Config
+	cfg    config
 	log    *slog.Logger
 	client *socketmode.Client
 
@@ -75,34 +91,40 @@ type Edge struct {
 	status Status
 }
 
-// New prepares the edge; Run connects.
-func New(cfg Config) (*Edge, error) {
-	if cfg.API == nil || cfg.Handler == nil {
+// New prepares the edge; Run connects. api is a client carrying the
+// app-level token (slack.OptionAppLevelToken) and the Web API URL; h turns
+// payloads into Dispatcher calls, as over HTTP.
+func New(api *slack.Client, h *slackhandler.Handler, opts ...Option) (*Edge, error) {
+	cfg := config{api: api, handler: h}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	if cfg.api == nil || cfg.handler == nil {
 		return nil, errors.New("slacksocket: API and Handler are required")
 	}
-	if cfg.Handler.Dispatcher == nil {
+	if cfg.handler.Dispatcher == nil {
 		return nil, errors.New("slacksocket: Handler.Dispatcher is nil")
 	}
-	if cfg.Logger == nil {
-		cfg.Logger = slog.New(slog.DiscardHandler)
+	if cfg.logger == nil {
+		cfg.logger = slog.New(slog.DiscardHandler)
 	}
-	if cfg.MaxInFlight <= 0 {
-		cfg.MaxInFlight = 64
+	if cfg.maxInFlight <= 0 {
+		cfg.maxInFlight = 64
 	}
-	if cfg.MaxBackoff <= 0 {
-		cfg.MaxBackoff = time.Minute
+	if cfg.maxBackoff <= 0 {
+		cfg.maxBackoff = time.Minute
 	}
-	opts := []socketmode.Option{
-		socketmode.OptionLog(logOutput{cfg.Logger}),
+	smOpts := []socketmode.Option{
+		socketmode.OptionLog(logOutput{cfg.logger}),
 		socketmode.OptionReadLimit(maxEnvelope),
 	}
-	if cfg.PingInterval > 0 {
-		opts = append(opts, socketmode.OptionPingInterval(cfg.PingInterval))
+	if cfg.pingInterval > 0 {
+		smOpts = append(smOpts, socketmode.OptionPingInterval(cfg.pingInterval))
 	}
 	return &Edge{
 		cfg:    cfg,
-		log:    cfg.Logger,
-		client: socketmode.New(cfg.API, opts...),
+		log:    cfg.logger,
+		client: socketmode.New(cfg.api, smOpts...),
 		status: Status{State: StateConnecting, Since: time.Now()},
 	}, nil
 }
@@ -176,7 +198,7 @@ func (e *Edge) Run(ctx context.Context) error {
 
 func (e *Edge) backoff(n int) time.Duration {
 	d := time.Second << min(n-1, 10)
-	d = min(d, e.cfg.MaxBackoff)
+	d = min(d, e.cfg.maxBackoff)
 	return d/2 + rand.N(d/2+1) // jitter, so replicas do not retry in step
 }
 
@@ -197,7 +219,7 @@ func isAuthError(err error) bool {
 // handleCtx (cancelled at shutdown; the handler's ack deadline still
 // applies) so a slow store cannot hold up the connection.
 func (e *Edge) consume(eventsCtx, handleCtx context.Context) {
-	sem := make(chan struct{}, e.cfg.MaxInFlight)
+	sem := make(chan struct{}, e.cfg.maxInFlight)
 	var inFlight sync.WaitGroup
 	defer inFlight.Wait()
 	for {
@@ -283,7 +305,7 @@ func (e *Edge) handle(ctx context.Context, req *socketmode.Request) {
 	if req.RetryAttempt > 0 {
 		log = log.With("retry_attempt", req.RetryAttempt, "retry_reason", req.RetryReason)
 	}
-	ack, err := e.cfg.Handler.Deliver(context.WithoutCancel(ctx), slackhandler.Delivery{
+	ack, err := e.cfg.handler.Deliver(context.WithoutCancel(ctx), slackhandler.Delivery{
 		Kind:         req.Type,
 		Payload:      req.Payload,
 		RetryAttempt: req.RetryAttempt,

@@ -92,14 +92,10 @@ func (r *recorder) counts() (runs, commands, actions int) {
 func startEdge(t *testing.T, fake *socketfake.Server, token string, d slackhandler.Dispatcher) *slacksocket.Edge {
 	t.Helper()
 	api := slack.New("xoxb-test", slack.OptionAppLevelToken(token), slack.OptionAPIURL(fake.APIURL()))
-	edge, err := slacksocket.New(slacksocket.Config{
-		API: api,
-		Handler: &slackhandler.Handler{
-			Dispatcher: d, BotUserID: "UBOT", SlashCommand: "/agent",
-			AckTimeout: 500 * time.Millisecond, Logger: slog.New(slog.DiscardHandler),
-		},
-		MaxBackoff: 200 * time.Millisecond,
-	})
+	edge, err := slacksocket.New(api, &slackhandler.Handler{
+		Dispatcher: d, BotUserID: "UBOT", SlashCommand: "/agent",
+		AckTimeout: 500 * time.Millisecond, Logger: slog.New(slog.DiscardHandler),
+	}, slacksocket.WithMaxBackoff(200*time.Millisecond))
 	if err != nil {
 		t.Fatal(err)
 	}
