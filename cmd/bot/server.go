@@ -154,14 +154,13 @@ func newService(ctx context.Context, cfg Config, log *slog.Logger) (*service, er
 			"/agent status shows what the bot has learned")
 	}
 
-	h := &slackhandler.Handler{
-		Dispatcher:   rl,
-		BotUserID:    auth.UserID,
-		BotID:        auth.BotID,
-		SlashCommand: cfg.SlashCommand,
-		Logger:       log.With("component", "slackhandler"),
-		Metrics:      m,
-	}
+	h := slackhandler.New(rl,
+		slackhandler.WithBotUserID(auth.UserID),
+		slackhandler.WithBotID(auth.BotID),
+		slackhandler.WithSlashCommand(cfg.SlashCommand),
+		slackhandler.WithLogger(log.With("component", "slackhandler")),
+		slackhandler.WithMetrics(m),
+	)
 	svc := &service{log: log, store: store, relay: rl, slack: h, auth: auth, slackWrites: sched}
 	svc.shuttingDown, svc.startShuttingDown = context.WithCancel(context.Background())
 	r := mux.NewRouter()

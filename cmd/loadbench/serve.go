@@ -149,13 +149,12 @@ func botHandler(ctx context.Context, database string, log *slog.Logger) (http.Ha
 		store.Close()
 		return nil, nil, err
 	}
-	h := &slackhandler.Handler{
-		Dispatcher:   rl,
-		BotUserID:    benchBotUser,
-		SlashCommand: benchCommand,
-		Logger:       log.With("component", "slackhandler"),
-		Metrics:      m,
-	}
+	h := slackhandler.New(rl,
+		slackhandler.WithBotUserID(benchBotUser),
+		slackhandler.WithSlashCommand(benchCommand),
+		slackhandler.WithLogger(log.With("component", "slackhandler")),
+		slackhandler.WithMetrics(m),
+	)
 	r := mux.NewRouter()
 	h.Routes(r, slackhandler.Verifier{Secret: benchSecret, MaxBody: 1 << 20, Logger: log.With("component", "verify")})
 	return r, store, nil

@@ -36,7 +36,7 @@ func (h *Handler) serveCommand(w http.ResponseWriter, r *http.Request) {
 	}
 	log.with(slog.String("command", cmd.Command), slog.String("team", cmd.TeamID),
 		slog.String("channel", cmd.ChannelID), slog.String("user", cmd.UserID))
-	if h.SlashCommand != "" && cmd.Command != h.SlashCommand {
+	if h.slashCommand != "" && cmd.Command != h.slashCommand {
 		log.Warn("slash command not handled by this app")
 		writeJSON(w, http.StatusOK, commandReply{ResponseType: "ephemeral",
 			Text: "Sorry, this app does not handle " + cmd.Command + "."})
@@ -44,7 +44,7 @@ func (h *Handler) serveCommand(w http.ResponseWriter, r *http.Request) {
 	}
 
 	reply, answered := bounded(h, r, func(ctx context.Context) slackbot.Reply {
-		return h.Dispatcher.Command(ctx, cmd)
+		return h.dispatcher.Command(ctx, cmd)
 	})
 	if !answered {
 		// Slack shows an error after 3 s; an empty ack is better, and the

@@ -11,10 +11,8 @@ import (
 )
 
 func newDeliverHandler(d Dispatcher, m Metrics) *Handler {
-	return &Handler{
-		Dispatcher: d, BotUserID: testBotUser, BotID: testBotID, SlashCommand: "/agent",
-		AckTimeout: 200 * time.Millisecond, Logger: discardLogger(), Metrics: m,
-	}
+	return New(d, WithBotUserID(testBotUser), WithBotID(testBotID), WithSlashCommand("/agent"),
+		WithAckTimeout(200*time.Millisecond), WithLogger(discardLogger()), WithMetrics(m))
 }
 
 // Socket Mode payloads go through the HTTP edge's code and come out as the

@@ -50,9 +50,9 @@ type innerType struct {
 // the bot installations the event was delivered for. Authorizations of user
 // tokens name a human and must not silence that human.
 func (h *Handler) botUserIDs(env envelope) []string {
-	ids := []string{h.BotUserID}
+	ids := []string{h.botUserID}
 	for _, a := range env.Authorizations {
-		if a.IsBot && a.UserID != "" && a.UserID != h.BotUserID {
+		if a.IsBot && a.UserID != "" && a.UserID != h.botUserID {
 			ids = append(ids, a.UserID)
 		}
 	}
@@ -86,8 +86,8 @@ func (h *Handler) serveEvent(w http.ResponseWriter, r *http.Request) {
 		h.serveURLVerification(w, body, log)
 	case slackevents.AppRateLimited:
 		log.Warn("slack is rate limiting this app's events", slog.String("team", env.TeamID))
-		if h.Metrics != nil {
-			h.Metrics.AppRateLimited()
+		if h.metrics != nil {
+			h.metrics.AppRateLimited()
 		}
 		ackEmpty(w)
 	case slackevents.CallbackEvent:
@@ -172,8 +172,8 @@ func (h *Handler) noteRetry(header http.Header, log *reqLog) (int, string) {
 	if retryNum > 0 {
 		log.with(slog.Int("retry_num", retryNum), slog.String("retry_reason", retryReason))
 		log.Info("slack redelivered an event")
-		if h.Metrics != nil {
-			h.Metrics.EventRetried(retryNum, retryReason)
+		if h.metrics != nil {
+			h.metrics.EventRetried(retryNum, retryReason)
 		}
 	}
 	return retryNum, retryReason
@@ -229,15 +229,15 @@ func (h *Handler) decodeEvent(event []byte, eventType string, log *reqLog) (deco
 		return ev, true
 	}
 	log.Warn("slack-go could not decode the event; reading the fields the bot needs itself", slog.Any("err", err))
-	if h.Metrics != nil {
-		h.Metrics.EventDecodedByHand(eventType)
+	if h.metrics != nil {
+		h.metrics.EventDecodedByHand(eventType)
 	}
 	var ok bool
 	ev.fields, ev.thread, ev.stop, ev.isMsg, ok = decodeByHand(event, eventType)
 	if !ok {
 		log.Error("event dropped: not even its basic fields could be read")
-		if h.Metrics != nil {
-			h.Metrics.EventDropped(eventType, "undecodable")
+		if h.metrics != nil {
+			h.metrics.EventDropped(eventType, "undecodable")
 		}
 	}
 	return ev, ok
@@ -255,7 +255,7 @@ func (h *Handler) eventWork(ev decodedEvent, eventType string, env envelope, ret
 		}
 		msg.EventID, msg.TeamID = env.EventID, env.TeamID
 		msg.RetryNum, msg.RetryReason = retryNum, retryReason
-		return func(ctx context.Context) error { return h.Dispatcher.Message(ctx, msg) }
+		return func(ctx context.Context) error { return h.dispatcher.Message(ctx, msg) }
 	}
 	if eventType == eventAgentSessionStopped {
 		stop := ev.stop
@@ -264,7 +264,7 @@ func (h *Handler) eventWork(ev decodedEvent, eventType string, env envelope, ret
 			log.Warn("agent_session_stopped without channel, thread or user")
 			return nil
 		}
-		return func(ctx context.Context) error { return h.Dispatcher.AgentSessionStopped(ctx, stop) }
+		return func(ctx context.Context) error { return h.dispatcher.AgentSessionStopped(ctx, stop) }
 	}
 	thread := ev.thread
 	thread.EventID, thread.TeamID = env.EventID, env.TeamID
@@ -273,12 +273,12 @@ func (h *Handler) eventWork(ev decodedEvent, eventType string, env envelope, ret
 		log.Warn("assistant thread event without channel or thread")
 		return nil
 	case eventType == eventAssistantThreadStarted:
-		return func(ctx context.Context) error { return h.Dispatcher.AssistantThreadStarted(ctx, thread) }
+		return func(ctx context.Context) error { return h.dispatcher.AssistantThreadStarted(ctx, thread) }
 	}
 	// assistant_thread_context_changed: the user looked at another channel
 	// while the AI app pane stayed open. The thread's next runs carry it.
 	log.Debug("assistant thread context changed", slog.String("context_channel", thread.ContextChannelID))
-	return func(ctx context.Context) error { return h.Dispatcher.AssistantThreadContextChanged(ctx, thread) }
+	return func(ctx context.Context) error { return h.dispatcher.AssistantThreadContextChanged(ctx, thread) }
 }
 
 // dispatchEvent runs work within the ack timeout and acks the event only if
@@ -443,7 +443,7 @@ func (h *Handler) userMessage(f messageFields, bots []string) (slackbot.Message,
 // ignoreReason says why a message from user/botID must not be dispatched, or "".
 func (h *Handler) ignoreReason(user, botID string, bots []string) string {
 	switch {
-	case botID != "" && h.BotID != "" && botID == h.BotID:
+	case botID != "" && h.botID != "" && botID == h.botID:
 		return "own bot message"
 	case botID != "":
 		return "bot message"

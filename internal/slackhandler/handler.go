@@ -40,44 +40,78 @@ type Metrics interface {
 	EventDropped(eventType, reason string)
 }
 
-// Handler answers Slack's HTTP requests and hands the work to Dispatcher.
-// Set the fields before calling Routes and do not change them afterwards.
+// Handler answers Slack's HTTP requests and hands the work to its
+// Dispatcher. Build it with New; it is not changed afterwards.
 type Handler struct {
-	Dispatcher Dispatcher
-	// BotUserID is the bot's user id (U…): its messages are ignored and its
+	dispatcher Dispatcher
+	// botUserID is the bot's user id (U…): its messages are ignored and its
 	// mention is stripped. The bot user ids in an event's authorizations are
 	// honoured too.
-	BotUserID string
-	// BotID is the bot's bot id (B…), used only to tell the bot's own posts
+	botUserID string
+	// botID is the bot's bot id (B…), used only to tell the bot's own posts
 	// from other bots' in the logs: every message carrying a bot_id is ignored.
-	BotID string
-	// SlashCommand, if set (e.g. "/agent"), is the only command dispatched;
+	botID string
+	// slashCommand, if set (e.g. "/agent"), is the only command dispatched;
 	// others get an ephemeral notice.
-	SlashCommand string
-	// AckTimeout bounds how long each request waits for the Dispatcher;
-	// default DefaultAckTimeout.
-	AckTimeout time.Duration
-	Logger     *slog.Logger // nil logs nothing
-	Metrics    Metrics      // optional
+	slashCommand string
+	// ackLimit bounds how long each request waits for the Dispatcher;
+	// default DefaultAckTimeout (see ackTimeout).
+	ackLimit time.Duration
+	baseLog  *slog.Logger // nil logs nothing (see logger)
+	metrics  Metrics      // optional
 
 	// inflight counts dispatcher calls, which may outlive their request
 	// when they miss the ack (see bounded); Wait waits for them.
 	inflight sync.WaitGroup
 }
 
+// Option sets an optional knob of a Handler.
+type Option func(*Handler)
+
+// WithBotUserID sets the bot's user id (U…), whose messages are ignored and whose mention is stripped.
+func WithBotUserID(id string) Option { return func(h *Handler) { h.botUserID = id } }
+
+// WithBotID sets the bot's bot id (B…), used only to tell its own posts from other bots' in the logs.
+func WithBotID(id string) Option { return func(h *Handler) { h.botID = id } }
+
+// WithSlashCommand makes cmd (e.g. "/agent") the only command dispatched; others get an ephemeral notice.
+func WithSlashCommand(cmd string) Option { return func(h *Handler) { h.slashCommand = cmd } }
+
+// WithAckTimeout bounds how long each request waits for the Dispatcher; 0 or less means DefaultAckTimeout.
+func WithAckTimeout(d time.Duration) Option { return func(h *Handler) { h.ackLimit = d } }
+
+// WithLogger sets the handler's logger; nil (the default) logs nothing.
+func WithLogger(l *slog.Logger) Option { return func(h *Handler) { h.baseLog = l } }
+
+// WithMetrics sets where acks and event outcomes are counted; nil (the default) counts nothing.
+func WithMetrics(m Metrics) Option { return func(h *Handler) { h.metrics = m } }
+
+// New returns a Handler handing the work to d. A nil d is caught by Routes
+// (a panic at startup) and by slacksocket.New (an error), as before.
+func New(d Dispatcher, opts ...Option) *Handler {
+	h := &Handler{dispatcher: d}
+	for _, o := range opts {
+		o(h)
+	}
+	return h
+}
+
+// Dispatcher returns the Dispatcher the handler hands work to.
+func (h *Handler) Dispatcher() Dispatcher { return h.dispatcher }
+
 // Wait waits for the dispatcher calls of requests already answered. Call
 // it once the server stopped taking requests (http.Server.Shutdown, the
 // socket's Run returned) and before what the dispatcher uses is closed.
-// Each call is bounded by AckTimeout, so Wait is too.
+// Each call is bounded by the ack timeout, so Wait is too.
 func (h *Handler) Wait() { h.inflight.Wait() }
 
 // Routes registers the three Slack endpoints on r, each behind v. Methods are
 // not restricted at the router so that v answers wrong methods (405) and the
-// ack metric sees them. It panics if Dispatcher is nil: a wiring mistake
+// ack metric sees them. It panics if the Dispatcher is nil: a wiring mistake
 // that should stop the process at startup, not on Slack's first request.
 func (h *Handler) Routes(r *mux.Router, v Verifier) {
-	if h.Dispatcher == nil {
-		panic("slackhandler: Handler.Dispatcher is nil")
+	if h.dispatcher == nil {
+		panic("slackhandler: Handler's Dispatcher is nil")
 	}
 	r.Handle("/slack/commands", h.observe(RouteCommands, v.Middleware(http.HandlerFunc(h.serveCommand))))
 	r.Handle("/slack/events", h.observe(RouteEvents, v.Middleware(http.HandlerFunc(h.serveEvent))))
@@ -85,8 +119,8 @@ func (h *Handler) Routes(r *mux.Router, v Verifier) {
 }
 
 func (h *Handler) ackTimeout() time.Duration {
-	if h.AckTimeout > 0 {
-		return h.AckTimeout
+	if h.ackLimit > 0 {
+		return h.ackLimit
 	}
 	return DefaultAckTimeout
 }
@@ -96,8 +130,8 @@ func (h *Handler) ackTimeout() time.Duration {
 var discard = slog.New(slog.DiscardHandler)
 
 func (h *Handler) logger() *slog.Logger {
-	if h.Logger != nil {
-		return h.Logger
+	if h.baseLog != nil {
+		return h.baseLog
 	}
 	return discard
 }
@@ -133,14 +167,14 @@ func (l *reqLog) log(level slog.Level, msg string, attrs []slog.Attr) {
 
 // observe reports each response's status and latency to Metrics.
 func (h *Handler) observe(route string, next http.Handler) http.Handler {
-	if h.Metrics == nil {
+	if h.metrics == nil {
 		return next
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		sw := &statusWriter{ResponseWriter: w}
 		next.ServeHTTP(sw, r)
-		h.Metrics.ObserveAck(route, time.Since(start), sw.status())
+		h.metrics.ObserveAck(route, time.Since(start), sw.status())
 	})
 }
 

@@ -169,15 +169,14 @@ func testVerifier() Verifier {
 
 // newTestRouter wires a Handler around d the way main does.
 func newTestRouter(d Dispatcher, m Metrics) *mux.Router {
-	h := &Handler{
-		Dispatcher:   d,
-		BotUserID:    testBotUser,
-		BotID:        testBotID,
-		SlashCommand: "/agent",
-		AckTimeout:   time.Second,
-		Logger:       discardLogger(),
-		Metrics:      m,
-	}
+	h := New(d,
+		WithBotUserID(testBotUser),
+		WithBotID(testBotID),
+		WithSlashCommand("/agent"),
+		WithAckTimeout(time.Second),
+		WithLogger(discardLogger()),
+		WithMetrics(m),
+	)
 	r := mux.NewRouter()
 	h.Routes(r, testVerifier())
 	return r

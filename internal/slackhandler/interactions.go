@@ -58,7 +58,7 @@ func (h *Handler) serveBlockActions(w http.ResponseWriter, r *http.Request, ic *
 	err, answered := bounded(h, r, func(ctx context.Context) error {
 		var errs []error
 		for _, a := range actions {
-			if err := h.Dispatcher.Action(ctx, a); err != nil {
+			if err := h.dispatcher.Action(ctx, a); err != nil {
 				errs = append(errs, fmt.Errorf("action %s: %w", a.ActionID, err))
 			}
 		}
@@ -116,7 +116,7 @@ func (h *Handler) serveViewSubmission(w http.ResponseWriter, r *http.Request, ic
 	}
 	log.with(slog.String("callback_id", v.CallbackID))
 	errs, answered := bounded(h, r, func(ctx context.Context) map[string]string {
-		return h.Dispatcher.ViewSubmission(ctx, v)
+		return h.dispatcher.ViewSubmission(ctx, v)
 	})
 	if !answered {
 		log.Warn("dispatcher did not answer the view submission in time; closing the modal")

@@ -23,7 +23,7 @@ func TestEveryRouteAcksWhenDispatcherHangs(t *testing.T) {
 	block := make(chan struct{})
 	t.Cleanup(func() { close(block) })
 	d := &fakeDispatcher{block: block}
-	h := &Handler{Dispatcher: d, BotUserID: testBotUser, AckTimeout: 20 * time.Millisecond, Logger: discardLogger()}
+	h := New(d, WithBotUserID(testBotUser), WithAckTimeout(20*time.Millisecond), WithLogger(discardLogger()))
 	r := mux.NewRouter()
 	h.Routes(r, testVerifier())
 

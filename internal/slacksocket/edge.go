@@ -102,7 +102,7 @@ func New(api *slack.Client, h *slackhandler.Handler, opts ...Option) (*Edge, err
 	if cfg.api == nil || cfg.handler == nil {
 		return nil, errors.New("slacksocket: API and Handler are required")
 	}
-	if cfg.handler.Dispatcher == nil {
+	if cfg.handler.Dispatcher() == nil {
 		return nil, errors.New("slacksocket: Handler.Dispatcher is nil")
 	}
 	if cfg.logger == nil {

@@ -92,10 +92,9 @@ func (r *recorder) counts() (runs, commands, actions int) {
 func startEdge(t *testing.T, fake *socketfake.Server, token string, d slackhandler.Dispatcher) *slacksocket.Edge {
 	t.Helper()
 	api := slack.New("xoxb-test", slack.OptionAppLevelToken(token), slack.OptionAPIURL(fake.APIURL()))
-	edge, err := slacksocket.New(api, &slackhandler.Handler{
-		Dispatcher: d, BotUserID: "UBOT", SlashCommand: "/agent",
-		AckTimeout: 500 * time.Millisecond, Logger: slog.New(slog.DiscardHandler),
-	}, slacksocket.WithMaxBackoff(200*time.Millisecond))
+	h := slackhandler.New(d, slackhandler.WithBotUserID("UBOT"), slackhandler.WithSlashCommand("/agent"),
+		slackhandler.WithAckTimeout(500*time.Millisecond), slackhandler.WithLogger(slog.New(slog.DiscardHandler)))
+	edge, err := slacksocket.New(api, h, slacksocket.WithMaxBackoff(200*time.Millisecond))
 	if err != nil {
 		t.Fatal(err)
 	}
