@@ -110,35 +110,29 @@ func newService(ctx context.Context, cfg Config, log *slog.Logger) (*service, er
 		}
 		feedback = ls
 	}
-	rl, err := relay.New(relay.Config{
-		LangSmith:     feedback,
-		OutputPrefix:  cfg.OutputPrefix,
-		Store:         store,
-		Listener:      listener,
-		Agents:        runtime,
-		Slack:         relay.PosterSlack{Poster: poster},
-		Policy:        cfg.Policy,
-		Logger:        log.With("component", "relay"),
-		Metrics:       m,
-		SlashCommand:  cfg.SlashCommand,
-		Owner:         cfg.ReplicaName,
-		MaxFollowed:   cfg.MaxFollowedRuns,
-		LeaseTTL:      cfg.LeaseTTL,
-		Reactions:     cfg.Reactions,
-		Streaming:     cfg.Streaming,
-		WebhookURL:    cfg.PublicURL,
-		WebhookSecret: cfg.WebhookSecret(),
-
-		StreamSubgraphs:    cfg.StreamSubgraphs,
-		RetryBase:          cfg.retryBase,
-		PollInterval:       cfg.pollInterval,
-		StreamIdleTimeout:  cfg.StreamIdleTimeout,
-		MaxRunAge:          cfg.MaxRunAge,
-		ThreadContextChars: cfg.ThreadContextChars,
-		FileMaxBytes:       cfg.FileMaxBytes,
-		MessageFilesBytes:  cfg.MessageFilesBytes,
-		Retention:          cfg.Retention,
-	})
+	rl, err := relay.New(store, runtime, relay.PosterSlack{Poster: poster},
+		relay.WithFeedback(feedback),
+		relay.WithOutputPrefix(cfg.OutputPrefix),
+		relay.WithListener(listener),
+		relay.WithPolicy(cfg.Policy),
+		relay.WithLogger(log.With("component", "relay")),
+		relay.WithMetrics(m),
+		relay.WithSlashCommand(cfg.SlashCommand),
+		relay.WithOwner(cfg.ReplicaName),
+		relay.WithMaxFollowed(cfg.MaxFollowedRuns),
+		relay.WithLeaseTTL(cfg.LeaseTTL),
+		relay.WithReactions(cfg.Reactions),
+		relay.WithStreaming(cfg.Streaming),
+		relay.WithWebhook(cfg.PublicURL, cfg.WebhookSecret()),
+		relay.WithStreamSubgraphs(cfg.StreamSubgraphs),
+		relay.WithRetryBase(cfg.retryBase),
+		relay.WithPollInterval(cfg.pollInterval),
+		relay.WithStreamIdleTimeout(cfg.StreamIdleTimeout),
+		relay.WithMaxRunAge(cfg.MaxRunAge),
+		relay.WithThreadContextChars(cfg.ThreadContextChars),
+		relay.WithFileLimits(cfg.FileMaxBytes, cfg.MessageFilesBytes),
+		relay.WithRetention(cfg.Retention),
+	)
 	if err != nil {
 		return fail(err)
 	}

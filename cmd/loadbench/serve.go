@@ -125,11 +125,9 @@ func botHandler(ctx context.Context, database string, log *slog.Logger) (http.Ha
 		return nil, nil, err
 	}
 	api := slack.New("xoxb-loadbench", slack.OptionAPIURL(unreachable+"api/"))
-	rl, err := relay.New(relay.Config{
-		Store:  store,
-		Agents: runtime,
-		Slack:  relay.PosterSlack{Poster: slackpost.New(api, slackpost.WithLogger(log.With("component", "slack")))},
-		Policy: relay.Policy{
+	rl, err := relay.New(store, runtime,
+		relay.PosterSlack{Poster: slackpost.New(api, slackpost.WithLogger(log.With("component", "slack")))},
+		relay.WithPolicy(relay.Policy{
 			DefaultAgent:     "00000000-0000-4000-8000-000000000001",
 			ChannelAgents:    map[string]string{},
 			HeadlessChannels: map[string]bool{},
@@ -137,14 +135,14 @@ func botHandler(ctx context.Context, database string, log *slog.Logger) (http.Ha
 			OpsUsers:         map[string]bool{},
 			ApproverUsers:    map[string]bool{},
 			AllowedChannels:  map[string]bool{},
-		},
-		Logger:       log.With("component", "relay"),
-		Metrics:      m,
-		SlashCommand: benchCommand,
-		Owner:        "loadbench",
-		Reactions:    true,
-		Streaming:    true,
-	})
+		}),
+		relay.WithLogger(log.With("component", "relay")),
+		relay.WithMetrics(m),
+		relay.WithSlashCommand(benchCommand),
+		relay.WithOwner("loadbench"),
+		relay.WithReactions(true),
+		relay.WithStreaming(true),
+	)
 	if err != nil {
 		store.Close()
 		return nil, nil, err

@@ -145,14 +145,12 @@ func TestTakeoverResumesTheStreamFromTheSavedEvent(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		r, err := New(Config{
-			Store:    store,
-			Agents:   client,
-			Slack:    PosterSlack{Poster: slackpost.New(slack.New("xoxb-test", slack.OptionAPIURL(fake.APIURL())))},
-			Policy:   Policy{DefaultAgent: testAgent},
-			Owner:    owner,
-			LeaseTTL: time.Second,
-		})
+		r, err := New(store, client,
+			PosterSlack{Poster: slackpost.New(slack.New("xoxb-test", slack.OptionAPIURL(fake.APIURL())))},
+			WithPolicy(Policy{DefaultAgent: testAgent}),
+			WithOwner(owner),
+			WithLeaseTTL(time.Second),
+		)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -35,14 +35,11 @@ func newCoreEnv(t *testing.T, turns ...fakeTurn) *coreEnv {
 		slack:   newFakeSlack(),
 		clock:   &fakeClock{now: time.Date(2026, 11, 30, 9, 0, 0, 0, time.UTC)},
 	}
-	r, err := New(Config{
-		Store:  e.store,
-		Agents: e.runtime,
-		Slack:  e.slack,
-		Policy: Policy{DefaultAgent: testAgent, AllowedChannels: map[string]bool{coreChannel: true}},
-		Owner:  "unit",
-		Now:    e.clock.Now,
-	})
+	r, err := New(e.store, e.runtime, e.slack,
+		WithPolicy(Policy{DefaultAgent: testAgent, AllowedChannels: map[string]bool{coreChannel: true}}),
+		WithOwner("unit"),
+		WithClock(e.clock.Now),
+	)
 	if err != nil {
 		t.Fatal(err)
 	}

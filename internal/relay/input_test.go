@@ -21,7 +21,7 @@ import (
 func TestFileParts(t *testing.T) {
 	fake := slackfake.New()
 	defer fake.Close()
-	r := &Relay{cfg: Config{
+	r := &Relay{cfg: config{
 		Slack:        PosterSlack{Poster: slackpost.New(slack.New("xoxb-test", slack.OptionAPIURL(fake.APIURL())))},
 		FileMaxBytes: 1000, MessageFilesBytes: 1500,
 	}}
@@ -85,7 +85,7 @@ func TestRunInputBlocks(t *testing.T) {
 		}
 		return c
 	}
-	r := &Relay{cfg: Config{
+	r := &Relay{cfg: config{
 		Slack:        PosterSlack{Poster: slackpost.New(slack.New("xoxb-test", slack.OptionAPIURL(fake.APIURL())))},
 		Agents:       runtime(agents.AgentServer),
 		FileMaxBytes: 1 << 20, MessageFilesBytes: 1 << 20,

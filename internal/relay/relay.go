@@ -14,8 +14,9 @@ import (
 	"github.com/deepagents-slack/slackbot/internal/slackpost"
 )
 
-// Config holds the relay's dependencies and knobs.
-type Config struct {
+// config holds the relay's dependencies and knobs, filled by New's
+// arguments and Options.
+type config struct {
 	Store  Store
 	Agents Runtime
 	Slack  Slack
@@ -91,19 +92,113 @@ type Config struct {
 
 // Relay implements slackhandler.Dispatcher and runs the workers that follow runs.
 type Relay struct {
-	cfg     Config
+	cfg     config
 	log     *slog.Logger
 	metrics Metrics
 	wake    chan struct{} // work recorded by this process
-	// listenWake is work another process announced (Config.Listener).
+	// listenWake is work another process announced (WithListener).
 	listenWake chan struct{}
 	webhooks   *webhookHub
 	courtesy   *courtesy // ordered reactions and AI app status
 	tasks      *tasks    // background work; Close waits for it
 }
 
-// New checks cfg and fills defaults.
-func New(cfg Config) (*Relay, error) {
+// Option sets an optional dependency or knob of the relay. A zero value
+// (0, "", nil) keeps New's default, as the option had not been given.
+type Option func(*config)
+
+// WithListener wakes the idle dispatcher when another process records work in the shared store (PostgreSQL LISTEN/NOTIFY).
+func WithListener(l JobListener) Option { return func(c *config) { c.Listener = l } }
+
+// WithFeedback sends users' 👍/👎 to f (LangSmith) as feedback on runs.
+func WithFeedback(f FeedbackSink) Option { return func(c *config) { c.LangSmith = f } }
+
+// WithPolicy sets the per-channel configuration: which agent answers where, headless and test-run channels, who may do what.
+func WithPolicy(p Policy) Option { return func(c *config) { c.Policy = p } }
+
+// WithLogger sets the relay's logger; nil (the default) logs nothing.
+func WithLogger(l *slog.Logger) Option { return func(c *config) { c.Logger = l } }
+
+// WithMetrics sets where operational counters go; nil (the default) records nothing.
+func WithMetrics(m Metrics) Option { return func(c *config) { c.Metrics = m } }
+
+// WithSlashCommand sets the bot's slash command as users type it (default "/agent").
+func WithSlashCommand(cmd string) Option { return func(c *config) { c.SlashCommand = cmd } }
+
+// WithOwner sets this replica's name in leases (default "bot").
+func WithOwner(name string) Option { return func(c *config) { c.Owner = name } }
+
+// WithMaxFollowed sets the safety limit on jobs this replica works at once (default DefaultMaxFollowed).
+func WithMaxFollowed(n int) Option { return func(c *config) { c.MaxFollowed = n } }
+
+// WithLeaseTTL sets how long a job's lease lasts without renewal (default 30s).
+func WithLeaseTTL(d time.Duration) Option { return func(c *config) { c.LeaseTTL = d } }
+
+// WithPollInterval sets how often an idle replica looks for unannounced work (default DefaultPollInterval).
+func WithPollInterval(d time.Duration) Option { return func(c *config) { c.PollInterval = d } }
+
+// WithReactions marks users' messages when picked up and when answered.
+func WithReactions(on bool) Option { return func(c *config) { c.Reactions = on } }
+
+// WithStreaming tries Slack's chat.startStream for live replies.
+func WithStreaming(on bool) Option { return func(c *config) { c.Streaming = on } }
+
+// WithWebhook gives runs a completion webhook under the bot's public base URL, signed with secret.
+func WithWebhook(baseURL string, secret []byte) Option {
+	return func(c *config) { c.WebhookURL, c.WebhookSecret = baseURL, secret }
+}
+
+// WithStreamSubgraphs asks runtimes for subagents' own events (stream_subgraphs); off by default.
+func WithStreamSubgraphs(on bool) Option { return func(c *config) { c.StreamSubgraphs = on } }
+
+// WithThreadPollMax caps the backoff while polling a thread for its result (default 10s).
+func WithThreadPollMax(d time.Duration) Option { return func(c *config) { c.ThreadPollMax = d } }
+
+// WithRetryBase sets the wait after a job's first failed attempt, doubled for each further one (default 1s).
+func WithRetryBase(d time.Duration) Option { return func(c *config) { c.RetryBase = d } }
+
+// WithStreamIdleTimeout sets how long a run stream may stay silent before it is rejoined (default DefaultStreamIdleTimeout).
+func WithStreamIdleTimeout(d time.Duration) Option {
+	return func(c *config) { c.StreamIdleTimeout = d }
+}
+
+// WithMaxRunAge sets how long a run is followed before the user is told and the worker moves on (default DefaultMaxRunAge).
+func WithMaxRunAge(d time.Duration) Option { return func(c *config) { c.MaxRunAge = d } }
+
+// WithRetention sets how long finished jobs, cards and handled deliveries are kept (default DefaultRetention, at least MinRetention).
+func WithRetention(d time.Duration) Option { return func(c *config) { c.Retention = d } }
+
+// WithOutputPrefix shares the agent's files under prefix (e.g. "/outputs/") with the answer; "" (the default) shares none.
+func WithOutputPrefix(prefix string) Option { return func(c *config) { c.OutputPrefix = prefix } }
+
+// WithOutputLimits bounds the output files shared per answer and each one's size (defaults DefaultOutputMaxFiles, DefaultOutputMaxBytes).
+func WithOutputLimits(maxFiles, maxBytes int) Option {
+	return func(c *config) { c.OutputMaxFiles, c.OutputMaxBytes = maxFiles, maxBytes }
+}
+
+// WithThreadContextChars bounds the earlier thread messages a run starts with (default DefaultThreadContextChars).
+func WithThreadContextChars(n int) Option { return func(c *config) { c.ThreadContextChars = n } }
+
+// WithFileLimits bounds one file shared with a prompt and all files of one message (defaults DefaultFileMaxBytes, DefaultMessageFilesBytes).
+func WithFileLimits(fileMax, messageMax int64) Option {
+	return func(c *config) { c.FileMaxBytes, c.MessageFilesBytes = fileMax, messageMax }
+}
+
+// WithSuggestedPrompts sets the prompts offered when a user opens the bot as an AI app.
+func WithSuggestedPrompts(p []slackpost.Prompt) Option {
+	return func(c *config) { c.SuggestedPrompts = p }
+}
+
+// WithClock sets the clock for what the core records (card, decision, stop, feedback times, retention cut-offs); default time.Now.
+func WithClock(now func() time.Time) Option { return func(c *config) { c.Now = now } }
+
+// New builds a relay over store, runtime and slack (all required), applies
+// opts, and fills the defaults of the knobs left unset.
+func New(store Store, runtime Runtime, slack Slack, opts ...Option) (*Relay, error) {
+	cfg := config{Store: store, Agents: runtime, Slack: slack}
+	for _, o := range opts {
+		o(&cfg)
+	}
 	if cfg.Store == nil || cfg.Agents == nil || cfg.Slack == nil {
 		return nil, errors.New("relay: Store, Agents and Slack are required")
 	}

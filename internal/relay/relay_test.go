@@ -100,7 +100,7 @@ func TestPolicy(t *testing.T) {
 }
 
 func TestWebhookTokens(t *testing.T) {
-	r := &Relay{cfg: Config{WebhookSecret: []byte("secret"), WebhookURL: "https://bot.example.com/"}}
+	r := &Relay{cfg: config{WebhookSecret: []byte("secret"), WebhookURL: "https://bot.example.com/"}}
 	tok := r.webhookToken("msg:C1:1.2")
 	if id, ok := r.keyFromToken(tok); !ok || id != "msg:C1:1.2" {
 		t.Fatalf("round trip: %q %v", id, ok)
@@ -108,7 +108,7 @@ func TestWebhookTokens(t *testing.T) {
 	if got := r.webhookURL("j"); !strings.HasPrefix(got, "https://bot.example.com/agents/webhook/") {
 		t.Errorf("webhook URL %q", got)
 	}
-	other := &Relay{cfg: Config{WebhookSecret: []byte("other")}}
+	other := &Relay{cfg: config{WebhookSecret: []byte("other")}}
 	for _, bad := range []string{"", "x", tok + "0", other.webhookToken("msg:C1:1.2"), strings.Replace(tok, ".", "x.", 1)} {
 		if _, ok := r.keyFromToken(bad); ok {
 			t.Errorf("token %q accepted", bad)

@@ -101,7 +101,7 @@ func TestGiveUpText(t *testing.T) {
 }
 
 func TestRetryDelayIsBounded(t *testing.T) {
-	r := &Relay{cfg: Config{RetryBase: time.Second}}
+	r := &Relay{cfg: config{RetryBase: time.Second}}
 	want := []time.Duration{time.Second, 2 * time.Second, 4 * time.Second}
 	for i, w := range want {
 		if got := r.retryDelay(i + 1); got != w {
@@ -136,7 +136,7 @@ func (s *failingRenewals) RenewLease(context.Context, string, string, time.Durat
 // the lease runs out, so no other worker can take it while it still acts.
 func TestKeepLeaseStopsBeforeTheLeaseRunsOut(t *testing.T) {
 	store := &failingRenewals{}
-	r := &Relay{cfg: Config{Store: store, LeaseTTL: 300 * time.Millisecond}, log: slog.New(slog.DiscardHandler)}
+	r := &Relay{cfg: config{Store: store, LeaseTTL: 300 * time.Millisecond}, log: slog.New(slog.DiscardHandler)}
 	l := &lease{jobID: "j1", owner: "w/t", done: make(chan struct{}), until: time.Now().Add(r.cfg.LeaseTTL - leaseMargin(r.cfg.LeaseTTL))}
 	ctx, cancel := context.WithCancelCause(t.Context())
 	defer cancel(nil)

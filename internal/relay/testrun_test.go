@@ -32,14 +32,12 @@ func newTestRelay(t *testing.T, owner string, store threadmap.Store, script agen
 	}
 	fake := slackfake.New()
 	t.Cleanup(fake.Close)
-	r, err := New(Config{
-		Store:    store,
-		Agents:   client,
-		Slack:    PosterSlack{Poster: slackpost.New(slack.New("xoxb-test", slack.OptionAPIURL(fake.APIURL())))},
-		Policy:   Policy{DefaultAgent: testAgent},
-		Owner:    owner,
-		LeaseTTL: time.Second,
-	})
+	r, err := New(store, client,
+		PosterSlack{Poster: slackpost.New(slack.New("xoxb-test", slack.OptionAPIURL(fake.APIURL())))},
+		WithPolicy(Policy{DefaultAgent: testAgent}),
+		WithOwner(owner),
+		WithLeaseTTL(time.Second),
+	)
 	if err != nil {
 		t.Fatal(err)
 	}
