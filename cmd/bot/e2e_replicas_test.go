@@ -92,17 +92,18 @@ func TestReplicasSurviveSIGKILL(t *testing.T) {
 func TestReplicaSIGTERMHandsOverAtOnce(t *testing.T) {
 	dsn := postgresSchemaDSN(t)
 	bin := buildBot(t)
-	f := newFakes(t, answerWith(3*time.Second))
+	// Runs long enough for B to start while A follows them all.
+	f := newFakes(t, answerWith(10*time.Second))
 	settings := map[string]string{"LEASE_TTL": "5m"}
 	a := startReplica(t, bin, "replica-a", f, dsn, settings)
-	b := startReplica(t, bin, "replica-b", f, dsn, settings)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 
 	const n = 10
 	convs := mentions(f, chGeneral, n)
-	// Only A hears Slack, so A holds most runs (B's idle workers poll the
-	// ledger too) when it is stopped.
+	// Only A runs when Slack's requests arrive, so A holds every run. (A
+	// replica running then would be woken by PostgreSQL's NOTIFY and take
+	// its share: which replica holds how many would be a race.)
 	if err := deliverEverywhere(f, convs, 0, a); err != nil {
 		t.Fatal(err)
 	}
@@ -110,11 +111,12 @@ func TestReplicaSIGTERMHandsOverAtOnce(t *testing.T) {
 	err := bottest.Wait(ctx, func() bool {
 		var err error
 		heldByA, err = pgCount(dsn, `SELECT COUNT(*) FROM jobs WHERE lease_owner LIKE $1::text || '/%' AND state = 'running'`, a.name)
-		return err == nil && heldByA > 0 && f.Runtime.RunsStarted() == n
+		return err == nil && heldByA == n && f.Runtime.RunsStarted() == n
 	})
 	if err != nil {
 		t.Fatalf("replica A did not start the runs: %v", err)
 	}
+	b := startReplica(t, bin, "replica-b", f, dsn, settings)
 	if err := a.terminate(); err != nil {
 		t.Fatalf("replica A after SIGTERM: %v\n%s", err, a.logTail(20))
 	}
