@@ -8,7 +8,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -24,6 +23,7 @@ import (
 	"github.com/deepagents-slack/slackbot/internal/agents/agentstest"
 	"github.com/deepagents-slack/slackbot/internal/bottest"
 	"github.com/deepagents-slack/slackbot/internal/slackpost/slackfake"
+	"github.com/deepagents-slack/slackbot/internal/threadmap/storetest"
 )
 
 // This file runs the bot as real processes ("bot serve") against fakes that
@@ -382,46 +382,9 @@ func checkExactlyOnce(t *testing.T, f *bottest.World, channel string, convs []co
 	}
 }
 
-// postgresSchemaDSN creates an empty schema on TEST_DATABASE_URL's server,
-// dropped when the test ends, and returns a DSN whose search_path points at
-// it. Without TEST_DATABASE_URL the test is skipped.
-func postgresSchemaDSN(t *testing.T) string {
-	t.Helper()
-	base := os.Getenv("TEST_DATABASE_URL")
-	if base == "" {
-		t.Skip("TEST_DATABASE_URL not set: skipping the PostgreSQL replica tests (e.g. TEST_DATABASE_URL=postgres://postgres@127.0.0.1:5432/test?sslmode=disable)")
-	}
-	schema := fmt.Sprintf("bot_e2e_%d_%d", os.Getpid(), time.Now().UnixNano())
-	if err := pgExec(base, "CREATE SCHEMA "+schema); err != nil {
-		t.Fatalf("create schema: %v", err)
-	}
-	t.Cleanup(func() {
-		if err := pgExec(base, "DROP SCHEMA IF EXISTS "+schema+" CASCADE"); err != nil {
-			t.Errorf("drop schema %s: %v", schema, err)
-		}
-	})
-	u, err := url.Parse(base)
-	if err != nil {
-		t.Fatalf("TEST_DATABASE_URL is not a URL: %v", err)
-	}
-	q := u.Query()
-	q.Set("search_path", schema)
-	u.RawQuery = q.Encode()
-	return u.String()
-}
-
-// pgExec runs one statement on the database named by dsn.
-func pgExec(dsn, sql string) error {
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	conn, err := pgx.Connect(ctx, dsn)
-	if err != nil {
-		return err
-	}
-	defer conn.Close(context.Background())
-	_, err = conn.Exec(ctx, sql)
-	return err
-}
+// postgresSchemaDSN is an empty schema of its own for one process test,
+// shared by the replicas it starts.
+func postgresSchemaDSN(t *testing.T) string { return storetest.PostgresSchema(t, "bot_e2e") }
 
 // pgCount runs a COUNT query on the database named by dsn.
 func pgCount(dsn, sql string, args ...any) (int, error) {

@@ -2,20 +2,15 @@ package relay
 
 import (
 	"context"
-	"crypto/rand"
 	"errors"
-	"net/url"
-	"os"
-	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-
 	"github.com/deepagents-slack/slackbot"
 	"github.com/deepagents-slack/slackbot/internal/agents/agentstest"
 	"github.com/deepagents-slack/slackbot/internal/threadmap"
+	"github.com/deepagents-slack/slackbot/internal/threadmap/storetest"
 )
 
 // wakeCounts counts the dispatcher's wakes by source.
@@ -136,46 +131,8 @@ func openDSN(t *testing.T, dsn string) threadmap.Store {
 	return s
 }
 
-// postgresTestSchema creates an empty schema on TEST_DATABASE_URL's server
-// for one test and returns a DSN using it; without TEST_DATABASE_URL the
-// test is skipped.
-func postgresTestSchema(t *testing.T) string {
-	t.Helper()
-	base := os.Getenv("TEST_DATABASE_URL")
-	if base == "" {
-		t.Skip("TEST_DATABASE_URL not set: skipping PostgreSQL tests (e.g. TEST_DATABASE_URL=postgres://postgres@127.0.0.1:5432/test?sslmode=disable)")
-	}
-	conn, err := pgx.Connect(t.Context(), base)
-	if err != nil {
-		t.Fatalf("connect to TEST_DATABASE_URL: %v", err)
-	}
-	defer conn.Close(context.Background())
-	schema := "relay_test_" + strings.ToLower(rand.Text()[:12])
-	ident := pgx.Identifier{schema}.Sanitize()
-	if _, err := conn.Exec(t.Context(), "CREATE SCHEMA "+ident); err != nil {
-		t.Fatalf("create schema: %v", err)
-	}
-	t.Cleanup(func() {
-		ctx := context.Background()
-		conn, err := pgx.Connect(ctx, base)
-		if err != nil {
-			t.Errorf("drop schema %s: %v", schema, err)
-			return
-		}
-		defer conn.Close(ctx)
-		if _, err := conn.Exec(ctx, "DROP SCHEMA "+ident+" CASCADE"); err != nil {
-			t.Errorf("drop schema %s: %v", schema, err)
-		}
-	})
-	u, err := url.Parse(base)
-	if err != nil {
-		t.Fatalf("TEST_DATABASE_URL is not a URL: %v", err)
-	}
-	q := u.Query()
-	q.Set("search_path", schema)
-	u.RawQuery = q.Encode()
-	return u.String()
-}
+// postgresTestSchema is an empty schema of its own for one relay test.
+func postgresTestSchema(t *testing.T) string { return storetest.PostgresSchema(t, "relay_test") }
 
 // droppingListener fails its first listen at once (PostgreSQL restarting),
 // then listens: it wakes once and holds until ctx ends.

@@ -2,11 +2,9 @@ package threadmap_test
 
 import (
 	"context"
-	"crypto/rand"
 	"database/sql"
 	"errors"
 	"fmt"
-	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -57,46 +55,8 @@ func openStore(t *testing.T, dsn string, now func() time.Time) threadmap.Store {
 	return s
 }
 
-// postgresSchema creates an empty schema for one test on the server named
-// by TEST_DATABASE_URL, drops it when the test ends, and returns a DSN whose
-// search_path points at it.
-func postgresSchema(t *testing.T) string {
-	t.Helper()
-	base := os.Getenv("TEST_DATABASE_URL")
-	if base == "" {
-		t.Skip("TEST_DATABASE_URL not set: skipping PostgreSQL store tests")
-	}
-	conn, err := pgx.Connect(t.Context(), base)
-	if err != nil {
-		t.Fatalf("connect to TEST_DATABASE_URL: %v", err)
-	}
-	defer conn.Close(context.Background())
-	schema := "threadmap_test_" + strings.ToLower(rand.Text()[:12])
-	ident := pgx.Identifier{schema}.Sanitize()
-	if _, err := conn.Exec(t.Context(), "CREATE SCHEMA "+ident); err != nil {
-		t.Fatalf("create schema: %v", err)
-	}
-	t.Cleanup(func() {
-		ctx := context.Background()
-		conn, err := pgx.Connect(ctx, base)
-		if err != nil {
-			t.Errorf("drop schema %s: %v", schema, err)
-			return
-		}
-		defer conn.Close(ctx)
-		if _, err := conn.Exec(ctx, "DROP SCHEMA "+ident+" CASCADE"); err != nil {
-			t.Errorf("drop schema %s: %v", schema, err)
-		}
-	})
-	u, err := url.Parse(base)
-	if err != nil {
-		t.Fatalf("TEST_DATABASE_URL is not a URL: %v", err)
-	}
-	q := u.Query()
-	q.Set("search_path", schema)
-	u.RawQuery = q.Encode()
-	return u.String()
-}
+// postgresSchema is an empty schema of its own for one store test.
+func postgresSchema(t *testing.T) string { return storetest.PostgresSchema(t, "threadmap_test") }
 
 func TestOpenPicksBackend(t *testing.T) {
 	dir := t.TempDir()
