@@ -312,6 +312,13 @@ func TestCoreStopPermission(t *testing.T) {
 	if err != nil || st.StoppedBy != coreStarter || !st.StoppedAt.Equal(e.clock.Now()) {
 		t.Errorf("stop %+v, %v; want the starter's, at the clock's time", st, err)
 	}
+	// Once the worker wrapped the stopped run up, a late repeat of the
+	// click is still told who stopped it, not that the run finished.
+	job.State = slackbot.JobDone
+	if err := e.store.UpdateJob(ctx, job); err != nil {
+		t.Fatal(err)
+	}
+	click(coreStarter, "<@"+coreStarter+"> already stopped this run.")
 }
 
 // The review modal decides a card too, and its errors name the modal's blocks.

@@ -40,6 +40,11 @@ func (r *Relay) stop(ctx context.Context, jobID, user, via string) (stopResult, 
 	case err != nil:
 		return stopResult{}, fmt.Errorf("load job to stop: %w", err)
 	case job.Final():
+		// A second click that arrives after the stopped run was wrapped
+		// up is still a repeat of the stop, not news that the run ended.
+		if st, err := r.cfg.Store.StopOf(ctx, job.ID); err == nil && st.RunID == job.RunID {
+			return stopResult{text: "<@" + st.StoppedBy + "> already stopped this run.", again: st.StoppedBy == user}, nil
+		}
 		return stopResult{text: alreadyFinishedText}, nil
 	case job.State == slackbot.JobPaused:
 		return stopResult{text: "This run is waiting for an approval; reject the request to stop it."}, nil
