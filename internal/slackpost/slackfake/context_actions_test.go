@@ -1,8 +1,6 @@
 package slackfake_test
 
 import (
-	"encoding/json"
-	"net/url"
 	"strings"
 	"testing"
 
@@ -35,22 +33,6 @@ func TestContextActionsBlock(t *testing.T) {
 		{"no elements", []slack.Block{slack.NewContextActionsBlock("")}, "[json-pointer:/blocks/0/elements]"},
 	}
 	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			fake, _ := newClient(t)
-			raw, _ := json.Marshal(tt.blocks)
-			body := postRaw(t, fake, "chat.postMessage", url.Values{"channel": {channel}, "text": {"x"}, "blocks": {string(raw)}})
-			if tt.want == "" {
-				if !body.OK {
-					t.Fatalf("rejected: %+v", body)
-				}
-				return
-			}
-			if body.OK || body.Error != "invalid_blocks" {
-				t.Fatalf("answer = %+v, want invalid_blocks", body)
-			}
-			if !strings.Contains(strings.Join(body.Errors, "\n"), tt.want) {
-				t.Errorf("errors %q do not mention %q", body.Errors, tt.want)
-			}
-		})
+		t.Run(tt.name, func(t *testing.T) { checkBlocksVerdict(t, tt.blocks, tt.want) })
 	}
 }

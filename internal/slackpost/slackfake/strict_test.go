@@ -34,23 +34,7 @@ func TestElementLimits(t *testing.T) {
 		{"input in a message", []slack.Block{slack.NewInputBlock("in", slack.NewTextBlockObject(slack.PlainTextType, "l", false, false), nil, slack.NewPlainTextInputBlockElement(nil, "v"))}, "unsupported type: input"},
 	}
 	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			fake, _ := newClient(t)
-			raw, _ := json.Marshal(tt.blocks)
-			body := postRaw(t, fake, "chat.postMessage", url.Values{"channel": {channel}, "text": {"x"}, "blocks": {string(raw)}})
-			if tt.want == "" {
-				if !body.OK {
-					t.Fatalf("rejected: %+v", body)
-				}
-				return
-			}
-			if body.OK || body.Error != "invalid_blocks" {
-				t.Fatalf("answer = %+v, want invalid_blocks", body)
-			}
-			if !strings.Contains(strings.Join(body.Errors, "\n"), tt.want) {
-				t.Errorf("errors %q do not mention %q", body.Errors, tt.want)
-			}
-		})
+		t.Run(tt.name, func(t *testing.T) { checkBlocksVerdict(t, tt.blocks, tt.want) })
 	}
 }
 
@@ -271,5 +255,26 @@ func TestBroadcastsAreRecorded(t *testing.T) {
 	fake.Reset()
 	if len(fake.Broadcasts()) != 0 || len(fake.Calls()) != 0 {
 		t.Error("Reset kept state")
+	}
+}
+
+// checkBlocksVerdict posts blocks in a message and checks the fake's answer:
+// accepted when want is "", else invalid_blocks with an error naming want.
+func checkBlocksVerdict(t *testing.T, blocks []slack.Block, want string) {
+	t.Helper()
+	fake, _ := newClient(t)
+	raw, _ := json.Marshal(blocks)
+	body := postRaw(t, fake, "chat.postMessage", url.Values{"channel": {channel}, "text": {"x"}, "blocks": {string(raw)}})
+	if want == "" {
+		if !body.OK {
+			t.Fatalf("rejected: %+v", body)
+		}
+		return
+	}
+	if body.OK || body.Error != "invalid_blocks" {
+		t.Fatalf("answer = %+v, want invalid_blocks", body)
+	}
+	if !strings.Contains(strings.Join(body.Errors, "\n"), want) {
+		t.Errorf("errors %q do not mention %q", body.Errors, want)
 	}
 }
