@@ -429,10 +429,12 @@ func TestLiveOnDocumentedSurface(t *testing.T) {
 		}
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
+			logs := &lockedBuffer{}
 			e := newLiveEnv(t, envSetup{
 				script:      agentstest.Scripted(agentstest.Pause(300*time.Millisecond), agentstest.Text(wordTokens(liveAnswer)...)),
 				runtimeOpts: []agentstest.Option{agentstest.WithSurface(agentstest.ManagedDocumented)},
 				webhook:     webhook,
+				log:         newLogger(logs, "debug"),
 			})
 			root := e.ask(userAnna, chGeneral, "summarize the incident")
 			if got := bottest.MarkdownOf(e.onlyReply(root)); got != liveAnswer {
@@ -447,8 +449,8 @@ func TestLiveOnDocumentedSurface(t *testing.T) {
 					joins++
 				}
 			}
-			if streamed != 1 || joins != 0 {
-				t.Errorf("%d streamed runs and %d joins, want the run streamed once and no join", streamed, joins)
+			if streamed != 1 || joins > 1 || (joins == 1 && !droppedByTransport(t, logs)) {
+				t.Errorf("%d streamed runs and %d joins, want the run streamed once and no join\nruntime requests: %+v", streamed, joins, e.Proxy.Requests())
 			}
 			runs := e.Runtime.Runs()
 			if len(runs) != 1 {
@@ -491,6 +493,23 @@ func TestLiveOnDocumentedSurface(t *testing.T) {
 			}
 		})
 	}
+}
+
+// droppedByTransport reports whether the bot logged that its run stream
+// broke with a read error (the connection, not the runtime, ended it): only
+// then is one join attempt right on a surface without run joins. Seen once
+// in CI under heavy load; a stream that ended cleanly without `end`, or a
+// join without a logged drop, is a bug.
+func droppedByTransport(t *testing.T, logs *lockedBuffer) bool {
+	t.Helper()
+	for _, l := range logs.lines() {
+		if l["msg"] == "run stream dropped" {
+			readErr, _ := l["read_err"].(string)
+			t.Logf("run stream dropped (read_err %q, last_event_id %v)", readErr, l["last_event_id"])
+			return readErr != ""
+		}
+	}
+	return false
 }
 
 // TestLiveLongStreamedAnswerWithTable: a 60,000-character answer with code
