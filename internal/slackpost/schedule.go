@@ -103,6 +103,7 @@ type Scheduler struct {
 
 	mu      sync.Mutex
 	lanes   map[string]*lane
+	made    int // lanes made since the last sweep of lanes at rest
 	seq     uint64
 	closing bool          // Close began: progress is refused
 	closed  bool          // Close returned: everything is refused
@@ -166,10 +167,38 @@ func (s *Scheduler) laneFor(w Write, now time.Time) *lane {
 	}
 	ln := s.lanes[name]
 	if ln == nil {
+		if s.made++; s.made >= sweepEvery {
+			s.made = 0
+			s.sweep(now)
+		}
 		ln = &lane{tokens: capacity, capacity: capacity, rate: rate, last: now, byKey: map[string]*ticket{}, changed: make(chan struct{})}
 		s.lanes[name] = ln
 	}
 	return ln
+}
+
+// sweepEvery is how many lanes are made between two sweeps of the lanes
+// at rest: a bot posting in thousands of channels keeps only the lanes
+// that still pace something, at an amortized cost per new lane.
+const sweepEvery = 256
+
+// sweep drops the lanes at rest. Callers hold s.mu.
+func (s *Scheduler) sweep(now time.Time) {
+	for name, ln := range s.lanes {
+		if ln.atRest(now) {
+			delete(s.lanes, name)
+		}
+	}
+}
+
+// atRest reports whether the lane is as a new one would be: nothing waits,
+// no pause, a full bucket. Dropping it then changes nothing, and no caller
+// holds it: a write that leaves the queue looks its lane up again (pause).
+func (ln *lane) atRest(now time.Time) bool {
+	if ln.head() != nil || now.Before(ln.pausedUntil) {
+		return false
+	}
+	return ln.capacity == 0 || ln.tokens+max(now.Sub(ln.last).Seconds(), 0)*ln.rate >= ln.capacity
 }
 
 // signal wakes the lane's waiters.

@@ -348,3 +348,55 @@ func TestLiveFinishGoesBeforeItsWaitingProgress(t *testing.T) {
 		t.Errorf("the update showed %q, want the answer", got)
 	}
 }
+
+// TestSchedulerSweepsLanesAtRest: a bot that posted once in many channels
+// does not keep a lane per channel forever; a lane still pacing (spent
+// tokens, a pause with a write waiting it out) survives the sweep.
+func TestSchedulerSweepsLanesAtRest(t *testing.T) {
+	h := newSchedHarness(t)
+	post := func(channel string) {
+		t.Helper()
+		w := Write{Method: "chat.postMessage", Channel: channel, Priority: PriorityFinal, Call: func(context.Context) error { return nil }}
+		if err := h.s.Do(context.Background(), w); err != nil {
+			t.Fatal(err)
+		}
+	}
+	lanes := func() map[string]bool {
+		h.s.mu.Lock()
+		defer h.s.mu.Unlock()
+		names := map[string]bool{}
+		for name := range h.s.lanes {
+			names[name] = true
+		}
+		return names
+	}
+	for range postMessageBurst { // CBUSY's allowance is spent
+		post("CBUSY")
+	}
+	paused := h.start(h.write("chat.update", PriorityFinal, "", "update", &slack.RateLimitedError{RetryAfter: time.Minute}))
+	h.queued(1)
+	for i := range sweepEvery {
+		post(fmt.Sprintf("CA%04d", i)) // one token spent each: not at rest yet
+	}
+	if got := len(lanes()); got != sweepEvery+2 {
+		t.Fatalf("%d lanes, want %d: a lane with a spent token is not at rest", got, sweepEvery+2)
+	}
+	// Two seconds refill the CA lanes (one token each), not CBUSY's five.
+	h.clk.Advance(2 * time.Second)
+	for i := range sweepEvery {
+		post(fmt.Sprintf("CB%04d", i))
+	}
+	got := lanes()
+	for name := range got {
+		if strings.HasPrefix(name, "chat.postMessage CA") {
+			t.Fatalf("lane %q at rest was kept (%d lanes)", name, len(got))
+		}
+	}
+	if !got["chat.postMessage CBUSY"] || !got["chat.update"] {
+		t.Errorf("lanes still pacing were swept: CBUSY %v, chat.update %v", got["chat.postMessage CBUSY"], got["chat.update"])
+	}
+	h.clk.Advance(time.Minute)
+	if err := receive(t, paused); err != nil {
+		t.Fatalf("paused write = %v, want it sent after the pause", err)
+	}
+}
