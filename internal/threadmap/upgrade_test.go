@@ -110,6 +110,23 @@ func TestSQLiteUpgradeKeepsData(t *testing.T) {
 	if n, want := countMigrations(t, path), migrationCount(t, "sqlite"); n != want {
 		t.Errorf("schema_migrations has %d rows after the upgrade; want %d", n, want)
 	}
+	db, err = sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var parent string
+	if err := db.QueryRowContext(t.Context(), `SELECT "table" FROM pragma_foreign_key_list('cards')`).Scan(&parent); err != nil || parent != "jobs" {
+		t.Errorf("cards references %q, %v; want jobs", parent, err)
+	}
+	rows, err := db.QueryContext(t.Context(), `PRAGMA foreign_key_check`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	if rows.Next() {
+		t.Error("PRAGMA foreign_key_check reports rows without their parent after the upgrade")
+	}
 }
 
 func TestPostgresUpgradeKeepsData(t *testing.T) {
@@ -151,6 +168,9 @@ func checkUpgraded(t *testing.T, s threadmap.Store) {
 	}
 	if c, err := s.Card(ctx, "card-a1"); err != nil || c.JobID != "a1" {
 		t.Errorf("Card = %+v, %v; want job a1", c, err)
+	}
+	if err := s.SaveCard(ctx, slackbot.Card{ID: "card-x", JobID: "no-such-job", Key: slackbot.Key{TeamID: "T1", ChannelID: "C1", RootTS: "1.0"}}); err == nil {
+		t.Error("SaveCard for a job that does not exist succeeded; want the foreign key to refuse it")
 	}
 	if ok, err := s.ClaimDelivery(ctx, "Ev1"); err != nil || ok {
 		t.Errorf("ClaimDelivery(Ev1) = %v, %v; want false (claimed before the upgrade)", ok, err)
