@@ -2,6 +2,7 @@ package threadmap_test
 
 import (
 	"database/sql"
+	"errors"
 	"fmt"
 	"path/filepath"
 	"sync/atomic"
@@ -122,6 +123,71 @@ func BenchmarkRecordConcurrent(b *testing.B) {
 			})
 			if err != nil || !r.JobAdded {
 				b.Fatalf("Record = %+v, %v", r, err)
+			}
+		}
+	})
+}
+
+// BenchmarkOpenWorkLookups measures the reads that find a thread's open
+// work (the count on a reply's ack path, a thread's current job, leasing)
+// with 10,000 open jobs of distinct threads and 10,000 finished ones, as a
+// replica following thousands of runs holds: they scan the open jobs'
+// covering index (migration 0006) rather than look the thread up.
+func BenchmarkOpenWorkLookups(b *testing.B) {
+	const open = 10_000
+	s, err := threadmap.Open(b.Context(), filepath.Join(b.TempDir(), "bench.db"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	recs := make([]slackbot.Record, 0, 200)
+	for i := range 2 * open {
+		k := slackbot.Key{TeamID: "T1", ChannelID: "C1", RootTS: fmt.Sprintf("1700000000.%06d", i)}
+		state := slackbot.JobAccepted
+		if i%2 == 1 {
+			state = slackbot.JobDone
+		}
+		recs = append(recs, slackbot.Record{Job: &slackbot.Job{ID: "msg:" + k.RootTS, Key: k, Kind: "prompt", State: state}})
+		if len(recs) == cap(recs) {
+			if _, errs := threadmap.RecordGroup(s, recs); errors.Join(errs...) != nil {
+				b.Fatal(errors.Join(errs...))
+			}
+			recs = recs[:0]
+		}
+	}
+	// The newest thread: its job is last in the index.
+	last := slackbot.ThreadID(slackbot.Key{TeamID: "T1", ChannelID: "C1", RootTS: fmt.Sprintf("1700000000.%06d", 2*open-2)})
+	b.Run("UnfinishedJobs", func(b *testing.B) {
+		for b.Loop() {
+			if n, err := s.UnfinishedJobs(b.Context(), last); err != nil || n != 1 {
+				b.Fatalf("UnfinishedJobs = %d, %v", n, err)
+			}
+		}
+	})
+	b.Run("CurrentJob", func(b *testing.B) {
+		for b.Loop() {
+			if _, err := s.CurrentJob(b.Context(), last); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	// Every open job leased, then a new one: each lease walks the leased
+	// ones first, as a replica holding that many runs does.
+	for range open {
+		if _, err := s.LeaseNextJob(b.Context(), "w1", time.Hour); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.Run("LeaseNextJob", func(b *testing.B) {
+		n := 0
+		for b.Loop() {
+			n++
+			k := slackbot.Key{TeamID: "T1", ChannelID: "C2", RootTS: fmt.Sprint(n)}
+			if _, err := s.AddJob(b.Context(), slackbot.Job{ID: "msg:C2:" + k.RootTS, Key: k, Kind: "prompt", State: slackbot.JobAccepted}); err != nil {
+				b.Fatal(err)
+			}
+			if _, err := s.LeaseNextJob(b.Context(), "w1", time.Hour); err != nil {
+				b.Fatal(err)
 			}
 		}
 	})
