@@ -101,6 +101,7 @@ type Relay struct {
 	webhooks   *webhookHub
 	courtesy   *courtesy // ordered reactions and AI app status
 	tasks      *tasks    // background work; Close waits for it
+	leases     *leaseKeeper
 }
 
 // Option sets an optional dependency or knob of the relay. A zero value
@@ -262,7 +263,7 @@ func New(store Store, runtime Runtime, slack Slack, opts ...Option) (*Relay, err
 		m = nopMetrics{}
 	}
 	t := newTasks()
-	return &Relay{
+	r := &Relay{
 		cfg:        cfg,
 		log:        cfg.Logger,
 		metrics:    m,
@@ -271,7 +272,9 @@ func New(store Store, runtime Runtime, slack Slack, opts ...Option) (*Relay, err
 		webhooks:   newWebhookHub(),
 		courtesy:   newCourtesy(cfg.Logger, t),
 		tasks:      t,
-	}, nil
+	}
+	r.leases = newLeaseKeeper(r)
+	return r, nil
 }
 
 // Close waits, until ctx ends, for the background work the relay started

@@ -77,58 +77,6 @@ func isPermanent(err error) bool {
 	return false
 }
 
-// lease is a worker's hold on one job. keep renews it; when renewal keeps
-// failing until the lease would run out, it cancels the job's context so
-// the worker stops touching the job before anyone else may take it.
-type lease struct {
-	jobID string
-	owner string // LeaseOwner, with this lease's token
-	// until is the local time before which the lease is surely still ours:
-	// a request that began at t and renewed it holds it to t+TTL by the
-	// database's clock; a margin covers clocks running at slightly
-	// different rates.
-	until time.Time
-	done  chan struct{}
-}
-
-// leaseMargin is the part of the lease a worker gives up early.
-func leaseMargin(ttl time.Duration) time.Duration { return ttl / 10 }
-
-// keep renews the lease every third of its TTL until ctx ends.
-func (r *Relay) keepLease(ctx context.Context, cancel context.CancelCauseFunc, l *lease) {
-	defer close(l.done)
-	ttl := r.cfg.LeaseTTL
-	tick := time.NewTicker(ttl / 3)
-	defer tick.Stop()
-	expiry := time.NewTimer(time.Until(l.until))
-	defer expiry.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-expiry.C:
-			r.log.Warn("could not renew the lease for a whole lease period; leaving the job to others", "job", l.jobID)
-			cancel(slackbot.ErrLeaseLost)
-			return
-		case <-tick.C:
-			began := time.Now()
-			rctx, rcancel := context.WithDeadline(ctx, l.until)
-			err := r.cfg.Store.RenewLease(rctx, l.jobID, l.owner, ttl)
-			rcancel()
-			switch {
-			case err == nil:
-				l.until = began.Add(ttl - leaseMargin(ttl))
-				expiry.Reset(time.Until(l.until))
-			case errors.Is(err, slackbot.ErrLeaseLost), errors.Is(err, slackbot.ErrNotFound):
-				cancel(slackbot.ErrLeaseLost)
-				return
-			case ctx.Err() == nil:
-				r.log.Warn("renew lease", "job", l.jobID, "err", err)
-			}
-		}
-	}
-}
-
 // retryLater ends this attempt: the job's lease is shortened to the backoff
 // delay, after which any worker may take the job for its next attempt.
 func (r *Relay) retryLater(ctx context.Context, log *slog.Logger, job slackbot.Job, cause error) {

@@ -1,20 +1,15 @@
 package relay
 
 import (
-	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/slack-go/slack"
 
-	"github.com/deepagents-slack/slackbot"
 	"github.com/deepagents-slack/slackbot/internal/agents"
-	"github.com/deepagents-slack/slackbot/internal/threadmap"
 )
 
 func TestIsPermanent(t *testing.T) {
@@ -119,38 +114,4 @@ func TestRoughly(t *testing.T) {
 			t.Errorf("roughly(%v) = %q; want %q", d, got, want)
 		}
 	}
-}
-
-// failingRenewals is a store whose database cannot be reached for renewals.
-type failingRenewals struct {
-	threadmap.Store
-	calls atomic.Int32
-}
-
-func (s *failingRenewals) RenewLease(context.Context, string, string, time.Duration) error {
-	s.calls.Add(1)
-	return errors.New("database unreachable")
-}
-
-// A worker that cannot renew its lease gives the job up by itself before
-// the lease runs out, so no other worker can take it while it still acts.
-func TestKeepLeaseStopsBeforeTheLeaseRunsOut(t *testing.T) {
-	store := &failingRenewals{}
-	r := &Relay{cfg: config{Store: store, LeaseTTL: 300 * time.Millisecond}, log: slog.New(slog.DiscardHandler)}
-	l := &lease{jobID: "j1", owner: "w/t", done: make(chan struct{}), until: time.Now().Add(r.cfg.LeaseTTL - leaseMargin(r.cfg.LeaseTTL))}
-	ctx, cancel := context.WithCancelCause(t.Context())
-	defer cancel(nil)
-	go r.keepLease(ctx, cancel, l)
-	select {
-	case <-ctx.Done():
-	case <-time.After(30 * time.Second):
-		t.Fatal("the worker kept the job although no renewal succeeded")
-	}
-	if !errors.Is(context.Cause(ctx), slackbot.ErrLeaseLost) {
-		t.Errorf("cause = %v; want ErrLeaseLost", context.Cause(ctx))
-	}
-	if store.calls.Load() == 0 {
-		t.Errorf("stopped without trying to renew")
-	}
-	<-l.done
 }

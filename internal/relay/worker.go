@@ -22,14 +22,10 @@ import (
 // request began, the earliest time the lease can have been granted.
 func (r *Relay) work(ctx context.Context, job slackbot.Job, leasedAt time.Time) {
 	jctx, cancel := context.WithCancelCause(ctx)
-	l := &lease{
-		jobID: job.ID, owner: job.LeaseOwner, done: make(chan struct{}),
-		until: leasedAt.Add(r.cfg.LeaseTTL - leaseMargin(r.cfg.LeaseTTL)),
-	}
-	go r.keepLease(jctx, cancel, l)
+	l := r.leases.hold(jctx, cancel, job, leasedAt)
 	defer func() {
 		cancel(nil)
-		<-l.done
+		r.leases.release(l)
 	}()
 
 	log := r.log.With("job", job.ID, "thread_id", job.ThreadID, "attempt", job.Attempts)
@@ -64,8 +60,7 @@ func (r *Relay) work(ctx context.Context, job slackbot.Job, leasedAt time.Time) 
 	case job.Attempts >= maxAttempts:
 		r.giveUp(ctx, log, job, gaveUpAttempts, err)
 	default:
-		cancel(nil) // stop renewing before the lease is shortened to the backoff
-		<-l.done
+		r.leases.release(l) // stop renewing before the lease is shortened to the backoff
 		r.retryLater(ctx, log, job, err)
 	}
 }
