@@ -357,7 +357,11 @@ func startBot(ctx context.Context, c runsConfig, dir string, n int, dsn, runtime
 		"DATABASE_URL="+dsn, "PORT="+strconv.Itoa(port), "REPLICA_NAME=loadbench", "LOG_LEVEL=warn",
 		// The completion webhook is not what is measured; without a
 		// public URL the bot says so once in its log.
-		"PUBLIC_URL=")
+		"PUBLIC_URL=",
+		// The fake Slack has no rate tiers: paced at Slack's, the runs
+		// would wait for their posts (one a second in the one channel),
+		// and what is measured is what following them costs.
+		"SLACK_TIER_SCALE=0")
 	if c.h2c {
 		b.cmd.Env = append(b.cmd.Env, "DEEPAGENTS_H2C=true")
 	}
