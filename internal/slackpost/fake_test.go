@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -232,12 +233,13 @@ func blocksText(t *testing.T, c recordedCall) string {
 type fakeClock struct {
 	mu      sync.Mutex
 	now     time.Time
-	waiters []fakeWaiter
+	waiters []*fakeWaiter
 }
 
 type fakeWaiter struct {
 	at time.Time
-	ch chan time.Time
+	ch chan time.Time // After's; nil for AfterFunc's
+	f  func()         // AfterFunc's, called in a goroutine of its own
 }
 
 func newFakeClock() *fakeClock { return &fakeClock{now: time.Unix(1_700_000_000, 0)} }
@@ -256,8 +258,37 @@ func (c *fakeClock) After(d time.Duration) <-chan time.Time {
 		ch <- c.now
 		return ch
 	}
-	c.waiters = append(c.waiters, fakeWaiter{at: c.now.Add(d), ch: ch})
+	c.waiters = append(c.waiters, &fakeWaiter{at: c.now.Add(d), ch: ch})
 	return ch
+}
+
+func (c *fakeClock) AfterFunc(d time.Duration, f func()) stopper {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	w := &fakeWaiter{at: c.now.Add(d), f: f}
+	if d <= 0 {
+		go f()
+		return fakeStopper{c: c, w: w}
+	}
+	c.waiters = append(c.waiters, w)
+	return fakeStopper{c: c, w: w}
+}
+
+// fakeStopper stops one AfterFunc of a fakeClock.
+type fakeStopper struct {
+	c *fakeClock
+	w *fakeWaiter
+}
+
+func (s fakeStopper) Stop() bool {
+	s.c.mu.Lock()
+	defer s.c.mu.Unlock()
+	i := slices.Index(s.c.waiters, s.w)
+	if i < 0 {
+		return false
+	}
+	s.c.waiters = slices.Delete(s.c.waiters, i, i+1)
+	return true
 }
 
 // Advance moves time on and fires the timers that are due.
@@ -265,12 +296,15 @@ func (c *fakeClock) Advance(d time.Duration) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.now = c.now.Add(d)
-	kept := c.waiters[:0]
+	var kept []*fakeWaiter
 	for _, w := range c.waiters {
-		if !w.at.After(c.now) {
-			w.ch <- c.now
-		} else {
+		switch {
+		case w.at.After(c.now):
 			kept = append(kept, w)
+		case w.f != nil:
+			go w.f()
+		default:
+			w.ch <- c.now
 		}
 	}
 	c.waiters = kept

@@ -84,23 +84,35 @@ const (
 )
 
 // Live is the reply of one run, kept up to date as the run progresses.
-// Updates are coalesced by a background flusher that writes at most once per
-// MinInterval, always the latest state. All methods are safe for concurrent
+// Updates are coalesced by a flusher that writes at most once per
+// MinInterval, always the latest state. The flusher is a timer, not a
+// goroutine: a reply whose run is quiet costs no stack, which matters to a
+// replica following thousands of runs. All methods are safe for concurrent
 // use.
 type Live struct {
 	p                 *Poster
 	channel, threadTS string
 	o                 LiveOptions
 
-	mu             sync.Mutex
-	ts             string
-	started        bool
-	flusherStarted bool
-	ended          bool // Finish or Fail ran: progress is no longer shown
-	latest         Progress
-	dirty          bool
-	writes         int
-	lastWrite      time.Time
+	mu        sync.Mutex
+	ts        string
+	started   bool
+	halted    bool // Close, Finish or Fail began: the flusher does no more
+	ended     bool // Finish or Fail ran: progress is no longer shown
+	latest    Progress
+	dirty     bool
+	writes    int
+	lastWrite time.Time
+	// The flusher, between Start and halt: flushCtx is its context
+	// (Start's, until halt cancels it, so that a progress write waiting
+	// for its turn in the scheduler never holds up the end); flushT is the
+	// flush to come or under way, refreshT the next status refresh; ticks
+	// counts the flushes and refreshes under way, which halt waits for.
+	flushCtx    context.Context
+	cancelFlush context.CancelFunc
+	flushT      stopper
+	refreshT    stopper
+	ticks       sync.WaitGroup
 
 	// Owned by whoever holds writeMu: the flusher, Start, Finish or Fail.
 	writeMu    sync.Mutex
@@ -109,14 +121,6 @@ type Live struct {
 	tasks      streamTasks
 	lastRender string // what the last chat.update showed
 	status     statusState
-
-	wake     chan struct{}
-	stop     chan struct{}
-	stopOnce sync.Once
-	done     chan struct{} // closed when the flusher exits
-	// cancelFlush ends the flusher's context, so that a progress write
-	// waiting for its turn in the scheduler never holds up the end.
-	cancelFlush context.CancelFunc
 }
 
 // NewLive prepares the live reply in channel's thread threadTS. Nothing is
@@ -133,10 +137,7 @@ func (p *Poster) NewLive(channel, threadTS string, o LiveOptions) *Live {
 	}
 	return &Live{
 		p: p, channel: channel, threadTS: threadTS, o: o,
-		ts:   o.ExistingTS, // Finish and Fail work on it even without Start
-		wake: make(chan struct{}, 1),
-		stop: make(chan struct{}),
-		done: make(chan struct{}),
+		ts: o.ExistingTS, // Finish and Fail work on it even without Start
 	}
 }
 
@@ -161,20 +162,22 @@ func (l *Live) Start(ctx context.Context) (string, error) {
 	l.mu.Lock()
 	l.ts, l.started = ts, true
 	l.lastWrite = l.p.clk.Now()
-	select {
-	case <-l.stop: // closed before it started: no flusher
+	if l.halted { // closed before it started: no flusher
 		l.mu.Unlock()
 		return ts, nil
-	default:
-		l.flusherStarted = true
 	}
 	fctx, cancel := context.WithCancel(ctx)
-	l.cancelFlush = cancel
+	l.flushCtx, l.cancelFlush = fctx, cancel
 	l.mu.Unlock()
 	// After the reply is posted: Slack clears the status when the app
 	// posts in the thread.
 	l.showStatus(fctx, Progress{}, false)
-	go l.run(fctx)
+	l.mu.Lock()
+	l.scheduleRefreshLocked()
+	if l.dirty { // updated before it started
+		l.scheduleFlushLocked()
+	}
+	l.mu.Unlock()
 	return ts, nil
 }
 
@@ -251,52 +254,79 @@ func (l *Live) Writes() int {
 func (l *Live) Update(pr Progress) {
 	pr.Todos = append([]Todo(nil), pr.Todos...)
 	l.mu.Lock()
+	defer l.mu.Unlock()
 	if l.ended {
-		l.mu.Unlock()
 		return
 	}
 	l.latest, l.dirty = pr, true
-	l.mu.Unlock()
-	select {
-	case l.wake <- struct{}{}:
-	default: // a wake-up is already pending
+	l.scheduleFlushLocked()
+}
+
+// scheduleFlushLocked has the flusher show the latest state MinInterval
+// after the previous write, unless a flush is pending or under way (that
+// one schedules the next when it is done). Callers hold mu.
+func (l *Live) scheduleFlushLocked() {
+	if !l.started || l.halted || l.flushT != nil {
+		return
+	}
+	wait := l.lastWrite.Add(l.o.MinInterval).Sub(l.p.clk.Now())
+	l.flushT = l.p.clk.AfterFunc(max(wait, 0), l.flushTick)
+}
+
+// scheduleRefreshLocked (re)starts the wait before the AI-app status is set
+// again, unchanged, so that it does not expire. Callers hold mu.
+func (l *Live) scheduleRefreshLocked() {
+	if !l.o.Status || !l.started || l.halted {
+		return
+	}
+	if l.refreshT != nil {
+		l.refreshT.Stop()
+	}
+	l.refreshT = l.p.clk.AfterFunc(l.o.StatusRefresh, l.refreshTick)
+}
+
+// tick begins a flush or refresh: its context, or false once halted.
+func (l *Live) tick() (context.Context, bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.halted || l.flushCtx.Err() != nil {
+		return nil, false
+	}
+	l.ticks.Add(1)
+	return l.flushCtx, true
+}
+
+// flushTick is the flusher's write: the latest state, then the next flush
+// if the state changed meanwhile.
+func (l *Live) flushTick() {
+	ctx, ok := l.tick()
+	if !ok {
+		return
+	}
+	defer l.ticks.Done()
+	l.flush(ctx)
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.flushT = nil
+	l.scheduleRefreshLocked()
+	if l.dirty {
+		l.scheduleFlushLocked()
 	}
 }
 
-// run is the flusher. It also keeps the AI-app status from expiring.
-func (l *Live) run(ctx context.Context) {
-	defer close(l.done)
-	for {
-		var refresh <-chan time.Time
-		if l.o.Status {
-			refresh = l.p.clk.After(l.o.StatusRefresh)
-		}
-		select {
-		case <-l.stop:
-			return
-		case <-ctx.Done():
-			return
-		case <-refresh:
-			l.writeMu.Lock()
-			l.showStatus(ctx, l.peek(), true)
-			l.writeMu.Unlock()
-			continue
-		case <-l.wake:
-		}
-		l.mu.Lock()
-		wait := l.lastWrite.Add(l.o.MinInterval).Sub(l.p.clk.Now())
-		l.mu.Unlock()
-		if wait > 0 {
-			select {
-			case <-l.p.clk.After(wait):
-			case <-l.stop:
-				return
-			case <-ctx.Done():
-				return
-			}
-		}
-		l.flush(ctx)
+// refreshTick keeps the AI-app status from expiring.
+func (l *Live) refreshTick() {
+	ctx, ok := l.tick()
+	if !ok {
+		return
 	}
+	defer l.ticks.Done()
+	l.writeMu.Lock()
+	l.showStatus(ctx, l.peek(), true)
+	l.writeMu.Unlock()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.scheduleRefreshLocked()
 }
 
 // flush writes the latest state if it is not shown yet. It waits for its
@@ -520,19 +550,21 @@ func (l *Live) snapshot() Progress {
 	return l.latest
 }
 
-// halt stops the flusher and waits for it, so that nothing it does can
-// land after a final write.
+// halt stops the flusher and waits for a flush or refresh under way, so
+// that nothing it does can land after a final write.
 func (l *Live) halt() {
-	l.stopOnce.Do(func() { close(l.stop) })
 	l.mu.Lock()
-	started := l.flusherStarted
+	l.halted = true
+	for _, t := range []stopper{l.flushT, l.refreshT} {
+		if t != nil {
+			t.Stop()
+		}
+	}
 	if l.cancelFlush != nil {
 		l.cancelFlush()
 	}
 	l.mu.Unlock()
-	if started {
-		<-l.done
-	}
+	l.ticks.Wait()
 }
 
 // Close stops the flusher; progress recorded afterwards is not shown.

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"reflect"
+	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -484,5 +485,37 @@ func TestLiveAssistantStatusRefusedIsDropped(t *testing.T) {
 	}
 	if n := len(f.of("assistant.threads.setStatus")); n != 1 {
 		t.Errorf("%d setStatus calls after Slack refused the first, want none", n-1)
+	}
+}
+
+// A live reply waiting for its run's next event holds no goroutine: its
+// flusher and status refresh are timers. A replica follows thousands of
+// runs at once, most of them quiet.
+func TestIdleLiveRepliesHoldNoGoroutine(t *testing.T) {
+	const n = 100
+	f := newFakeSlack(t)
+	p := f.poster(t)
+	before := runtime.NumGoroutine()
+	lives := make([]*Live, n)
+	for i := range lives {
+		lives[i] = p.NewLive("C1", fmt.Sprintf("100.%d", i), LiveOptions{Status: true, MinInterval: time.Nanosecond})
+		if _, err := lives[i].Start(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		lives[i].Update(Progress{Text: "working"})
+	}
+	f.waitFor(t, "every reply's update", has("chat.update", n))
+	for deadline := time.Now().Add(30 * time.Second); runtime.NumGoroutine()-before >= n/2; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d live replies hold %d more goroutines; want none of their own", n, runtime.NumGoroutine()-before)
+		}
+	}
+	for _, l := range lives {
+		if err := l.Finish(t.Context(), "done", 0, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := countMethod(f.all(), "chat.update"); got != 2*n {
+		t.Errorf("%d chat.update calls; want %d (one progress, one answer per reply)", got, 2*n)
 	}
 }

@@ -27,7 +27,7 @@ type Poster struct {
 	api   *slack.Client
 	http  *http.Client
 	log   *slog.Logger
-	clk   clock
+	clk   timerClock
 	sched *Scheduler
 }
 
@@ -284,13 +284,28 @@ func (p *Poster) OpenModal(ctx context.Context, triggerID string, view slack.Mod
 	return nil
 }
 
-// clock is time as the Poster sees it; tests use a fake one.
+// clock is time as the Scheduler sees it; tests use a fake one.
 type clock interface {
 	Now() time.Time
 	After(d time.Duration) <-chan time.Time
 }
 
+// timerClock is time as the Poster sees it: its live replies also run
+// their flushes later, on a timer rather than a goroutine.
+type timerClock interface {
+	clock
+	// AfterFunc calls f in its own goroutine after d, unless stopped.
+	AfterFunc(d time.Duration, f func()) stopper
+}
+
+// stopper is a pending AfterFunc.
+type stopper interface {
+	// Stop prevents the call; false when it was made (or stopped) already.
+	Stop() bool
+}
+
 type realClock struct{}
 
-func (realClock) Now() time.Time                         { return time.Now() }
-func (realClock) After(d time.Duration) <-chan time.Time { return time.After(d) }
+func (realClock) Now() time.Time                              { return time.Now() }
+func (realClock) After(d time.Duration) <-chan time.Time      { return time.After(d) }
+func (realClock) AfterFunc(d time.Duration, f func()) stopper { return time.AfterFunc(d, f) }
