@@ -11,8 +11,8 @@ import (
 
 // DefaultMaxFollowed is the default safety limit on jobs one replica works
 // at once. Following a run is waiting on a stream, so the real bound is
-// memory: at about 65 KiB per followed run (cmd/loadbench -runs, 2,000
-// runs in flight), 20,000 runs take about 1.3 GiB. The limit is there so
+// memory: at about 50 KiB per followed run (cmd/loadbench -runs, 10,000
+// runs in flight: 493 MB RSS), 20,000 runs take about 1 GiB. The limit is there so
 // that a runaway (a runtime that never ends runs, a flood of work) stops at
 // a size a replica's memory limit can be set for, not to pace normal load.
 const DefaultMaxFollowed = 20_000
