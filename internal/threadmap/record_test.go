@@ -1,6 +1,7 @@
 package threadmap_test
 
 import (
+	"context"
 	"database/sql"
 	"errors"
 	"fmt"
@@ -173,11 +174,26 @@ func BenchmarkOpenWorkLookups(b *testing.B) {
 	})
 	// Every open job leased, then a new one: each lease walks the leased
 	// ones first, as a replica holding that many runs does.
+	held := make([]slackbot.Lease, 0, open)
 	for range open {
-		if _, err := s.LeaseNextJob(b.Context(), "w1", time.Hour); err != nil {
+		j, err := s.LeaseNextJob(b.Context(), "w1", time.Hour)
+		if err != nil {
 			b.Fatal(err)
 		}
+		held = append(held, slackbot.Lease{JobID: j.ID, Owner: j.LeaseOwner})
 	}
+	// A replica's lease keeper renewing all of them, as every third of
+	// LEASE_TTL.
+	renewer := s.(interface {
+		RenewLeases(context.Context, []slackbot.Lease, time.Duration) ([]slackbot.Lease, error)
+	})
+	b.Run("RenewLeases", func(b *testing.B) {
+		for b.Loop() {
+			if lost, err := renewer.RenewLeases(b.Context(), held, time.Hour); err != nil || len(lost) > 0 {
+				b.Fatalf("RenewLeases: %d lost, %v", len(lost), err)
+			}
+		}
+	})
 	b.Run("LeaseNextJob", func(b *testing.B) {
 		n := 0
 		for b.Loop() {
