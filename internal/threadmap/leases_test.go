@@ -99,11 +99,12 @@ func TestRenewLeases(t *testing.T) {
 	}
 }
 
-// A replica's leases are renewed in one statement, however many. SQLite's
-// changes() counts the rows the last statement changed; in PostgreSQL rows
-// written by one statement share a transaction id (xmin).
+// A replica's leases are renewed in one statement, however many; on
+// SQLite one per thousand, so the single writer is not held for long.
+// SQLite's changes() counts the rows the last statement changed; in
+// PostgreSQL rows written by one statement share a transaction id (xmin).
 func TestRenewLeasesIsOneStatement(t *testing.T) {
-	const n = 1000
+	const n = 2500
 	for name, dsnOf := range leaseStores {
 		t.Run(name, func(t *testing.T) {
 			dsn := dsnOf(t)
@@ -130,8 +131,8 @@ func TestRenewLeasesIsOneStatement(t *testing.T) {
 			}
 			switch s := s.(type) {
 			case *threadmap.SQLiteStore:
-				if changed, err := threadmap.SQLiteChanges(ctx, s); err != nil || changed != n {
-					t.Errorf("the last statement changed %d rows (%v); want %d", changed, err, n)
+				if changed, err := threadmap.SQLiteChanges(ctx, s); err != nil || changed != n%1000 {
+					t.Errorf("the last statement changed %d rows (%v); want %d (chunks of 1,000)", changed, err, n%1000)
 				}
 			case *threadmap.PostgresStore:
 				if txs := postgresWriters(t, dsn); txs != 1 {
