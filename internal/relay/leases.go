@@ -116,18 +116,17 @@ func (k *leaseKeeper) drop(l *lease) {
 // expire gives the job up: its lease could not be renewed for a whole
 // lease period.
 func (k *leaseKeeper) expire(l *lease) {
-	k.mu.Lock()
-	held := l.held
-	k.drop(l)
-	k.mu.Unlock()
-	if held {
+	if k.giveUp(l) {
 		k.r.log.Warn("could not renew the lease for a whole lease period; leaving the job to others", "job", l.JobID)
-		l.cancel(slackbot.ErrLeaseLost)
 	}
 }
 
 // lose gives the job up: the store says the lease is no longer ours.
-func (k *leaseKeeper) lose(l *lease) {
+func (k *leaseKeeper) lose(l *lease) { k.giveUp(l) }
+
+// giveUp stops keeping l and stops its job (cause slackbot.ErrLeaseLost),
+// once: it reports whether l was still held.
+func (k *leaseKeeper) giveUp(l *lease) bool {
 	k.mu.Lock()
 	held := l.held
 	k.drop(l)
@@ -135,6 +134,7 @@ func (k *leaseKeeper) lose(l *lease) {
 	if held {
 		l.cancel(slackbot.ErrLeaseLost)
 	}
+	return held
 }
 
 // renewed records a renewal of l made by a request that began at began.
