@@ -3,6 +3,7 @@ package relay
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"time"
 
@@ -57,6 +58,7 @@ type leaseKeeper struct {
 	mu      sync.Mutex
 	held    map[*lease]struct{}
 	running bool          // the renewing goroutine runs
+	stopped chan struct{} // closed when that goroutine returns
 	empty   chan struct{} // tells it the last lease was let go
 	settled *sync.Cond    // a renewal ended (on mu)
 }
@@ -83,9 +85,28 @@ func (k *leaseKeeper) hold(ctx context.Context, cancel context.CancelCauseFunc, 
 	k.held[l] = struct{}{}
 	if !k.running {
 		k.running = true
-		go k.run()
+		k.stopped = make(chan struct{})
+		go k.run(k.stopped)
 	}
 	return l
+}
+
+// wait returns once the renewing goroutine, with no lease left to keep,
+// has returned, or when ctx ends. While leases are held it returns at
+// once: the goroutine then serves their workers, which own them.
+func (k *leaseKeeper) wait(ctx context.Context) error {
+	k.mu.Lock()
+	running, stopped := k.running && len(k.held) == 0, k.stopped
+	k.mu.Unlock()
+	if !running {
+		return nil
+	}
+	select {
+	case <-stopped:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("relay: lease keeper: %w", ctx.Err())
+	}
 }
 
 // release stops keeping l, and returns once no renewal of it is under
@@ -150,8 +171,9 @@ func (k *leaseKeeper) renewed(l *lease, began time.Time, ttl time.Duration) {
 	}
 }
 
-// run renews the held leases every third of LeaseTTL until none is held.
-func (k *leaseKeeper) run() {
+// run renews the held leases every third of LeaseTTL until none is held,
+// then closes stopped.
+func (k *leaseKeeper) run(stopped chan struct{}) {
 	t := time.NewTimer(k.r.cfg.LeaseTTL / 3)
 	defer t.Stop()
 	for {
@@ -162,6 +184,7 @@ func (k *leaseKeeper) run() {
 		k.mu.Lock()
 		if len(k.held) == 0 {
 			k.running = false // the next hold starts it again
+			close(stopped)
 			k.mu.Unlock()
 			return
 		}

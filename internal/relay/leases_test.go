@@ -276,3 +276,32 @@ func TestLostLeaseStopsTheRunsFollower(t *testing.T) {
 		t.Errorf("job after replica A stopped: %s, leased by %q; want running, still replica B's", j.State, j.LeaseOwner)
 	}
 }
+
+// The keeper's goroutine is owned: once no lease is held, wait (which
+// Relay.Close calls) returns only after it has returned; while a worker
+// still holds a lease, wait does not block on that worker's keeper.
+func TestLeaseKeeperWaitOwnsItsGoroutine(t *testing.T) {
+	r := keeperRelay(&failingBatches{}, time.Hour)
+	ctx, cancel := context.WithCancelCause(t.Context())
+	defer cancel(nil)
+	wctx, stop := context.WithTimeout(t.Context(), 10*time.Second)
+	defer stop()
+	for round := range 3 { // the goroutine starts again with the next lease
+		l := r.leases.hold(ctx, cancel, slackbot.Job{ID: "j1", LeaseOwner: "w/t"}, time.Now())
+		if err := r.leases.wait(wctx); err != nil {
+			t.Fatalf("round %d: wait with a lease held = %v, want nil at once", round, err)
+		}
+		r.leases.release(l)
+		if err := r.leases.wait(wctx); err != nil {
+			t.Fatalf("round %d: wait = %v", round, err)
+		}
+		r.leases.mu.Lock()
+		running, stopped := r.leases.running, r.leases.stopped
+		r.leases.mu.Unlock()
+		select {
+		case <-stopped:
+		default:
+			t.Fatalf("round %d: wait returned while the keeper's goroutine runs (running %v)", round, running)
+		}
+	}
+}

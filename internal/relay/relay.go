@@ -279,11 +279,11 @@ func New(store Store, runtime Runtime, slack Slack, opts ...Option) (*Relay, err
 
 // Close waits, until ctx ends, for the background work the relay started
 // (reactions, card updates, ephemeral notes, feedback), then cancels what
-// is left. Call it after Run returned and the edges stopped taking Slack's
+// is left; and for the lease keeper's goroutine, once no lease is held. Call it after Run returned and the edges stopped taking Slack's
 // requests, and before the store closes; background work offered after it
 // is dropped and logged.
 func (r *Relay) Close(ctx context.Context) error {
-	return r.tasks.Close(ctx)
+	return errors.Join(r.tasks.Close(ctx), r.leases.wait(ctx))
 }
 
 var defaultPrompts = []slackpost.Prompt{
