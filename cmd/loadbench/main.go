@@ -223,17 +223,9 @@ func startServer(ctx context.Context, kind, dsn, dir, boltScript, cpuProfile str
 		}
 		cmd = exec.CommandContext(ctx, self, args...)
 	}
-	cmd.Stderr = os.Stderr
-	stdin, err := cmd.StdinPipe()
+	stdin, stdout, err := startPiped(cmd, kind+" server")
 	if err != nil {
 		return nil, err
-	}
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		return nil, err
-	}
-	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("start %s server: %w", kind, err)
 	}
 	lines := bufio.NewScanner(stdout)
 	addrCh := make(chan string, 1)
@@ -257,6 +249,24 @@ func startServer(ctx context.Context, kind, dsn, dir, boltScript, cpuProfile str
 	_ = cmd.Process.Kill()
 	_ = cmd.Wait()
 	return nil, fmt.Errorf("%s server did not start", kind)
+}
+
+// startPiped starts cmd with its stdin and stdout piped to the caller and
+// its stderr on loadbench's own.
+func startPiped(cmd *exec.Cmd, what string) (io.WriteCloser, io.ReadCloser, error) {
+	cmd.Stderr = os.Stderr
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		return nil, nil, err
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, nil, fmt.Errorf("start %s: %w", what, err)
+	}
+	return stdin, stdout, nil
 }
 
 // stop asks the server to exit (stdin closed, then SIGINT) and waits.

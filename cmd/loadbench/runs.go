@@ -429,17 +429,9 @@ func startFakeRuntime(ctx context.Context, c runsConfig) (*fakeRuntime, error) {
 		return nil, err
 	}
 	cmd := exec.CommandContext(ctx, self, "-serve-runtime", "-h2c="+strconv.FormatBool(c.h2c), "-heartbeat="+c.heartbeat.String())
-	cmd.Stderr = os.Stderr
-	stdin, err := cmd.StdinPipe()
+	stdin, stdout, err := startPiped(cmd, "the fake runtime")
 	if err != nil {
 		return nil, err
-	}
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		return nil, err
-	}
-	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("start the fake runtime: %w", err)
 	}
 	rt := &fakeRuntime{cmd: cmd, stdin: stdin, lines: bufio.NewScanner(stdout)}
 	line, err := rt.read()
