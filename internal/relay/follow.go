@@ -148,7 +148,7 @@ func (r *Relay) readStream(ctx context.Context, log *slog.Logger, job *slackbot.
 			job.LastEventID = cp.id
 			if err := r.save(ctx, job); err != nil && ctx.Err() == nil {
 				// Only a takeover's head start is lost; a lost lease
-				// stops the job through keepLease.
+				// stops the job through the lease keeper.
 				log.Warn("save stream resume point", "err", err)
 			}
 		}

@@ -108,7 +108,7 @@ func TestCloseDeliversBackgroundSlackCalls(t *testing.T) {
 
 // renewalWatch is a store whose lease renewals hold until their context
 // ends, and whose Job waits for a renewal to begin: a job can then finish
-// only while keepLease is inside a renewal.
+// only while the lease keeper is inside a renewal of its lease.
 type renewalWatch struct {
 	threadmap.Store
 	entered  chan struct{}
